@@ -1,0 +1,2 @@
+//! Pure-Rust audio DSP for rtcall's AudioWorklets.
+#![forbid(unsafe_code)]

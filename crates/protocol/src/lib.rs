@@ -1,0 +1,22 @@
+//! rtcall's wire format, shared by the browser library and `rtcall-server`: the one definition of
+//! communication identifiers, access-token claims and error codes.
+//!
+//! Pure data and parsing, no I/O; it builds for native targets and for `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use rtcall_protocol::CommunicationIdentifier;
+//!
+//! let id = CommunicationIdentifier::from_raw_id("4:+14255550123");
+//! assert_eq!(id, CommunicationIdentifier::PhoneNumber {
+//!     phone_number: "+14255550123".into(),
+//!     raw_id: Some("4:+14255550123".into()),
+//! });
+//! assert_eq!(id.raw_id(), "4:+14255550123");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod identifier;
+pub mod token;
+
+pub use identifier::{CommunicationIdentifier, IdentifierInput, TeamsCloud};

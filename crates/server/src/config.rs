@@ -1,0 +1,221 @@
+//! Server settings: command-line flags, each also read from an `RTCALL_*` environment variable
+//! and from an optional TOML file (flag or environment wins over the file, the file over the
+//! built-in default). With no settings at all the server runs the local demo.
+
+use crate::identity::AccessKey;
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// `rtcall-server` command line.
+#[derive(Debug, Parser)]
+#[command(name = "rtcall-server", version, about)]
+pub struct Cli {
+    /// A TOML file with any of the settings below (keys as the flags, with `_` for `-`).
+    #[arg(long, env = "RTCALL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on for HTTP and WebSocket [default: 127.0.0.1:8080].
+    #[arg(long, env = "RTCALL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The URL clients reach this service at; tokens name it as their issuer
+    /// [default: http://<listen address>/].
+    #[arg(long, env = "RTCALL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where the SQLite database (identities, revocations, keys) lives [default: ./rtcall-data].
+    #[arg(long, env = "RTCALL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The access key (base64) that signs identity API requests [default: generated once and
+    /// kept in the data directory].
+    #[arg(long, env = "RTCALL_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: Option<String>,
+    /// The demo app's static files, served at `/` [default: ./www].
+    #[arg(long, env = "RTCALL_WWW_DIR")]
+    pub www_dir: Option<PathBuf>,
+    /// The built npm package, served at `/pkg/` [default: ./pkg].
+    #[arg(long, env = "RTCALL_PKG_DIR")]
+    pub pkg_dir: Option<PathBuf>,
+    /// Production mode: no demo endpoint, and the connection string is written to a file in the
+    /// data directory instead of being printed.
+    #[arg(long, env = "RTCALL_PRODUCTION")]
+    pub production: bool,
+}
+
+/// The TOML file: the same settings as [`Cli`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    access_key: Option<String>,
+    www_dir: Option<PathBuf>,
+    pkg_dir: Option<PathBuf>,
+    production: Option<bool>,
+}
+
+/// Complete, validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Public URL, ending in `/`; `None` means `http://<bound address>/`, known once bound.
+    pub public_url: Option<String>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// A fixed access key, or `None` to use (or create) the one stored in the data directory.
+    pub access_key: Option<AccessKey>,
+    /// Demo app directory.
+    pub www_dir: PathBuf,
+    /// npm package directory.
+    pub pkg_dir: PathBuf,
+    /// Production mode.
+    pub production: bool,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A setting has a bad value.
+    #[error("invalid setting {name}: {message}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Settings for the local demo, rooted at `data_dir`: every other setting at its default.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: data_dir.into(),
+            access_key: None,
+            www_dir: PathBuf::from("www"),
+            pkg_dir: PathBuf::from("pkg"),
+            production: false,
+        }
+    }
+
+    /// Merges flags and environment (already in `cli`) over the TOML file over the defaults.
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = Config::local("rtcall-data");
+        let public_url = cli
+            .public_url
+            .or(file.public_url)
+            .map(normalize_public_url)
+            .transpose()?;
+        let access_key = cli
+            .access_key
+            .or(file.access_key)
+            .map(|key| {
+                AccessKey::from_base64(&key).map_err(|message| ConfigError::Invalid {
+                    name: "access-key",
+                    message,
+                })
+            })
+            .transpose()?;
+        Ok(Config {
+            listen: cli.listen.or(file.listen).unwrap_or(defaults.listen),
+            public_url,
+            data_dir: cli.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+            access_key,
+            www_dir: cli.www_dir.or(file.www_dir).unwrap_or(defaults.www_dir),
+            pkg_dir: cli.pkg_dir.or(file.pkg_dir).unwrap_or(defaults.pkg_dir),
+            production: cli.production || file.production.unwrap_or(false),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Public URLs are `http(s)://host[:port][/path]/`, always ending in `/` so paths join simply.
+fn normalize_public_url(url: String) -> Result<String, ConfigError> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            name: "public-url",
+            message: "must start with http:// or https://".into(),
+        });
+    }
+    Ok(if url.ends_with('/') {
+        url
+    } else {
+        format!("{url}/")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("rtcall-server").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rtcall.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\npublic_url = \"https://call.example\"\nproduction = true\n",
+        )
+        .unwrap();
+        let config = Config::from_cli(cli(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:9001",
+        ]))
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(config.public_url.as_deref(), Some("https://call.example/"));
+        assert!(config.production);
+        assert_eq!(config.www_dir, PathBuf::from("www"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let err = Config::from_cli(cli(&["--public-url", "ftp://x"])).unwrap_err();
+        assert!(err.to_string().contains("public-url"), "{err}");
+        let err = Config::from_cli(cli(&["--access-key", "not base64!"])).unwrap_err();
+        assert!(err.to_string().contains("access-key"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+        let err = Config::from_cli(cli(&["--config", file.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}
