@@ -394,9 +394,10 @@ mod tests {
                 id: "8:echo123".into()
             })
         );
-        let input: IdentifierInput =
-            serde_json::from_value(serde_json::json!({"microsoftTeamsUserId": "x", "cloud": "dod"}))
-                .unwrap();
+        let input: IdentifierInput = serde_json::from_value(
+            serde_json::json!({"microsoftTeamsUserId": "x", "cloud": "dod"}),
+        )
+        .unwrap();
         assert_eq!(input.resolve().unwrap().raw_id(), "8:dod:x");
         let input: IdentifierInput =
             serde_json::from_value(serde_json::json!({"id": "8:acs:r_u"})).unwrap();

@@ -109,7 +109,11 @@ pub fn split(token: &str) -> Result<JwtParts<'_>, TokenError> {
     else {
         return Err(TokenError::Malformed);
     };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed);
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| TokenError::Malformed)
+    };
     Ok(JwtParts {
         signing_input: &token[..header.len() + 1 + payload.len()],
         header: decode(header)?,
@@ -123,6 +127,19 @@ pub fn split(token: &str) -> Result<JwtParts<'_>, TokenError> {
 pub fn decode_unverified(token: &str) -> Result<TokenClaims, TokenError> {
     let parts = split(token)?;
     parse_claims(&parts.payload)
+}
+
+/// Reads only a token's expiry (`exp`), in milliseconds since the Unix epoch: what a credential
+/// needs, from any JWT, whoever issued it.
+pub fn expires_on_ms(token: &str) -> Result<u64, TokenError> {
+    #[derive(Deserialize)]
+    struct Expiry {
+        exp: u64,
+    }
+    let parts = split(token)?;
+    let expiry: Expiry =
+        serde_json::from_slice(&parts.payload).map_err(|e| TokenError::BadClaims(e.to_string()))?;
+    Ok(expiry.exp.saturating_mul(1000))
 }
 
 /// Parses the payload JSON of a token.
@@ -166,8 +183,17 @@ mod tests {
         let decoded = decode_unverified(&token).unwrap();
         assert_eq!(decoded, claims());
         assert_eq!(decoded.expires_on_ms(), 1_700_086_400_000);
+        assert_eq!(expires_on_ms(&token), Ok(1_700_086_400_000));
+        // Any JWT with an `exp` will do, whatever its other claims.
+        assert_eq!(
+            expires_on_ms(&unsigned(br#"{"exp": 5, "skypeid": "x"}"#)),
+            Ok(5000)
+        );
         let payload = serde_json::to_value(claims()).unwrap();
-        assert_eq!(payload["scp"], serde_json::json!(["voip", "chat.join.limited"]));
+        assert_eq!(
+            payload["scp"],
+            serde_json::json!(["voip", "chat.join.limited"])
+        );
         assert_eq!(payload["resourceId"], "r");
     }
 
@@ -185,7 +211,11 @@ mod tests {
     #[test]
     fn malformed_tokens_are_errors() {
         for token in ["", "a.b", "a.b.c.d", "!!!.e30.AA", &"a".repeat(9000)] {
-            assert_eq!(split(token).err(), Some(TokenError::Malformed), "{token:.20}");
+            assert_eq!(
+                split(token).err(),
+                Some(TokenError::Malformed),
+                "{token:.20}"
+            );
         }
         let token = unsigned(br#"{"sub": 5}"#);
         assert!(matches!(

@@ -38,7 +38,11 @@ fn encode(id: &str) -> String {
 
 async fn create_with_token(client: &IdentityClient, body: serde_json::Value) -> (String, String) {
     let created = client
-        .send("POST", &format!("/identities?{API}"), body.to_string().as_bytes())
+        .send(
+            "POST",
+            &format!("/identities?{API}"),
+            body.to_string().as_bytes(),
+        )
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     (
@@ -55,7 +59,9 @@ async fn create_identity_with_and_without_a_token() {
     let dir = data_dir();
     let (server, client) = start(dir.path());
 
-    let plain = client.send("POST", &format!("/identities?{API}"), b"").await;
+    let plain = client
+        .send("POST", &format!("/identities?{API}"), b"")
+        .await;
     assert_eq!(plain.status, 201);
     let id = plain.body["identity"]["id"].as_str().unwrap();
     let (prefix, uuid) = id.rsplit_once('_').unwrap();
@@ -65,7 +71,11 @@ async fn create_identity_with_and_without_a_token() {
 
     let body = json!({"createTokenWithScopes": ["voip", "chat"], "expiresInMinutes": 60});
     let created = client
-        .send("POST", &format!("/identities?{API}"), body.to_string().as_bytes())
+        .send(
+            "POST",
+            &format!("/identities?{API}"),
+            body.to_string().as_bytes(),
+        )
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["identity"]["id"].as_str().unwrap();
@@ -97,27 +107,37 @@ async fn issue_revoke_and_delete() {
     let (server, client) = start(dir.path());
     let (id, first) = create_with_token(&client, json!({"createTokenWithScopes": ["voip"]})).await;
     let claims = token::decode_unverified(&first).unwrap();
-    assert_eq!(claims.exp - claims.iat, 24 * 3600, "default lifetime is 24 h");
+    assert_eq!(
+        claims.exp - claims.iat,
+        24 * 3600,
+        "default lifetime is 24 h"
+    );
 
     let path = format!("/identities/{}/:issueAccessToken?{API}", encode(&id));
     let issued = client
-        .send("POST", &path, br#"{"scopes": ["voip"], "expiresInMinutes": 1440}"#)
+        .send(
+            "POST",
+            &path,
+            br#"{"scopes": ["voip"], "expiresInMinutes": 1440}"#,
+        )
         .await;
     assert_eq!(issued.status, 200, "{:?}", issued.body);
     let second = issued.body["token"].as_str().unwrap().to_owned();
     assert!(issued.body["expiresOn"].is_string());
 
     let revoked = client
-        .send("POST", &format!("/identities/{}/:revokeAccessTokens?{API}", encode(&id)), b"")
+        .send(
+            "POST",
+            &format!("/identities/{}/:revokeAccessTokens?{API}", encode(&id)),
+            b"",
+        )
         .await;
     assert_eq!(revoked.status, 204);
     for token in [&first, &second] {
         let me = session(&server, token).await;
         assert_eq!((me.status, me.error_code()), (401, "TokenRevoked"));
     }
-    let third = client
-        .send("POST", &path, br#"{"scopes": ["voip"]}"#)
-        .await;
+    let third = client.send("POST", &path, br#"{"scopes": ["voip"]}"#).await;
     let third = third.body["token"].as_str().unwrap().to_owned();
     assert_eq!(session(&server, &third).await.status, 200);
 
@@ -128,7 +148,10 @@ async fn issue_revoke_and_delete() {
     let me = session(&server, &third).await;
     assert_eq!((me.status, me.error_code()), (401, "InvalidToken"));
     let again = client.send("POST", &path, br#"{"scopes": ["voip"]}"#).await;
-    assert_eq!((again.status, again.error_code()), (404, "IdentityNotFound"));
+    assert_eq!(
+        (again.status, again.error_code()),
+        (404, "IdentityNotFound")
+    );
     let deleted_twice = client
         .send("DELETE", &format!("/identities/{}?{API}", encode(&id)), b"")
         .await;
@@ -144,17 +167,77 @@ async fn bad_requests_get_clear_errors() {
     let create = format!("/identities?{API}");
 
     let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
-        ("POST", create.clone(), b"{not json".to_vec(), 400, "InvalidRequest"),
-        ("POST", create.clone(), br#"{"createTokenWithScopes": ["admin"]}"#.to_vec(), 400, "InvalidRequest"),
-        ("POST", create.clone(), br#"{"createTokenWithScopes": ["voip"], "expiresInMinutes": 59}"#.to_vec(), 400, "InvalidRequest"),
-        ("POST", create.clone(), br#"{"createTokenWithScopes": "voip"}"#.to_vec(), 400, "InvalidRequest"),
-        ("POST", create.clone(), br#"{"surprise": 1}"#.to_vec(), 400, "InvalidRequest"),
-        ("POST", issue.clone(), br#"{"scopes": ["voip"], "expiresInMinutes": 1441}"#.to_vec(), 400, "InvalidRequest"),
-        ("POST", issue.clone(), br#"{"scopes": []}"#.to_vec(), 400, "InvalidRequest"),
+        (
+            "POST",
+            create.clone(),
+            b"{not json".to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            create.clone(),
+            br#"{"createTokenWithScopes": ["admin"]}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            create.clone(),
+            br#"{"createTokenWithScopes": ["voip"], "expiresInMinutes": 59}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            create.clone(),
+            br#"{"createTokenWithScopes": "voip"}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            create.clone(),
+            br#"{"surprise": 1}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            issue.clone(),
+            br#"{"scopes": ["voip"], "expiresInMinutes": 1441}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "POST",
+            issue.clone(),
+            br#"{"scopes": []}"#.to_vec(),
+            400,
+            "InvalidRequest",
+        ),
         ("POST", issue.clone(), b"".to_vec(), 400, "InvalidRequest"),
-        ("POST", format!("/identities/8%3Aacs%3Anobody_x/:issueAccessToken?{API}"), br#"{"scopes": ["voip"]}"#.to_vec(), 404, "IdentityNotFound"),
-        ("POST", format!("/identities/{}/:explode?{API}", encode(&id)), b"".to_vec(), 404, "NotFound"),
-        ("POST", create.clone(), vec![b' '; 100 * 1024], 413, "PayloadTooLarge"),
+        (
+            "POST",
+            format!("/identities/8%3Aacs%3Anobody_x/:issueAccessToken?{API}"),
+            br#"{"scopes": ["voip"]}"#.to_vec(),
+            404,
+            "IdentityNotFound",
+        ),
+        (
+            "POST",
+            format!("/identities/{}/:explode?{API}", encode(&id)),
+            b"".to_vec(),
+            404,
+            "NotFound",
+        ),
+        (
+            "POST",
+            create.clone(),
+            vec![b' '; 100 * 1024],
+            413,
+            "PayloadTooLarge",
+        ),
         ("PUT", create.clone(), b"".to_vec(), 405, "MethodNotAllowed"),
     ];
     for (method, path, body, status, code) in cases {
@@ -167,13 +250,17 @@ async fn bad_requests_get_clear_errors() {
             got.body
         );
         assert!(
-            got.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            got.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
             "{:?}",
             got.body
         );
     }
     // A rejected create made no identity: the server still has exactly one.
-    let still_valid = client.send("POST", &issue, br#"{"scopes": ["voip"]}"#).await;
+    let still_valid = client
+        .send("POST", &issue, br#"{"scopes": ["voip"]}"#)
+        .await;
     assert_eq!(still_valid.status, 200);
     drop(server);
 }
@@ -186,7 +273,10 @@ async fn unsigned_and_badly_signed_requests_are_refused() {
     let now = SystemTime::now();
 
     let unsigned = client.send_with("POST", &path, Vec::new(), &[]).await;
-    assert_eq!((unsigned.status, unsigned.error_code()), (401, "Unauthorized"));
+    assert_eq!(
+        (unsigned.status, unsigned.error_code()),
+        (401, "Unauthorized")
+    );
 
     let wrong_key = IdentityClient {
         key: AccessKey::generate(),
@@ -199,18 +289,31 @@ async fn unsigned_and_badly_signed_requests_are_refused() {
         .send_signed_at("POST", &path, b"", now - Duration::from_secs(20 * 60))
         .await;
     assert_eq!(stale.status, 401);
-    assert!(stale.body["error"]["message"].as_str().unwrap().contains("x-ms-date"));
+    assert!(stale.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-ms-date"));
 
     // Signed for one body, sent with another.
     let headers = client.key.sign("POST", &path, &client.host, now, b"{}");
     let tampered = client
-        .send_with("POST", &path, br#"{"createTokenWithScopes":["voip"]}"#.to_vec(), &headers)
+        .send_with(
+            "POST",
+            &path,
+            br#"{"createTokenWithScopes":["voip"]}"#.to_vec(),
+            &headers,
+        )
         .await;
     assert_eq!(tampered.status, 401);
-    assert!(tampered.body["error"]["message"].as_str().unwrap().contains("x-ms-content-sha256"));
+    assert!(tampered.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-ms-content-sha256"));
 
     // Signed for another path.
-    let headers = client.key.sign("POST", "/identities", &client.host, now, b"");
+    let headers = client
+        .key
+        .sign("POST", "/identities", &client.host, now, b"");
     let moved = client.send_with("POST", &path, Vec::new(), &headers).await;
     assert_eq!(moved.status, 401);
 }
@@ -255,10 +358,17 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
 
     for garbage in ["", "abc", "a.b.c", &"x".repeat(20_000)] {
         let got = session(&server, garbage).await;
-        assert_eq!((got.status, got.error_code()), (401, "InvalidToken"), "{garbage:.20}");
+        assert_eq!(
+            (got.status, got.error_code()),
+            (401, "InvalidToken"),
+            "{garbage:.20}"
+        );
     }
     let no_header = reply(reqwest::get(server.at("session")).await.unwrap()).await;
-    assert_eq!((no_header.status, no_header.error_code()), (401, "InvalidToken"));
+    assert_eq!(
+        (no_header.status, no_header.error_code()),
+        (401, "InvalidToken")
+    );
 }
 
 #[tokio::test]
@@ -272,12 +382,21 @@ async fn identities_revocations_and_keys_survive_a_restart() {
         .nth(1)
         .expect("connection string names the key");
     let client = IdentityClient::new(&server, AccessKey::from_base64(key).unwrap());
-    let (id, revoked) = create_with_token(&client, json!({"createTokenWithScopes": ["voip"]})).await;
+    let (id, revoked) =
+        create_with_token(&client, json!({"createTokenWithScopes": ["voip"]})).await;
     client
-        .send("POST", &format!("/identities/{}/:revokeAccessTokens", encode(&id)), b"")
+        .send(
+            "POST",
+            &format!("/identities/{}/:revokeAccessTokens", encode(&id)),
+            b"",
+        )
         .await;
     let kept = client
-        .send("POST", &format!("/identities/{}/:issueAccessToken", encode(&id)), br#"{"scopes":["voip"]}"#)
+        .send(
+            "POST",
+            &format!("/identities/{}/:issueAccessToken", encode(&id)),
+            br#"{"scopes":["voip"]}"#,
+        )
         .await;
     let kept = kept.body["token"].as_str().unwrap().to_owned();
     server.stop();
@@ -293,9 +412,17 @@ async fn identities_revocations_and_keys_survive_a_restart() {
     let got = session(&server, &revoked).await;
     assert_eq!(got.error_code(), "TokenRevoked");
     let issued = client
-        .send("POST", &format!("/identities/{}/:issueAccessToken", encode(&id)), br#"{"scopes":["voip"]}"#)
+        .send(
+            "POST",
+            &format!("/identities/{}/:issueAccessToken", encode(&id)),
+            br#"{"scopes":["voip"]}"#,
+        )
         .await;
-    assert_eq!(issued.status, 200, "the identity still exists: {:?}", issued.body);
+    assert_eq!(
+        issued.status, 200,
+        "the identity still exists: {:?}",
+        issued.body
+    );
 }
 
 #[tokio::test]
@@ -336,7 +463,10 @@ async fn demo_endpoint_in_local_mode_only() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
@@ -348,7 +478,11 @@ async fn tokens_and_keys_never_reach_the_log() {
     session(&server, &token).await;
     session(&server, &format!("{token}x")).await;
     client
-        .send("POST", &format!("/identities/{}/:issueAccessToken", encode(&id)), br#"{"scopes": ["voip"]}"#)
+        .send(
+            "POST",
+            &format!("/identities/{}/:issueAccessToken", encode(&id)),
+            br#"{"scopes": ["voip"]}"#,
+        )
         .await;
     let bad_key = IdentityClient {
         key: AccessKey::generate(),
@@ -356,9 +490,17 @@ async fn tokens_and_keys_never_reach_the_log() {
     };
     bad_key.send("POST", "/identities", b"").await;
     let log = server.stop();
-    assert!(log.contains("/session"), "the log is on (trace level): {log:.400}");
+    assert!(
+        log.contains("/session"),
+        "the log is on (trace level): {log:.400}"
+    );
     let signature = token.rsplit('.').next().unwrap();
-    for secret in [token.as_str(), signature, &test_key().to_base64(), &bad_key.key.to_base64()] {
+    for secret in [
+        token.as_str(),
+        signature,
+        &test_key().to_base64(),
+        &bad_key.key.to_base64(),
+    ] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 }
@@ -368,9 +510,17 @@ async fn the_jwks_publishes_the_verifying_key() {
     let dir = data_dir();
     let (server, client) = start(dir.path());
     let (_, token) = create_with_token(&client, json!({"createTokenWithScopes": ["voip"]})).await;
-    let jwks = reply(reqwest::get(server.at(".well-known/jwks.json")).await.unwrap()).await;
+    let jwks = reply(
+        reqwest::get(server.at(".well-known/jwks.json"))
+            .await
+            .unwrap(),
+    )
+    .await;
     let key = &jwks.body["keys"][0];
-    assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
     // Verify the token with nothing but the published key, as another node would.
     let x = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,

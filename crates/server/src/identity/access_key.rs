@@ -124,9 +124,15 @@ impl AccessKey {
         let date = httpdate::fmt_http_date(date);
         let content_sha256 = content_sha256(body);
         let signature = STANDARD.encode(
-            self.mac(&string_to_sign(method, path_and_query, &date, host, &content_sha256))
-                .finalize()
-                .into_bytes(),
+            self.mac(&string_to_sign(
+                method,
+                path_and_query,
+                &date,
+                host,
+                &content_sha256,
+            ))
+            .finalize()
+            .into_bytes(),
         );
         [
             ("x-ms-date", date),
@@ -136,11 +142,17 @@ impl AccessKey {
     }
 
     /// Checks a request's signature at time `now`.
-    pub fn verify(&self, request: &SignedRequest<'_>, now: SystemTime) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        request: &SignedRequest<'_>,
+        now: SystemTime,
+    ) -> Result<(), SignatureError> {
         let authorization = request
             .authorization
             .ok_or(SignatureError::MissingHeader("Authorization"))?;
-        let date = request.date.ok_or(SignatureError::MissingHeader("x-ms-date"))?;
+        let date = request
+            .date
+            .ok_or(SignatureError::MissingHeader("x-ms-date"))?;
         let content_sha256 = request
             .content_sha256
             .ok_or(SignatureError::MissingHeader("x-ms-content-sha256"))?;
@@ -171,7 +183,13 @@ impl AccessKey {
     }
 }
 
-fn string_to_sign(method: &str, path_and_query: &str, date: &str, host: &str, hash: &str) -> String {
+fn string_to_sign(
+    method: &str,
+    path_and_query: &str,
+    date: &str,
+    host: &str,
+    hash: &str,
+) -> String {
     format!("{method}\n{path_and_query}\n{date};{host};{hash}")
 }
 
@@ -190,6 +208,17 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// The headers of a POST to /identities, signed at t = 1000 s.
+    fn sign_at_1000(body: &[u8]) -> [(&'static str, String); 3] {
+        key().sign(
+            "POST",
+            "/identities?api-version=2023-10-01",
+            "127.0.0.1:8080",
+            at(1000),
+            body,
+        )
     }
 
     fn request<'a>(headers: &'a [(&'static str, String); 3], body: &'a [u8]) -> SignedRequest<'a> {
@@ -227,31 +256,50 @@ mod tests {
     #[test]
     fn a_signed_request_verifies_within_the_skew() {
         let body = b"{}";
-        let headers = key().sign("POST", "/identities?api-version=2023-10-01", "127.0.0.1:8080", at(1000), body);
+        let headers = sign_at_1000(body);
         let req = request(&headers, body);
         assert_eq!(key().verify(&req, at(1000)), Ok(()));
         assert_eq!(key().verify(&req, at(1000 + 14 * 60)), Ok(()));
         assert_eq!(key().verify(&req, at(1000 - 14 * 60)), Ok(()));
-        assert_eq!(key().verify(&req, at(1000 + 16 * 60)), Err(SignatureError::StaleDate));
+        assert_eq!(
+            key().verify(&req, at(1000 + 16 * 60)),
+            Err(SignatureError::StaleDate)
+        );
     }
 
     #[test]
     fn every_tampering_is_refused() {
         let body = b"{\"a\":1}";
-        let headers = key().sign("POST", "/identities?api-version=2023-10-01", "127.0.0.1:8080", at(1000), body);
+        let headers = sign_at_1000(body);
         let now = at(1000);
         let other_key = AccessKey::from_base64("b3RoZXIta2V5LW90aGVyLWtleS1vdGhlcg==").unwrap();
-        assert_eq!(other_key.verify(&request(&headers, body), now), Err(SignatureError::SignatureMismatch));
+        assert_eq!(
+            other_key.verify(&request(&headers, body), now),
+            Err(SignatureError::SignatureMismatch)
+        );
         assert_eq!(
             key().verify(&request(&headers, b"{\"a\":2}"), now),
             Err(SignatureError::ContentHashMismatch)
         );
-        let cases: [(fn(&mut SignedRequest<'_>), SignatureError); 6] = [
+        type Tamper = fn(&mut SignedRequest<'_>);
+        let cases: [(Tamper, SignatureError); 6] = [
             (|r| r.method = "DELETE", SignatureError::SignatureMismatch),
-            (|r| r.path_and_query = "/identities", SignatureError::SignatureMismatch),
-            (|r| r.host = Some("evil:8080"), SignatureError::SignatureMismatch),
-            (|r| r.authorization = None, SignatureError::MissingHeader("Authorization")),
-            (|r| r.authorization = Some("Bearer x"), SignatureError::BadScheme),
+            (
+                |r| r.path_and_query = "/identities",
+                SignatureError::SignatureMismatch,
+            ),
+            (
+                |r| r.host = Some("evil:8080"),
+                SignatureError::SignatureMismatch,
+            ),
+            (
+                |r| r.authorization = None,
+                SignatureError::MissingHeader("Authorization"),
+            ),
+            (
+                |r| r.authorization = Some("Bearer x"),
+                SignatureError::BadScheme,
+            ),
             (|r| r.date = Some("yesterday"), SignatureError::BadDate),
         ];
         for (tamper, expected) in cases {
@@ -266,7 +314,10 @@ mod tests {
         assert!(AccessKey::from_base64("@@@").is_err());
         assert!(AccessKey::from_base64("c2hvcnQ=").is_err());
         let generated = AccessKey::generate();
-        assert_eq!(AccessKey::from_base64(&generated.to_base64()), Ok(generated.clone()));
+        assert_eq!(
+            AccessKey::from_base64(&generated.to_base64()),
+            Ok(generated.clone())
+        );
         assert_eq!(format!("{generated:?}"), "AccessKey(<redacted>)");
         let err = AccessKey::from_base64("sekrit!!").unwrap_err();
         assert!(!err.contains("sekrit"));

@@ -220,7 +220,11 @@ impl IdentityService {
 
     /// Verifies a token at `now`: signature, expiry, resource, and that its identity exists and
     /// has not had its tokens revoked since.
-    pub fn verify_token(&self, token: &str, now: SystemTime) -> Result<TokenClaims, TokenRejection> {
+    pub fn verify_token(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<TokenClaims, TokenRejection> {
         let parts = token::split(token).map_err(|_| TokenRejection::Malformed)?;
         let header: serde_json::Value =
             serde_json::from_slice(&parts.header).map_err(|_| TokenRejection::Malformed)?;
@@ -309,7 +313,9 @@ mod tests {
         let (_dir, service) = service();
         let id = service.create_identity(now()).unwrap();
         assert!(id.starts_with(&format!("8:acs:{}_", service.resource_id())));
-        let issued = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap();
+        let issued = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap();
         assert_eq!(issued.expires_on, now() + HOUR);
         let claims = service.verify_token(&issued.token, now()).unwrap();
         assert_eq!(claims.sub, id);
@@ -342,9 +348,13 @@ mod tests {
     fn revoking_voids_earlier_tokens_only() {
         let (_dir, service) = service();
         let id = service.create_identity(now()).unwrap();
-        let before = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap();
+        let before = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap();
         service.revoke_tokens(&id).unwrap();
-        let after = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap();
+        let after = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap();
         assert_eq!(
             service.verify_token(&before.token, now()),
             Err(TokenRejection::Revoked)
@@ -366,10 +376,15 @@ mod tests {
         let (_dir, service) = service();
         let (_other_dir, other) = self::service();
         let id = service.create_identity(now()).unwrap();
-        let token = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap().token;
+        let token = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap()
+            .token;
         // Signed by another service's key.
         let foreign = other.create_identity(now()).unwrap();
-        let foreign = other.issue_token(&foreign, &[Scope::Voip], HOUR, now()).unwrap();
+        let foreign = other
+            .issue_token(&foreign, &[Scope::Voip], HOUR, now())
+            .unwrap();
         assert_eq!(
             service.verify_token(&foreign.token, now()),
             Err(TokenRejection::BadSignature)
@@ -407,15 +422,24 @@ mod tests {
     fn keys_and_identities_survive_a_reload() {
         let (dir, service) = service();
         let id = service.create_identity(now()).unwrap();
-        let token = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap().token;
+        let token = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap()
+            .token;
         service.revoke_tokens(&id).unwrap();
-        let fresh = service.issue_token(&id, &[Scope::Voip], HOUR, now()).unwrap().token;
+        let fresh = service
+            .issue_token(&id, &[Scope::Voip], HOUR, now())
+            .unwrap()
+            .token;
         let jwks = service.jwks();
         drop(service);
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let reloaded = IdentityService::load(store, "http://127.0.0.1:8080/".into()).unwrap();
         assert_eq!(reloaded.jwks(), jwks);
-        assert_eq!(reloaded.verify_token(&token, now()), Err(TokenRejection::Revoked));
+        assert_eq!(
+            reloaded.verify_token(&token, now()),
+            Err(TokenRejection::Revoked)
+        );
         assert!(reloaded.verify_token(&fresh, now()).is_ok());
     }
 }

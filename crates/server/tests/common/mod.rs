@@ -44,7 +44,9 @@ impl TestServer {
         let log_reader = std::thread::spawn(move || {
             let mut buf = [0; 4096];
             while let Ok(n @ 1..) = stderr.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let (lines_tx, lines_rx) = std::sync::mpsc::channel();
@@ -186,7 +188,9 @@ impl IdentityClient {
         body: &[u8],
         date: SystemTime,
     ) -> Reply {
-        let headers = self.key.sign(method, path_and_query, &self.host, date, body);
+        let headers = self
+            .key
+            .sign(method, path_and_query, &self.host, date, body);
         self.send_with(method, path_and_query, body.to_vec(), &headers)
             .await
     }
@@ -199,7 +203,11 @@ impl IdentityClient {
         body: Vec<u8>,
         headers: &[(&'static str, String)],
     ) -> Reply {
-        let url = format!("{}{}", self.server_url, path_and_query.trim_start_matches('/'));
+        let url = format!(
+            "{}{}",
+            self.server_url,
+            path_and_query.trim_start_matches('/')
+        );
         let mut request = self
             .http
             .request(method.parse().expect("method"), url)
@@ -219,7 +227,10 @@ pub async fn reply(response: reqwest::Response) -> Reply {
         serde_json::Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!("non-JSON body ({status}): {}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "non-JSON body ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
         })
     };
     Reply { status, body }
@@ -227,5 +238,7 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 
 /// Path of a file in the repository, from this crate's directory.
 pub fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
 }
