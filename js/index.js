@@ -1,0 +1,20 @@
+// rtcall: the package entry. It instantiates the WebAssembly module itself (top-level await), so
+// an app only imports classes, from a bundler or from a <script type="module"> with an import
+// map, and never calls an init(). The names are those of @azure/communication-calling and
+// @azure/communication-common, so both specifiers can resolve to this file.
+import init from './rtcall.js';
+
+await init({ module_or_path: new URL('./rtcall_bg.wasm', import.meta.url) });
+
+export {
+  AzureCommunicationTokenCredential,
+  CallClient,
+  createIdentifierFromRawId,
+  getIdentifierKind,
+  getIdentifierRawId,
+  isCommunicationUserIdentifier,
+  isMicrosoftTeamsAppIdentifier,
+  isMicrosoftTeamsUserIdentifier,
+  isPhoneNumberIdentifier,
+  isUnknownIdentifier,
+} from './rtcall.js';

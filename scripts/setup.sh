@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing rtcall needs, idempotently: Debian packages, the
+# wasm32 target, wasm-bindgen-cli at exactly Cargo.lock's version, wasm-pack, and the npm
+# packages of the committed lockfile. When everything is present it only checks, in seconds.
+# Nothing comes from outside the package registries (apt, crates.io, npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_PACK_VERSION=0.15.1
+# chromium + chromium-driver: headless browser tests (never a downloaded browser).
+# cmake, pkg-config: native builds of C dependencies.
+APT_PACKAGES=(chromium chromium-driver cmake pkg-config)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    say "adding $component"
+    rustup component add "$component"
+  fi
+done
+
+# wasm-pack uses the wasm-bindgen CLI on PATH only if it matches the library exactly.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $bindgen_version (a few minutes, once)"
+  # Not --locked: the registry lacks the newest patch of one of its dependencies.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+fi
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
+  say "installing wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
+  cargo install wasm-pack --version "$WASM_PACK_VERSION" --force
+fi
+
+# npm ci when node_modules does not match the lockfile.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.rtcall-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.rtcall-lock-hash
+fi
