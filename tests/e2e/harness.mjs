@@ -23,7 +23,7 @@ export async function startServer(extraArgs = []) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'rtcall-e2e-'));
   const child = spawn(
     serverBinary,
-    ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--www-dir', 'www', '--pkg-dir', 'pkg', ...extraArgs],
+    ['--listen', '127.0.0.1:0', '--media-udp', '127.0.0.1:0', '--data-dir', dataDir, '--www-dir', 'www', '--pkg-dir', 'pkg', ...extraArgs],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -1,5 +1,6 @@
 //! rtcall's wire format, shared by the browser library and `rtcall-server`: the one definition of
-//! communication identifiers, access-token claims and error codes.
+//! communication identifiers, access-token claims, call vocabulary (states, end reasons) and the
+//! signaling messages with their error codes.
 //!
 //! Pure data and parsing, no I/O; it builds for native targets and for `wasm32-unknown-unknown`.
 //!
@@ -16,7 +17,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod call;
 mod identifier;
+pub mod signal;
 pub mod token;
 
 pub use identifier::{CommunicationIdentifier, IdentifierInput, TeamsCloud};

@@ -7,6 +7,7 @@ use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// `rtcall-server` command line.
 #[derive(Debug, Parser)]
@@ -39,6 +40,24 @@ pub struct Cli {
     /// data directory instead of being printed.
     #[arg(long, env = "RTCALL_PRODUCTION")]
     pub production: bool,
+    /// The SFU's UDP address, for all media [default: 127.0.0.1:10000].
+    #[arg(long, env = "RTCALL_MEDIA_UDP")]
+    pub media_udp: Option<SocketAddr>,
+    /// The address clients send media to, if not the UDP address (NAT, load balancer).
+    #[arg(long, env = "RTCALL_MEDIA_PUBLIC")]
+    pub media_public: Option<SocketAddr>,
+    /// Seconds an unanswered call rings [default: 60].
+    #[arg(long, env = "RTCALL_RING_TIMEOUT")]
+    pub ring_timeout: Option<u64>,
+    /// Milliseconds between client heartbeats; three missed drop the endpoint [default: 3000].
+    #[arg(long, env = "RTCALL_HEARTBEAT_MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Calls up to this size forward everyone's audio [default: 20].
+    #[arg(long, env = "RTCALL_FORWARD_ALL_AUDIO_MAX")]
+    pub forward_all_audio_max: Option<usize>,
+    /// Larger calls forward the audio of this many loudest speakers [default: 3].
+    #[arg(long, env = "RTCALL_LOUDEST_AUDIO")]
+    pub loudest_audio: Option<usize>,
 }
 
 /// The TOML file: the same settings as [`Cli`].
@@ -52,6 +71,12 @@ struct FileConfig {
     www_dir: Option<PathBuf>,
     pkg_dir: Option<PathBuf>,
     production: Option<bool>,
+    media_udp: Option<SocketAddr>,
+    media_public: Option<SocketAddr>,
+    ring_timeout: Option<u64>,
+    heartbeat_ms: Option<u64>,
+    forward_all_audio_max: Option<usize>,
+    loudest_audio: Option<usize>,
 }
 
 /// Complete, validated settings.
@@ -71,6 +96,18 @@ pub struct Config {
     pub pkg_dir: PathBuf,
     /// Production mode.
     pub production: bool,
+    /// The SFU's UDP address.
+    pub media_udp: SocketAddr,
+    /// The address clients send media to, if not `media_udp`.
+    pub media_public: Option<SocketAddr>,
+    /// How long an unanswered call rings.
+    pub ring_timeout: Duration,
+    /// Client heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Calls up to this size forward everyone's audio.
+    pub forward_all_audio_max: usize,
+    /// Larger calls forward this many loudest speakers.
+    pub loudest_audio: usize,
 }
 
 /// A setting that cannot be used.
@@ -113,6 +150,12 @@ impl Config {
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
             production: false,
+            media_udp: SocketAddr::from(([127, 0, 0, 1], 10000)),
+            media_public: None,
+            ring_timeout: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_millis(3000),
+            forward_all_audio_max: 20,
+            loudest_audio: 3,
         }
     }
 
@@ -146,6 +189,27 @@ impl Config {
             www_dir: cli.www_dir.or(file.www_dir).unwrap_or(defaults.www_dir),
             pkg_dir: cli.pkg_dir.or(file.pkg_dir).unwrap_or(defaults.pkg_dir),
             production: cli.production || file.production.unwrap_or(false),
+            media_udp: cli
+                .media_udp
+                .or(file.media_udp)
+                .unwrap_or(defaults.media_udp),
+            media_public: cli.media_public.or(file.media_public),
+            ring_timeout: cli
+                .ring_timeout
+                .or(file.ring_timeout)
+                .map_or(defaults.ring_timeout, Duration::from_secs),
+            heartbeat_interval: cli
+                .heartbeat_ms
+                .or(file.heartbeat_ms)
+                .map_or(defaults.heartbeat_interval, Duration::from_millis),
+            forward_all_audio_max: cli
+                .forward_all_audio_max
+                .or(file.forward_all_audio_max)
+                .unwrap_or(defaults.forward_all_audio_max),
+            loudest_audio: cli
+                .loudest_audio
+                .or(file.loudest_audio)
+                .unwrap_or(defaults.loudest_audio),
         })
     }
 }

@@ -25,6 +25,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
     Router::new()
         .merge(identity::routes::router())
         .route("/session", get(session))
+        .route("/signal", get(crate::signaling::session::upgrade))
         .route("/demo/identity", post(demo_identity))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(|| async { "ok" }))

@@ -20,36 +20,57 @@ pub mod config;
 mod error;
 pub mod http;
 pub mod identity;
+pub mod node;
+pub mod sfu;
+pub mod signaling;
 pub mod store;
 
 pub use config::Config;
 pub use error::ApiError;
 
 use identity::{AccessKey, IdentityService};
+use node::{Node, NodeHandle};
+use sfu::{Sfu, SfuConfig};
+use signaling::hub::{Hub, HubConfig};
+use signaling::SignalingConfig;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::Store;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 /// What every request handler shares.
 #[derive(Debug)]
 pub struct AppState {
     /// Identities and tokens.
-    pub identities: IdentityService,
+    pub identities: Arc<IdentityService>,
     /// The key that signs identity API requests.
     pub access_key: AccessKey,
     /// Whether the demo endpoint hands out identities (off in production).
     pub demo_enabled: bool,
+    /// Signaling settings.
+    pub signaling: SignalingConfig,
+    /// The node loop that runs calls.
+    pub node: NodeHandle,
 }
 
 /// A bound, ready server.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
     config: Config,
     local_addr: SocketAddr,
+    media_addr: SocketAddr,
+    node: Node,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("media_addr", &self.media_addr)
+            .finish()
+    }
 }
 
 impl Server {
@@ -70,18 +91,47 @@ impl Server {
                     .map_err(std::io::Error::other)?,
             ),
         };
-        let identities = IdentityService::load(store, public_url)?;
+        let identities = Arc::new(IdentityService::load(store, public_url)?);
+        let socket = UdpSocket::bind(config.media_udp).await?;
+        let media_addr = socket.local_addr()?;
+        let sfu = Sfu::new(SfuConfig {
+            public: config.media_public,
+            forward_all_audio_max: config.forward_all_audio_max,
+            loudest_audio: config.loudest_audio,
+            ..SfuConfig::local(media_addr)
+        })
+        .map_err(std::io::Error::other)?;
+        let directory = Arc::clone(&identities);
+        let hub = Hub::new(
+            HubConfig {
+                ring_timeout: config.ring_timeout,
+                ..HubConfig::default()
+            },
+            Box::new(move |id| directory.exists(id)),
+        );
+        let (node, handle) = Node::new(hub, sfu, socket)?;
         let state = Arc::new(AppState {
             identities,
             access_key,
             demo_enabled: !config.production,
+            signaling: SignalingConfig {
+                heartbeat_interval: config.heartbeat_interval,
+            },
+            node: handle,
         });
         Ok(Server {
             listener,
             state,
             config,
             local_addr,
+            media_addr,
+            node,
         })
+    }
+
+    /// The SFU's UDP address.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.media_addr
     }
 
     /// The address the server listens on.
@@ -109,6 +159,8 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // The node stops when the last handle to it (in the app state) is dropped.
+        tokio::spawn(self.node.run());
         let app = http::app(self.state, &self.config);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

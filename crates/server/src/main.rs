@@ -47,6 +47,7 @@ async fn main() -> ExitCode {
         println!("connection string: {}", server.connection_string());
         println!("demo app: {}", server.public_url());
     }
+    println!("media on udp {}", server.media_addr());
     match server.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

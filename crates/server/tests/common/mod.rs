@@ -2,6 +2,8 @@
 //! directory, and a client that signs identity API requests with the access key.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod client;
+
 use rtcall_server::identity::AccessKey;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -29,7 +31,13 @@ impl TestServer {
     /// listens.
     pub fn start(data_dir: &Path, args: &[&str]) -> TestServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtcall-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--media-udp",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(args)
             // Log everything, so the no-secrets-in-logs checks see the most output there is.

@@ -1,0 +1,606 @@
+//! Signaling messages: JSON over one WebSocket per endpoint (`/signal`).
+//!
+//! The client sends [`ClientFrame`]s: a request id and a [`Request`]. The server answers every
+//! request exactly once with a [`ServerFrame`] carrying `re` (the request id) and either `ok`
+//! (a [`Reply`]) or `err` (a [`WireError`]), and pushes [`Event`]s as `ev` frames. The first
+//! request on a connection must be [`Request::Hello`], carrying the access token (never in the
+//! URL, which ends up in logs).
+//!
+//! ```
+//! use rtcall_protocol::signal::{ClientFrame, Request};
+//!
+//! let frame: ClientFrame = serde_json::from_str(
+//!     r#"{"id": 1, "req": {"type": "hello", "token": "eyJ…", "displayName": "Ada", "version": 1}}"#,
+//! ).unwrap();
+//! assert!(matches!(frame.req, Request::Hello { .. }));
+//! ```
+//!
+//! Rosters travel as deltas: [`Event::Participants`] carries only the participants that were
+//! added or changed and those that left, so one join in a call of n costs O(n) bytes in total.
+
+use crate::call::{
+    CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
+};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame either side accepts, in bytes. An SDP offer for a large call's subscriber
+/// is the biggest message (tens of kilobytes).
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+
+/// A request's id, chosen by the client, echoed in the reply.
+pub type RequestId = u32;
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Request id.
+    pub id: RequestId,
+    /// The request.
+    pub req: Request,
+}
+
+/// Which video a client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoSource {
+    /// The camera track.
+    Camera,
+    /// The screen-share track.
+    Screen,
+}
+
+/// What a client asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Request {
+    /// Authenticates the connection. Must come first. Replied with [`Reply::Welcome`].
+    Hello {
+        /// The access token.
+        token: String,
+        /// The name others see.
+        #[serde(default)]
+        display_name: String,
+        /// The protocol version the client speaks.
+        version: u32,
+    },
+    /// Keeps the connection alive; replied with [`Reply::Pong`].
+    Ping,
+    /// Starts a call to one or more users (raw ids).
+    StartCall {
+        /// The new call's id (a UUID chosen by the client).
+        call_id: CallId,
+        /// Whom to call.
+        targets: Vec<String>,
+        /// Whether the caller starts muted.
+        #[serde(default)]
+        muted: bool,
+    },
+    /// Joins the group call `group_id`, creating it if this is the first join. The call's id
+    /// is the group id.
+    JoinGroup {
+        /// The group (a GUID).
+        group_id: String,
+        /// Whether the joiner starts muted.
+        #[serde(default)]
+        muted: bool,
+    },
+    /// Accepts an incoming call.
+    Accept {
+        /// The call.
+        call_id: CallId,
+        /// Whether the callee starts muted.
+        #[serde(default)]
+        muted: bool,
+    },
+    /// Declines an incoming call.
+    Reject {
+        /// The call.
+        call_id: CallId,
+    },
+    /// Leaves a call, or ends it for everyone.
+    HangUp {
+        /// The call.
+        call_id: CallId,
+        /// End the call for every participant.
+        #[serde(default)]
+        for_everyone: bool,
+    },
+    /// Invites a user into a running call.
+    AddParticipant {
+        /// The call.
+        call_id: CallId,
+        /// Whom (raw id).
+        target: String,
+    },
+    /// Removes a user (every leg of that identity) from a call.
+    RemoveParticipant {
+        /// The call.
+        call_id: CallId,
+        /// Whom (raw id).
+        target: String,
+    },
+    /// Reports this endpoint's microphone mute state.
+    SetMuted {
+        /// The call.
+        call_id: CallId,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Puts the call on hold (media paused both ways) or resumes it.
+    SetHold {
+        /// The call.
+        call_id: CallId,
+        /// Hold or resume.
+        hold: bool,
+    },
+    /// Starts or stops sending a video source.
+    SetVideo {
+        /// The call.
+        call_id: CallId,
+        /// Camera or screen.
+        source: VideoSource,
+        /// Sending or not.
+        on: bool,
+    },
+    /// Starts receiving a remote video stream, at a size that fits `max_height` pixels.
+    Subscribe {
+        /// The call.
+        call_id: CallId,
+        /// The stream.
+        stream_id: StreamId,
+        /// The rendered height, to choose the simulcast layer.
+        #[serde(default = "default_max_height")]
+        max_height: u32,
+    },
+    /// Stops receiving a remote video stream.
+    Unsubscribe {
+        /// The call.
+        call_id: CallId,
+        /// The stream.
+        stream_id: StreamId,
+    },
+    /// Answers the server's SDP offer.
+    SdpAnswer {
+        /// The call.
+        call_id: CallId,
+        /// The offer's version, from [`Event::SdpOffer`].
+        version: u32,
+        /// The SDP.
+        sdp: String,
+    },
+}
+
+fn default_max_height() -> u32 {
+    720
+}
+
+/// Server → client: a reply to a request, or an event.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// The request this answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re: Option<RequestId>,
+    /// Success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<Reply>,
+    /// Failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub err: Option<WireError>,
+    /// A pushed event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ev: Option<Event>,
+}
+
+impl ServerFrame {
+    /// A successful reply.
+    pub fn reply(re: RequestId, reply: Reply) -> Self {
+        ServerFrame {
+            re: Some(re),
+            ok: Some(reply),
+            ..Default::default()
+        }
+    }
+
+    /// A failed reply.
+    pub fn error(re: RequestId, error: WireError) -> Self {
+        ServerFrame {
+            re: Some(re),
+            err: Some(error),
+            ..Default::default()
+        }
+    }
+
+    /// An event.
+    pub fn event(event: Event) -> Self {
+        ServerFrame {
+            ev: Some(event),
+            ..Default::default()
+        }
+    }
+}
+
+/// A successful reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Reply {
+    /// The connection is authenticated.
+    Welcome {
+        /// The identity's raw id.
+        identity: String,
+        /// This endpoint's id.
+        endpoint_id: String,
+        /// How often to send [`Request::Ping`]; the server drops an endpoint silent for three.
+        heartbeat_interval_ms: u32,
+        /// The server's protocol version.
+        version: u32,
+    },
+    /// Answer to a ping.
+    Pong,
+    /// Done.
+    Done,
+}
+
+/// A pushed event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Event {
+    /// Someone is calling this user.
+    IncomingCall {
+        /// The call.
+        call_id: CallId,
+        /// The caller's raw id.
+        caller: String,
+        /// The caller's display name.
+        caller_display_name: String,
+    },
+    /// An incoming call stopped ringing here (cancelled, answered elsewhere, timed out).
+    IncomingCallEnded {
+        /// The call.
+        call_id: CallId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// This endpoint's call changed state.
+    CallState {
+        /// The call.
+        call_id: CallId,
+        /// The new state.
+        state: CallState,
+        /// Why it ended, with `Disconnected`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_reason: Option<EndReason>,
+        /// This endpoint's participant id in the call, once it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<ParticipantId>,
+    },
+    /// Roster changes: participants added or changed (full info), and those that left.
+    Participants {
+        /// The call.
+        call_id: CallId,
+        /// Added or changed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        upsert: Vec<ParticipantInfo>,
+        /// Left, with why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<RemovedParticipant>,
+    },
+    /// Whether a participant is speaking now.
+    Speaking {
+        /// The call.
+        call_id: CallId,
+        /// Who.
+        participant_id: ParticipantId,
+        /// Speaking or not.
+        speaking: bool,
+    },
+    /// The ranked list of recent speakers, loudest first (`DominantSpeakers`).
+    DominantSpeakers {
+        /// The call.
+        call_id: CallId,
+        /// Participant ids, most dominant first.
+        ranked: Vec<ParticipantId>,
+    },
+    /// A new SDP offer for this endpoint's media connection; answer with
+    /// [`Request::SdpAnswer`].
+    SdpOffer {
+        /// The call.
+        call_id: CallId,
+        /// Offer version, echoed in the answer.
+        version: u32,
+        /// The SDP.
+        sdp: String,
+        /// What each media line carries.
+        media: Vec<MediaLine>,
+    },
+}
+
+/// What one media line (m-line, by `mid`) of the connection carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "role",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum MediaLine {
+    /// The client sends its microphone here.
+    SendAudio {
+        /// The m-line.
+        mid: String,
+    },
+    /// The client sends a video source here.
+    SendVideo {
+        /// The m-line.
+        mid: String,
+        /// Camera or screen.
+        source: VideoSource,
+    },
+    /// A remote participant's audio arrives here. In large calls a line carries whoever is
+    /// among the loudest, so `participant_id` is absent.
+    ReceiveAudio {
+        /// The m-line.
+        mid: String,
+        /// Whose audio, when one participant's only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<ParticipantId>,
+    },
+    /// A subscribed remote video stream arrives here.
+    ReceiveVideo {
+        /// The m-line.
+        mid: String,
+        /// Whose.
+        participant_id: ParticipantId,
+        /// Which stream.
+        stream_id: StreamId,
+    },
+}
+
+/// Everything the others know about a participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantInfo {
+    /// Id within the call.
+    pub participant_id: ParticipantId,
+    /// Raw id of the identity.
+    pub identity: String,
+    /// Display name.
+    pub display_name: String,
+    /// State.
+    pub state: ParticipantState,
+    /// Microphone muted.
+    pub muted: bool,
+    /// Video streams the participant has (available or not).
+    #[serde(default)]
+    pub streams: Vec<StreamInfo>,
+}
+
+/// A participant's video stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamInfo {
+    /// Id within the call.
+    pub stream_id: StreamId,
+    /// Camera or screen share.
+    pub kind: StreamKind,
+    /// Being sent now.
+    pub available: bool,
+}
+
+/// A participant that left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedParticipant {
+    /// Who.
+    pub participant_id: ParticipantId,
+    /// Why.
+    pub end_reason: EndReason,
+}
+
+/// A failed request: `code` (HTTP-like class), `subCode` (exactly which error), `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireError {
+    /// HTTP-like class.
+    pub code: u16,
+    /// Exactly which error, from [`ErrorKind`].
+    pub sub_code: u32,
+    /// For people.
+    pub message: String,
+}
+
+macro_rules! error_kinds {
+    ($($(#[$doc:meta])* $name:ident = ($code:literal, $sub:literal),)*) => {
+        /// Every signaling error, with its code and stable sub-code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorKind {
+            /// `(code, subCode)`.
+            pub fn codes(self) -> (u16, u32) {
+                match self {
+                    $(ErrorKind::$name => ($code, $sub),)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// Not JSON, or not a known request.
+    MalformedMessage = (400, 40001),
+    /// Over [`MAX_FRAME_BYTES`].
+    MessageTooLarge = (413, 40002),
+    /// A field has a bad value.
+    InvalidArgument = (400, 40003),
+    /// The client speaks a protocol version the server does not.
+    UnsupportedVersion = (400, 40004),
+    /// The token is malformed, forged or for an unknown identity.
+    InvalidToken = (401, 40101),
+    /// The token has expired.
+    TokenExpired = (401, 40102),
+    /// The token was revoked.
+    TokenRevoked = (401, 40103),
+    /// The token lacks the `voip` scope.
+    NotPermitted = (403, 40301),
+    /// The call has 350 participants already.
+    CallFull = (403, 40302),
+    /// No such call, or this endpoint is not in it.
+    CallNotFound = (404, 40401),
+    /// No such participant in the call.
+    ParticipantNotFound = (404, 40402),
+    /// No such user.
+    UnknownUser = (404, 40403),
+    /// A request before `hello`, or a second `hello`.
+    NotAuthenticated = (409, 40901),
+    /// The request does not fit the call's state (accepting twice, answering a stale offer).
+    WrongState = (409, 40902),
+    /// A call with this id exists already.
+    CallExists = (409, 40903),
+    /// The service failed.
+    Internal = (500, 50001),
+}
+
+impl WireError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let (code, sub_code) = kind.codes();
+        WireError {
+            code,
+            sub_code,
+            message: message.into(),
+        }
+    }
+
+    /// Whether this is an error of `kind`.
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        (self.code, self.sub_code) == kind.codes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_use_camel_case_type_tags_and_fields() {
+        let frame = ClientFrame {
+            id: 7,
+            req: Request::StartCall {
+                call_id: CallId("c1".into()),
+                targets: vec!["8:acs:r_u".into()],
+                muted: true,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&frame).unwrap(),
+            json!({"id": 7, "req": {"type": "startCall", "callId": "c1", "targets": ["8:acs:r_u"], "muted": true}})
+        );
+        let back: ClientFrame = serde_json::from_value(json!(
+            {"id": 8, "req": {"type": "setHold", "callId": "c1", "hold": true}}
+        ))
+        .unwrap();
+        assert_eq!(
+            back.req,
+            Request::SetHold {
+                call_id: CallId("c1".into()),
+                hold: true
+            }
+        );
+    }
+
+    #[test]
+    fn replies_and_events_are_flat_frames() {
+        let reply = ServerFrame::reply(3, Reply::Done);
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            json!({"re": 3, "ok": {"type": "done"}})
+        );
+        let error = ServerFrame::error(4, WireError::new(ErrorKind::CallFull, "full"));
+        assert_eq!(
+            serde_json::to_value(&error).unwrap(),
+            json!({"re": 4, "err": {"code": 403, "subCode": 40302, "message": "full"}})
+        );
+        let event = ServerFrame::event(Event::CallState {
+            call_id: CallId("c".into()),
+            state: CallState::Disconnected,
+            end_reason: Some(EndReason::NOT_ANSWERED),
+            participant_id: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            json!({"ev": {"type": "callState", "callId": "c", "state": "Disconnected", "endReason": {"code": 487, "subCode": 10004}}})
+        );
+    }
+
+    #[test]
+    fn media_lines_are_tagged_by_role() {
+        let line = MediaLine::ReceiveVideo {
+            mid: "3".into(),
+            participant_id: ParticipantId(2),
+            stream_id: StreamId(5),
+        };
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            json!({"role": "receiveVideo", "mid": "3", "participantId": 2, "streamId": 5})
+        );
+    }
+
+    #[test]
+    fn unknown_requests_do_not_parse() {
+        for bad in [
+            json!({"id": 1, "req": {"type": "launchMissiles"}}),
+            json!({"id": 1}),
+            json!({"req": {"type": "ping"}}),
+            json!({"id": -1, "req": {"type": "ping"}}),
+        ] {
+            assert!(
+                serde_json::from_value::<ClientFrame>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_codes_are_unique() {
+        let all = [
+            ErrorKind::MalformedMessage,
+            ErrorKind::MessageTooLarge,
+            ErrorKind::InvalidArgument,
+            ErrorKind::UnsupportedVersion,
+            ErrorKind::InvalidToken,
+            ErrorKind::TokenExpired,
+            ErrorKind::TokenRevoked,
+            ErrorKind::NotPermitted,
+            ErrorKind::CallFull,
+            ErrorKind::CallNotFound,
+            ErrorKind::ParticipantNotFound,
+            ErrorKind::UnknownUser,
+            ErrorKind::NotAuthenticated,
+            ErrorKind::WrongState,
+            ErrorKind::CallExists,
+            ErrorKind::Internal,
+        ];
+        let mut sub_codes: Vec<u32> = all.iter().map(|k| k.codes().1).collect();
+        sub_codes.sort();
+        sub_codes.dedup();
+        assert_eq!(sub_codes.len(), all.len());
+    }
+}

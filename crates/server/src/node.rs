@@ -1,0 +1,234 @@
+//! The node loop: the shell around the call hub and the SFU. One task owns both state machines,
+//! the media UDP socket and the one timer; WebSocket sessions talk to it through a channel
+//! ([`NodeHandle`]) and get their outgoing frames on their own bounded channel.
+//!
+//! Each turn: take one input (a datagram, a session message, or the timer), then pump: hub
+//! outputs go to sessions (serialized once per frame, whatever the number of recipients) or to
+//! the SFU; SFU events go to the hub; SFU datagrams go out on the socket; until both are idle.
+
+use crate::sfu::Sfu;
+use crate::signaling::hub::{EndpointId, Hub, HubOutput, MediaCommand};
+use rtcall_protocol::signal::{Reply, Request, RequestId, ServerFrame};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Frames waiting for one slow endpoint before it is dropped.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// A serialized frame on its way to an endpoint's WebSocket.
+pub type OutgoingFrame = Arc<str>;
+
+/// What sessions tell the node.
+#[derive(Debug)]
+pub enum NodeInput {
+    /// An endpoint authenticated.
+    Connect {
+        /// Its id.
+        endpoint: EndpointId,
+        /// Its identity's raw id.
+        identity: String,
+        /// Its display name.
+        display_name: String,
+        /// Where its outgoing frames go.
+        outbox: mpsc::Sender<OutgoingFrame>,
+    },
+    /// An endpoint's WebSocket closed or went silent.
+    Disconnect {
+        /// Which.
+        endpoint: EndpointId,
+    },
+    /// A request.
+    Request {
+        /// From whom.
+        endpoint: EndpointId,
+        /// Its id.
+        id: RequestId,
+        /// What.
+        request: Request,
+    },
+}
+
+/// A cheap handle for sending the node inputs.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    tx: mpsc::UnboundedSender<NodeInput>,
+}
+
+impl NodeHandle {
+    /// Sends an input; `false` if the node has stopped.
+    pub fn send(&self, input: NodeInput) -> bool {
+        self.tx.send(input).is_ok()
+    }
+}
+
+/// The node: hub, SFU, socket and sessions' outboxes.
+pub struct Node {
+    hub: Hub,
+    sfu: Sfu,
+    socket: UdpSocket,
+    local: std::net::SocketAddr,
+    outboxes: HashMap<EndpointId, mpsc::Sender<OutgoingFrame>>,
+    rx: mpsc::UnboundedReceiver<NodeInput>,
+}
+
+impl Node {
+    /// A node over `hub`, `sfu` and the bound media `socket`, and the handle that feeds it.
+    pub fn new(hub: Hub, sfu: Sfu, socket: UdpSocket) -> std::io::Result<(Node, NodeHandle)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let local = socket.local_addr()?;
+        Ok((
+            Node {
+                hub,
+                sfu,
+                socket,
+                local,
+                outboxes: HashMap::new(),
+                rx,
+            },
+            NodeHandle { tx },
+        ))
+    }
+
+    /// Runs until every [`NodeHandle`] is dropped.
+    pub async fn run(mut self) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = match (self.hub.poll_timeout(), self.sfu.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            // Far enough to mean "never", near enough for tokio's timer.
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    let now = Instant::now();
+                    match received {
+                        Ok((n, source)) => {
+                            self.sfu.handle_receive(now, source, self.local, &buf[..n]);
+                            // Take whatever else already waits, without sleeping.
+                            for _ in 0..64 {
+                                match self.socket.try_recv_from(&mut buf) {
+                                    Ok((n, source)) => self.sfu.handle_receive(now, source, self.local, &buf[..n]),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
+                    }
+                }
+                input = self.rx.recv() => {
+                    let Some(input) = input else { break };
+                    self.handle_input(Instant::now(), input);
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    self.hub.handle_timeout(now);
+                    self.sfu.handle_timeout(now);
+                }
+            }
+            self.pump(Instant::now());
+        }
+    }
+
+    fn handle_input(&mut self, now: Instant, input: NodeInput) {
+        match input {
+            NodeInput::Connect {
+                endpoint,
+                identity,
+                display_name,
+                outbox,
+            } => {
+                self.outboxes.insert(endpoint, outbox);
+                self.hub
+                    .handle_connect(now, endpoint, identity, display_name);
+            }
+            NodeInput::Disconnect { endpoint } => {
+                if self.outboxes.remove(&endpoint).is_some() {
+                    self.hub.handle_disconnect(now, endpoint);
+                }
+            }
+            NodeInput::Request {
+                endpoint,
+                id,
+                request,
+            } => self.hub.handle_request(now, endpoint, id, request),
+        }
+    }
+
+    /// Moves outputs between the hub, the SFU, the sessions and the socket until all are idle.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut idle = true;
+            while let Some(output) = self.hub.poll_output() {
+                idle = false;
+                match output {
+                    HubOutput::Send { to, frame } => self.deliver(now, &to, &frame),
+                    HubOutput::Media(MediaCommand::Answer {
+                        leg,
+                        version,
+                        sdp,
+                        reply,
+                    }) => {
+                        let outcome = self.sfu.handle_command(
+                            now,
+                            MediaCommand::Answer {
+                                leg,
+                                version,
+                                sdp,
+                                reply,
+                            },
+                        );
+                        let frame = match outcome {
+                            Ok(()) => ServerFrame::reply(reply.request, Reply::Done),
+                            Err(e) => ServerFrame::error(reply.request, e),
+                        };
+                        self.deliver(now, &[reply.endpoint], &frame);
+                    }
+                    HubOutput::Media(command) => {
+                        // Only answers can fail, and they are handled above.
+                        let _ = self.sfu.handle_command(now, command);
+                    }
+                }
+            }
+            while let Some(event) = self.sfu.poll_event() {
+                idle = false;
+                self.hub.handle_media(now, event);
+            }
+            while let Some(transmit) = self.sfu.poll_transmit() {
+                // UDP is lossy anyway: a full socket buffer drops the datagram, as the network
+                // would, rather than stalling every call on this node.
+                let _ = self
+                    .socket
+                    .try_send_to(&transmit.contents, transmit.destination);
+            }
+            if idle {
+                break;
+            }
+        }
+    }
+
+    /// Serializes a frame once and queues it for each endpoint; an endpoint whose queue is full
+    /// is too slow to keep up and is disconnected.
+    fn deliver(&mut self, now: Instant, to: &[EndpointId], frame: &ServerFrame) {
+        let text: OutgoingFrame = match serde_json::to_string(frame) {
+            Ok(text) => text.into(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialize a frame");
+                return;
+            }
+        };
+        for endpoint in to {
+            let Some(outbox) = self.outboxes.get(endpoint) else {
+                continue;
+            };
+            if outbox.try_send(Arc::clone(&text)).is_err() {
+                tracing::warn!(endpoint, "endpoint too slow or gone; disconnecting it");
+                self.outboxes.remove(endpoint);
+                self.hub.handle_disconnect(now, *endpoint);
+            }
+        }
+    }
+}
