@@ -28,8 +28,8 @@ pub mod speakers;
 
 use crate::signaling::hub::{LegKey, MediaCommand, MediaEvent};
 use peer::{
-    layer_for_height, AnswerError, AudioOut, LineState, Peer, PeerId, Retimer, VideoOut,
-    KEYFRAME_THROTTLE, LAYERS,
+    choose_layer, AnswerError, AudioOut, LineState, Peer, PeerId, Retimer, VideoOut,
+    KEYFRAME_THROTTLE,
 };
 use rtcall_protocol::call::{CallId, ParticipantId};
 use rtcall_protocol::signal::{ErrorKind, VideoSource, WireError};
@@ -494,7 +494,10 @@ impl Sfu {
         let Some(&source_id) = self.by_leg.get(&source_leg) else {
             return;
         };
-        let layer = self.pick_layer(source_id, video, max_height);
+        let layer = self.peers.get(&source_id).and_then(|source| {
+            let mid = source.video_mid(video)?;
+            choose_layer(&source.fresh_layers(mid, now), max_height)
+        });
         let peer = self.peers.get_mut(&id).expect("mapped peers exist");
         if let Some(line) = peer.video_out.iter_mut().find(|l| {
             l.stream_id == stream_id
@@ -676,7 +679,7 @@ impl Sfu {
                 let layer = data.rid;
                 self.request_keyframe(now, id, video, layer, false);
             }
-            self.forward_video(id, video, &data);
+            self.forward_video(now, id, video, &data);
         }
     }
 
@@ -735,13 +738,19 @@ impl Sfu {
         }
     }
 
-    fn forward_video(&mut self, id: PeerId, video: VideoSource, data: &MediaData) {
+    fn forward_video(&mut self, now: Instant, id: PeerId, video: VideoSource, data: &MediaData) {
         let peer = &self.peers[&id];
         if peer.hold {
             return;
         }
         let subscribers = peer.subscribers.clone();
         let keyframe = data.is_keyframe();
+        let fresh = if data.rid.is_some() {
+            peer.fresh_layers(data.mid, now)
+        } else {
+            Vec::new()
+        };
+        let mut switched = Vec::new();
         for receiver in subscribers {
             let Some(r) = self.peers.get_mut(&receiver) else {
                 continue;
@@ -759,9 +768,20 @@ impl Sfu {
             let Some(mid) = line.state.open_mid() else {
                 continue;
             };
-            // Only the chosen layer, and only from a keyframe on after a (re)start.
-            if data.rid.is_some() && line.layer.is_some() && data.rid != line.layer {
-                continue;
+            // Only the chosen layer, and only from a keyframe on after a (re)start. A line with
+            // no layer yet, or whose layer stopped arriving, chooses among those arriving now.
+            if data.rid.is_some() {
+                if line.layer.is_none_or(|l| !fresh.contains(&l)) {
+                    let pick = choose_layer(&fresh, line.max_height);
+                    if pick != line.layer {
+                        line.layer = pick;
+                        line.started = false;
+                        switched.push(pick);
+                    }
+                }
+                if data.rid != line.layer {
+                    continue;
+                }
             }
             if !line.started {
                 if !keyframe {
@@ -783,31 +803,9 @@ impl Sfu {
             }
             self.dirty.push(receiver);
         }
-    }
-
-    /// The layer to forward for a rendered height: the wanted one if the publisher sends it,
-    /// else the closest it sends; `None` when it does not simulcast.
-    fn pick_layer(&self, source: PeerId, video: VideoSource, max_height: u32) -> Option<Rid> {
-        let peer = self.peers.get(&source)?;
-        let mid = peer.video_mid(video)?;
-        let seen: Vec<&str> = LAYERS
-            .iter()
-            .copied()
-            .filter(|rid| peer.layers_seen.contains_key(&(mid, Rid::from(*rid))))
-            .collect();
-        if seen.is_empty() {
-            return None;
+        for layer in switched {
+            self.request_keyframe(now, id, video, layer, true);
         }
-        let wanted = layer_for_height(max_height);
-        // `seen` is in LAYERS order, lowest first: the highest seen layer not above the wanted
-        // one, or the lowest seen if all are above it.
-        let rank = |rid: &str| LAYERS.iter().position(|l| *l == rid);
-        let pick = seen
-            .iter()
-            .copied()
-            .rfind(|rid| rank(rid) <= rank(wanted))
-            .unwrap_or(seen[0]);
-        Some(Rid::from(pick))
     }
 
     /// Asks a publisher for a keyframe on a layer, at most every [`KEYFRAME_THROTTLE`] unless

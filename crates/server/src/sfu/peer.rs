@@ -366,6 +366,36 @@ pub enum AnswerError {
     Invalid(String),
 }
 
+/// A layer not seen for this long is no longer being sent (the publisher dropped it).
+pub const LAYER_FRESHNESS: Duration = Duration::from_secs(1);
+
+impl Peer {
+    /// The simulcast layers of an upstream video seen lately, lowest first.
+    pub fn fresh_layers(&self, mid: Mid, now: Instant) -> Vec<Rid> {
+        LAYERS
+            .iter()
+            .map(|rid| Rid::from(*rid))
+            .filter(|rid| {
+                self.layers_seen
+                    .get(&(mid, *rid))
+                    .is_some_and(|at| now.saturating_duration_since(*at) < LAYER_FRESHNESS)
+            })
+            .collect()
+    }
+}
+
+/// The layer to forward for a rendered height, among the layers being sent (lowest first):
+/// the wanted one if sent, else the largest below it, else the smallest. `None` if none.
+pub fn choose_layer(sent: &[Rid], max_height: u32) -> Option<Rid> {
+    let wanted = layer_for_height(max_height);
+    let rank = |rid: &Rid| LAYERS.iter().position(|l| Rid::from(*l) == *rid);
+    let wanted_rank = LAYERS.iter().position(|l| *l == wanted);
+    sent.iter()
+        .rfind(|rid| rank(rid) <= wanted_rank)
+        .or_else(|| sent.first())
+        .copied()
+}
+
 /// The simulcast layer for a rendered height: the smallest layer that is not blurred at that
 /// size, assuming Chrome's layers of 1/4, 1/2 and full size of a 720p camera.
 pub fn layer_for_height(max_height: u32) -> &'static str {
@@ -394,6 +424,18 @@ mod tests {
         assert_eq!(retimer.map((2, None), t(777_000), at).numer(), 2920);
         let at = at + Duration::from_millis(20);
         assert_eq!(retimer.map((2, None), t(777_960), at).numer(), 3880);
+    }
+
+    #[test]
+    fn the_closest_layer_being_sent_is_chosen() {
+        let all: Vec<Rid> = LAYERS.iter().map(|r| Rid::from(*r)).collect();
+        assert_eq!(choose_layer(&all, 180), Some(Rid::from("q")));
+        assert_eq!(choose_layer(&all, 1080), Some(Rid::from("f")));
+        // Without the full layer, large viewers get the half one; without the quarter, small
+        // viewers get the smallest there is.
+        assert_eq!(choose_layer(&all[..2], 1080), Some(Rid::from("h")));
+        assert_eq!(choose_layer(&all[1..], 100), Some(Rid::from("h")));
+        assert_eq!(choose_layer(&[], 720), None);
     }
 
     #[test]

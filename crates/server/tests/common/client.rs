@@ -6,8 +6,8 @@
 use futures_util::{SinkExt, StreamExt};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
 use rtcall_protocol::signal::{
-    ClientFrame, Event, MediaLine, Reply, Request, ServerFrame, VideoSource, WireError,
-    PROTOCOL_VERSION,
+    ClientFrame, Event, MediaLine, ParticipantInfo, Reply, Request, ServerFrame, VideoSource,
+    WireError, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -103,6 +103,8 @@ pub struct Sending {
     pub audio_level: Option<i8>,
     /// Camera frames per second (0: no video).
     pub video_fps: u32,
+    /// Send the camera as three simulcast layers (q, h, f), tagged `tag * 10 + layer`.
+    pub simulcast: bool,
 }
 
 enum MediaCommand {
@@ -123,9 +125,12 @@ pub struct Client {
     frames: mpsc::UnboundedReceiver<ServerFrame>,
     /// Events received but not yet asked for.
     pub backlog: VecDeque<Event>,
+    /// The roster as the events so far tell it, per call.
+    pub rosters: HashMap<CallId, HashMap<ParticipantId, ParticipantInfo>>,
     replies: HashMap<u32, Result<Reply, WireError>>,
     next_id: Arc<AtomicU32>,
     media: Arc<Mutex<HashMap<CallId, MediaHandle>>>,
+    heartbeat: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct MediaHandle {
@@ -265,7 +270,7 @@ impl Client {
                         }
                         continue;
                     }
-                    // Replies to the automatic answers are not the test's business.
+                    // Replies to the automatic answers and pings are not the test's business.
                     if frame.re.is_some_and(|re| re & 0x8000_0000 != 0) {
                         if let Some(err) = frame.err {
                             panic!("the server refused an SDP answer: {err:?}");
@@ -284,9 +289,11 @@ impl Client {
             outgoing,
             frames,
             backlog: VecDeque::new(),
+            rosters: HashMap::new(),
             replies: HashMap::new(),
             next_id,
             media,
+            heartbeat: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         let welcome = client
             .request(Request::Hello {
@@ -295,7 +302,37 @@ impl Client {
                 version: PROTOCOL_VERSION,
             })
             .await;
-        assert!(matches!(welcome, Ok(Reply::Welcome { .. })), "{welcome:?}");
+        let Ok(Reply::Welcome {
+            heartbeat_interval_ms,
+            ..
+        }) = welcome
+        else {
+            panic!("hello refused: {welcome:?}");
+        };
+        // Keep the connection alive as a browser client does (replies are filtered out).
+        let outgoing = client.outgoing.clone();
+        let next_id = Arc::clone(&client.next_id);
+        let beating = Arc::clone(&client.heartbeat);
+        tokio::spawn(async move {
+            let interval = Duration::from_millis(u64::from(heartbeat_interval_ms));
+            loop {
+                tokio::time::sleep(interval).await;
+                if !beating.load(Ordering::Relaxed) {
+                    break;
+                }
+                let id = next_id.fetch_add(1, Ordering::Relaxed) | 0x8000_0000;
+                let ping = ClientFrame {
+                    id,
+                    req: Request::Ping,
+                };
+                if outgoing
+                    .send(Message::Text(serde_json::to_string(&ping).unwrap().into()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
         client
     }
 
@@ -340,6 +377,20 @@ impl Client {
             };
             self.replies.insert(re, reply);
         } else if let Some(ev) = frame.ev {
+            if let Event::Participants {
+                call_id,
+                upsert,
+                removed,
+            } = &ev
+            {
+                let roster = self.rosters.entry(call_id.clone()).or_default();
+                for p in upsert {
+                    roster.insert(p.participant_id, p.clone());
+                }
+                for r in removed {
+                    roster.remove(&r.participant_id);
+                }
+            }
             self.backlog.push_back(ev);
         }
     }
@@ -381,35 +432,46 @@ impl Client {
         .await
     }
 
-    /// Waits for a roster entry of `identity` in `state`; returns its participant id.
+    /// Waits until the roster of `call` satisfies `check`, which returns what it found.
+    pub async fn wait_roster<T>(
+        &mut self,
+        call: &CallId,
+        check: impl Fn(&HashMap<ParticipantId, ParticipantInfo>) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(found) = self.rosters.get(call).and_then(&check) {
+                return found;
+            }
+            self.pump_until(deadline).await;
+        }
+    }
+
+    /// Waits for `identity` to be in the roster of `call` in `state`; returns its participant id.
     pub async fn wait_participant(
         &mut self,
+        call: &CallId,
         identity: &str,
         state: rtcall_protocol::call::ParticipantState,
     ) -> ParticipantId {
-        self.wait_event(|e| match e {
-            Event::Participants { upsert, .. } => upsert
-                .iter()
+        self.wait_roster(call, |roster| {
+            roster
+                .values()
                 .find(|p| p.identity == identity && p.state == state)
-                .map(|p| p.participant_id),
-            _ => None,
+                .map(|p| p.participant_id)
         })
         .await
     }
 
-    /// Waits for a participant's camera stream to be announced available; returns its id.
-    pub async fn wait_camera(&mut self, participant: ParticipantId) -> StreamId {
-        self.wait_event(|e| match e {
-            Event::Participants { upsert, .. } => upsert
-                .iter()
-                .find(|p| p.participant_id == participant)
-                .and_then(|p| {
-                    p.streams
-                        .iter()
-                        .find(|s| s.available && s.kind == rtcall_protocol::call::StreamKind::Video)
-                        .map(|s| s.stream_id)
-                }),
-            _ => None,
+    /// Waits for a participant's camera stream to be available; returns its id.
+    pub async fn wait_camera(&mut self, call: &CallId, participant: ParticipantId) -> StreamId {
+        self.wait_roster(call, |roster| {
+            roster.get(&participant).and_then(|p| {
+                p.streams
+                    .iter()
+                    .find(|s| s.available && s.kind == rtcall_protocol::call::StreamKind::Video)
+                    .map(|s| s.stream_id)
+            })
         })
         .await
     }
@@ -475,6 +537,7 @@ impl Client {
         self.send(
             call,
             Sending {
+                simulcast: false,
                 audio_level,
                 video_fps: 15,
             },
@@ -485,6 +548,11 @@ impl Client {
             on: true,
         })
         .await;
+    }
+
+    /// Stops sending heartbeats (the connection stays open), as a frozen client would.
+    pub fn stop_heartbeat(&self) {
+        self.heartbeat.store(false, Ordering::Relaxed);
     }
 
     /// Closes the WebSocket abruptly-ish (no hang up), as a closed tab would.
@@ -688,14 +756,31 @@ async fn media_task(
                     Frequency::NINETY_KHZ,
                 );
                 video_seq += 1;
-                if let Some(writer) = rtc.writer(mid) {
+                let layers: Vec<(Option<&str>, u8)> = if sending.simulcast {
+                    ["q", "h", "f"]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, rid)| (Some(*rid), tag * 10 + i as u8))
+                        .collect()
+                } else {
+                    vec![(None, tag)]
+                };
+                for (rid, layer_tag) in layers {
+                    let Some(mut writer) = rtc.writer(mid) else {
+                        break;
+                    };
                     let pt = writer
                         .payload_params()
                         .find(|p| !p.spec().codec.is_audio())
                         .map(|p| p.pt());
-                    if let Some(pt) = pt {
-                        let len = if keyframe { 2500 } else { 400 };
-                        let _ = writer.write(pt, now, time, vp8_frame(keyframe, tag, len));
+                    let Some(pt) = pt else { break };
+                    if let Some(rid) = rid {
+                        writer = writer.rid(rid.into());
+                    }
+                    let len = if keyframe { 2500 } else { 400 };
+                    if let Err(e) = writer.write(pt, now, time, vp8_frame(keyframe, layer_tag, len))
+                    {
+                        eprintln!("client {tag}: video write failed: {e}");
                     }
                 }
             }
