@@ -244,11 +244,28 @@ pub enum Reply {
         heartbeat_interval_ms: u32,
         /// The server's protocol version.
         version: u32,
+        /// STUN/TURN servers to use besides the SFU's own address (for clients behind NAT).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// Answer to a ping.
     Pong,
     /// Done.
     Done,
+}
+
+/// A STUN or TURN server, as `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    /// Server URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// A pushed event.

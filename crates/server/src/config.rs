@@ -3,6 +3,7 @@
 //! built-in default). With no settings at all the server runs the local demo.
 
 use crate::identity::AccessKey;
+use crate::signaling::turn::TurnConfig;
 use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -58,6 +59,12 @@ pub struct Cli {
     /// Larger calls forward the audio of this many loudest speakers [default: 3].
     #[arg(long, env = "RTCALL_LOUDEST_AUDIO")]
     pub loudest_audio: Option<usize>,
+    /// TURN server URLs handed to clients, comma-separated (`turn:host:3478,turns:host:5349`).
+    #[arg(long, env = "RTCALL_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn `static-auth-secret`).
+    #[arg(long, env = "RTCALL_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
 }
 
 /// The TOML file: the same settings as [`Cli`].
@@ -77,6 +84,9 @@ struct FileConfig {
     heartbeat_ms: Option<u64>,
     forward_all_audio_max: Option<usize>,
     loudest_audio: Option<usize>,
+    #[serde(default)]
+    turn_urls: Vec<String>,
+    turn_secret: Option<String>,
 }
 
 /// Complete, validated settings.
@@ -108,6 +118,8 @@ pub struct Config {
     pub forward_all_audio_max: usize,
     /// Larger calls forward this many loudest speakers.
     pub loudest_audio: usize,
+    /// TURN servers for clients behind NAT.
+    pub turn: Option<TurnConfig>,
 }
 
 /// A setting that cannot be used.
@@ -156,6 +168,7 @@ impl Config {
             heartbeat_interval: Duration::from_millis(3000),
             forward_all_audio_max: 20,
             loudest_audio: 3,
+            turn: None,
         }
     }
 
@@ -210,6 +223,14 @@ impl Config {
                 .loudest_audio
                 .or(file.loudest_audio)
                 .unwrap_or(defaults.loudest_audio),
+            turn: turn_config(
+                if cli.turn_urls.is_empty() {
+                    file.turn_urls
+                } else {
+                    cli.turn_urls
+                },
+                cli.turn_secret.or(file.turn_secret),
+            )?,
         })
     }
 }
@@ -223,6 +244,25 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// TURN needs both URLs and the shared secret, or neither.
+fn turn_config(
+    urls: Vec<String>,
+    secret: Option<String>,
+) -> Result<Option<TurnConfig>, ConfigError> {
+    match (urls.is_empty(), secret) {
+        (true, None) => Ok(None),
+        (false, Some(secret)) if !secret.is_empty() => Ok(Some(TurnConfig {
+            urls,
+            secret,
+            ttl: Duration::from_secs(24 * 60 * 60),
+        })),
+        _ => Err(ConfigError::Invalid {
+            name: "turn-urls",
+            message: "TURN needs both --turn-urls and --turn-secret".into(),
+        }),
+    }
 }
 
 /// Public URLs are `http(s)://host[:port][/path]/`, always ending in `/` so paths join simply.
@@ -276,6 +316,8 @@ mod tests {
         assert!(err.to_string().contains("public-url"), "{err}");
         let err = Config::from_cli(cli(&["--access-key", "not base64!"])).unwrap_err();
         assert!(err.to_string().contains("access-key"), "{err}");
+        let err = Config::from_cli(cli(&["--turn-urls", "turn:127.0.0.1:3478"])).unwrap_err();
+        assert!(err.to_string().contains("turn-secret"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();

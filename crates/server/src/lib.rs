@@ -116,6 +116,7 @@ impl Server {
             demo_enabled: !config.production,
             signaling: SignalingConfig {
                 heartbeat_interval: config.heartbeat_interval,
+                turn: config.turn.clone(),
             },
             node: handle,
         });

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::client::{Client, Sending};
 use common::{data_dir, TestServer};
+use rtcall_loadgen::client::{Client, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
 use rtcall_protocol::signal::{Event, Request};
 
@@ -15,7 +15,7 @@ fn new_call_id() -> CallId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
     let call = new_call_id();
@@ -103,13 +103,7 @@ async fn group_of(server: &TestServer, n: u8) -> (CallId, Vec<Client>) {
     let mut clients = Vec::new();
     for tag in 1..=n {
         let mut client = Client::connect(&server.url, &format!("P{tag}"), tag).await;
-        client
-            .ok(Request::JoinGroup {
-                group_id: call.0.clone(),
-                muted: false,
-            })
-            .await;
-        client.wait_call_state(&call, CallState::Connected).await;
+        client.join_group(&call).await;
         clients.push(client);
     }
     (call, clients)
@@ -118,7 +112,7 @@ async fn group_of(server: &TestServer, n: u8) -> (CallId, Vec<Client>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let (call, mut clients) = group_of(&server, 20).await;
     // Three speak; everyone else sends silence (level -127), as a browser with an open mic does.
     for (i, client) in clients.iter().enumerate() {
@@ -197,23 +191,7 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
 
 /// Starts a 1:1 call from `caller` to `callee`, both Connected and sending audio.
 async fn connected_pair(caller: &mut Client, callee: &mut Client) -> CallId {
-    let call = new_call_id();
-    caller
-        .ok(Request::StartCall {
-            call_id: call.clone(),
-            targets: vec![callee.identity.clone()],
-            muted: false,
-        })
-        .await;
-    callee.wait_incoming().await;
-    callee
-        .ok(Request::Accept {
-            call_id: call.clone(),
-            muted: false,
-        })
-        .await;
-    caller.wait_call_state(&call, CallState::Connected).await;
-    callee.wait_call_state(&call, CallState::Connected).await;
+    let call = caller.call_and_answer(callee).await;
     caller.send(
         &call,
         Sending {
@@ -236,9 +214,9 @@ async fn connected_pair(caller: &mut Client, callee: &mut Client) -> CallId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ringing_every_endpoint_and_answering_on_one() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
-    let (bob_id, bob_token) = common::client::demo_identity(&server.url).await;
+    let (bob_id, bob_token) = rtcall_loadgen::client::demo_identity(&server.url).await;
     let mut bob_phone = Client::connect_as(&server.url, &bob_id, &bob_token, "Bob", 2).await;
     let mut bob_laptop = Client::connect_as(&server.url, &bob_id, &bob_token, "Bob", 3).await;
     let call = new_call_id();
@@ -273,7 +251,7 @@ async fn ringing_every_endpoint_and_answering_on_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removing_ends_theirs() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
     let mut carol = Client::connect(&server.url, "Carol", 3).await;
@@ -363,7 +341,7 @@ async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removin
 
 /// Waits until a counter stops growing: it grows by at most `slack` over `quiet`.
 async fn wait_quiet(counter: impl Fn() -> u64, quiet: std::time::Duration, slack: u64) {
-    let deadline = std::time::Instant::now() + common::client::DEADLINE;
+    let deadline = std::time::Instant::now() + rtcall_loadgen::client::DEADLINE;
     loop {
         let start = counter();
         let until = std::time::Instant::now() + quiet;
@@ -380,7 +358,7 @@ async fn wait_quiet(counter: impl Fn() -> u64, quiet: std::time::Duration, slack
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_stops_media_both_ways_and_resume_restarts_it() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
     let call = connected_pair(&mut alice, &mut bob).await;
@@ -430,7 +408,11 @@ async fn hold_stops_media_both_ways_and_resume_restarts_it() {
 async fn large_calls_forward_only_the_loudest_through_slots() {
     let dir = data_dir();
     // Above three participants a call forwards only the loudest, through three slots.
-    let server = TestServer::start(dir.path(), &["--forward-all-audio-max", "3"]);
+    let server = TestServer::start(
+        common::SERVER_BIN,
+        dir.path(),
+        &["--forward-all-audio-max", "3"],
+    );
     let (call, clients) = group_of(&server, 6).await;
     for (i, client) in clients.iter().enumerate() {
         let level = if i < 2 { -15 } else { -127 };
@@ -482,7 +464,7 @@ async fn large_calls_forward_only_the_loudest_through_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_subscriber_gets_the_simulcast_layer_that_fits_and_can_switch() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let (call, mut clients) = group_of(&server, 3).await;
     let publisher = clients[0].identity.clone();
     clients[0].send(
@@ -537,4 +519,45 @@ async fn each_subscriber_gets_the_simulcast_layer_that_fits_and_can_switch() {
             m.video_from_tag(12).0 >= 10
         })
         .await;
+}
+
+#[tokio::test]
+async fn clients_behind_nat_get_turn_credentials_in_the_welcome() {
+    let dir = data_dir();
+    let server = TestServer::start(
+        common::SERVER_BIN,
+        dir.path(),
+        &[
+            "--turn-urls",
+            "turn:127.0.0.1:3478,turns:127.0.0.1:5349",
+            "--turn-secret",
+            "shared-with-coturn",
+        ],
+    );
+    let (identity, token) = rtcall_loadgen::client::demo_identity(&server.url).await;
+    let (_, welcome) = rtcall_loadgen::client::raw_hello(&server.url, &token).await;
+    let Some(rtcall_protocol::signal::Reply::Welcome { ice_servers, .. }) = welcome.ok else {
+        panic!("{welcome:?}");
+    };
+    assert_eq!(ice_servers.len(), 1);
+    assert_eq!(
+        ice_servers[0].urls,
+        ["turn:127.0.0.1:3478", "turns:127.0.0.1:5349"]
+    );
+    let username = ice_servers[0].username.as_deref().unwrap();
+    let (expiry, who) = username.split_once(':').unwrap();
+    assert_eq!(who, identity);
+    let expiry: u64 = expiry.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(expiry > now + 23 * 3600, "valid for about a day");
+    assert!(
+        ice_servers[0]
+            .credential
+            .as_deref()
+            .is_some_and(|c| c.len() == 28),
+        "base64 of a SHA-1 HMAC"
+    );
 }

@@ -17,7 +17,11 @@ fn test_key() -> AccessKey {
 }
 
 fn start(dir: &std::path::Path) -> (TestServer, IdentityClient) {
-    let server = TestServer::start(dir, &["--access-key", &test_key().to_base64()]);
+    let server = TestServer::start(
+        common::SERVER_BIN,
+        dir,
+        &["--access-key", &test_key().to_base64()],
+    );
     let client = IdentityClient::new(&server, test_key());
     (server, client)
 }
@@ -375,7 +379,7 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
 async fn identities_revocations_and_keys_survive_a_restart() {
     let dir = data_dir();
     // No --access-key: the server generates one and keeps it.
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let connection_string = server.banner[1].clone();
     let key = connection_string
         .split("accesskey=")
@@ -401,7 +405,7 @@ async fn identities_revocations_and_keys_survive_a_restart() {
     let kept = kept.body["token"].as_str().unwrap().to_owned();
     server.stop();
 
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     assert_eq!(
         server.banner[1].split("accesskey=").nth(1),
         connection_string.split("accesskey=").nth(1),
@@ -428,7 +432,7 @@ async fn identities_revocations_and_keys_survive_a_restart() {
 #[tokio::test]
 async fn demo_endpoint_in_local_mode_only() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let demo = reply(
         reqwest::Client::new()
             .post(server.at("demo/identity"))
@@ -445,7 +449,7 @@ async fn demo_endpoint_in_local_mode_only() {
     server.stop();
 
     let dir = data_dir();
-    let production = TestServer::start(dir.path(), &["--production"]);
+    let production = TestServer::start(common::SERVER_BIN, dir.path(), &["--production"]);
     let demo = reply(
         reqwest::Client::new()
             .post(production.at("demo/identity"))

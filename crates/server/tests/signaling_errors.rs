@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::client::{demo_identity, next_frame, raw_hello, Client, Sending};
 use common::{data_dir, IdentityClient, TestServer};
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::SinkExt;
+use rtcall_loadgen::client::{demo_identity, next_frame, raw_hello, Client, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason};
 use rtcall_protocol::signal::{ErrorKind, Event, Request, ServerFrame};
 use rtcall_protocol::token::{self, base64url};
@@ -30,7 +30,11 @@ fn refused_with(reply: &ServerFrame, kind: ErrorKind) {
 #[tokio::test]
 async fn hello_with_a_bad_token_is_refused_with_the_reason() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &["--access-key", &key().to_base64()]);
+    let server = TestServer::start(
+        common::SERVER_BIN,
+        dir.path(),
+        &["--access-key", &key().to_base64()],
+    );
     let identity = IdentityClient::new(&server, key());
     let (id, good) = demo_identity(&server.url).await;
 
@@ -102,7 +106,7 @@ async fn hello_with_a_bad_token_is_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &[]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     // A call in progress that must not notice anything.
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
@@ -234,7 +238,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_endpoint_is_dropped_within_seconds_and_the_call_goes_on() {
     let dir = data_dir();
-    let server = TestServer::start(dir.path(), &["--heartbeat-ms", "300"]);
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &["--heartbeat-ms", "300"]);
     let group = CallId(uuid::Uuid::new_v4().to_string());
     let mut clients = Vec::new();
     for (tag, name) in [(1, "Alice"), (2, "Bob"), (3, "Ghost")] {

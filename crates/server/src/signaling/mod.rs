@@ -3,6 +3,7 @@
 
 pub mod hub;
 pub mod session;
+pub mod turn;
 
 use std::time::Duration;
 
@@ -11,4 +12,6 @@ use std::time::Duration;
 pub struct SignalingConfig {
     /// How often clients ping; silent for three intervals, an endpoint is dropped.
     pub heartbeat_interval: Duration,
+    /// TURN servers handed to clients, if any.
+    pub turn: Option<turn::TurnConfig>,
 }

@@ -152,6 +152,12 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
     };
     let endpoint = NEXT_ENDPOINT.fetch_add(1, Ordering::Relaxed);
     let heartbeat = state.signaling.heartbeat_interval;
+    let ice_servers = state
+        .signaling
+        .turn
+        .as_ref()
+        .map(|turn| vec![turn.credentials(&identity, SystemTime::now())])
+        .unwrap_or_default();
     let welcome = ServerFrame::reply(
         hello_id,
         Reply::Welcome {
@@ -159,6 +165,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
             endpoint_id: endpoint.to_string(),
             heartbeat_interval_ms: heartbeat.as_millis() as u32,
             version: PROTOCOL_VERSION,
+            ice_servers,
         },
     );
     if socket.send(frame_text(&welcome)).await.is_err() {

@@ -1,4 +1,4 @@
-//! A native test client that speaks the real protocol: signaling over a WebSocket and media
+//! A native client that speaks the real protocol: signaling over a WebSocket and media
 //! over real UDP with its own str0m `Rtc` (full ICE, answering the server's offers). It sends
 //! synthetic Opus frames (with RFC 6464 audio levels) and VP8 frames that carry a tag saying
 //! who sent them, and counts what it receives per m-line and per sender tag.
@@ -29,6 +29,8 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 #[derive(Debug, Default, Clone)]
 pub struct LineStats {
     pub frames: u64,
+    /// RTP packets the frames arrived in.
+    pub packets: u64,
     pub keyframes: u64,
     /// Frames per sender tag.
     pub by_tag: HashMap<u8, u64>,
@@ -550,6 +552,37 @@ impl Client {
         .await;
     }
 
+    /// Calls `callee`, who answers as soon as it rings; returns once both are `Connected`.
+    pub async fn call_and_answer(&mut self, callee: &mut Client) -> CallId {
+        let call = CallId(uuid::Uuid::new_v4().to_string());
+        self.ok(Request::StartCall {
+            call_id: call.clone(),
+            targets: vec![callee.identity.clone()],
+            muted: false,
+        })
+        .await;
+        callee.wait_incoming().await;
+        callee
+            .ok(Request::Accept {
+                call_id: call.clone(),
+                muted: false,
+            })
+            .await;
+        callee.wait_call_state(&call, CallState::Connected).await;
+        self.wait_call_state(&call, CallState::Connected).await;
+        call
+    }
+
+    /// Joins the group call `call` and waits until `Connected`.
+    pub async fn join_group(&mut self, call: &CallId) {
+        self.ok(Request::JoinGroup {
+            group_id: call.0.clone(),
+            muted: false,
+        })
+        .await;
+        self.wait_call_state(call, CallState::Connected).await;
+    }
+
     /// Stops sending heartbeats (the connection stays open), as a frozen client would.
     pub fn stop_heartbeat(&self) {
         self.heartbeat.store(false, Ordering::Relaxed);
@@ -656,6 +689,7 @@ async fn media_task(
                         let mut state = state.lock().unwrap();
                         let line = state.lines.entry(mid).or_default();
                         line.frames += 1;
+                        line.packets += 1 + (**data.seq_range.end() - **data.seq_range.start());
                         if video && data.is_keyframe() {
                             line.keyframes += 1;
                         }
