@@ -494,22 +494,13 @@ impl Sfu {
         let Some(&source_id) = self.by_leg.get(&source_leg) else {
             return;
         };
-        let layer = self.peers.get(&source_id).and_then(|source| {
-            let mid = source.video_mid(video)?;
-            choose_layer(&source.fresh_layers(mid, now), max_height)
-        });
         let peer = self.peers.get_mut(&id).expect("mapped peers exist");
         if let Some(line) = peer.video_out.iter_mut().find(|l| {
             l.stream_id == stream_id
                 && !matches!(l.state, LineState::ToStop(_) | LineState::StopOffered(_))
         }) {
-            // A new size: maybe another layer, switched to at its next keyframe.
+            // A new size: forwarding picks the layer that fits from the next packet on.
             line.max_height = max_height;
-            if line.layer != layer {
-                line.layer = layer;
-                line.started = false;
-                self.request_keyframe(now, source_id, video, layer, true);
-            }
             return;
         }
         peer.video_out.push(VideoOut {
@@ -519,7 +510,8 @@ impl Sfu {
             participant: source,
             video,
             max_height,
-            layer,
+            layer: None,
+            target: None,
             started: false,
             retimer: Retimer::default(),
         });
@@ -768,18 +760,24 @@ impl Sfu {
             let Some(mid) = line.state.open_mid() else {
                 continue;
             };
-            // Only the chosen layer, and only from a keyframe on after a (re)start. A line with
-            // no layer yet, or whose layer stopped arriving, chooses among those arriving now.
-            if data.rid.is_some() {
-                if line.layer.is_none_or(|l| !fresh.contains(&l)) {
-                    let pick = choose_layer(&fresh, line.max_height);
-                    if pick != line.layer {
-                        line.layer = pick;
-                        line.started = false;
-                        switched.push(pick);
-                    }
+            // Simulcast: forward the current layer; when a better one (for the rendered size,
+            // among those arriving) is wanted, keep forwarding the current one until the wanted
+            // one's keyframe arrives, then switch, so the picture never freezes. A layer that
+            // stopped arriving is dropped at once.
+            if let Some(rid) = data.rid {
+                let best = choose_layer(&fresh, line.max_height);
+                if best != line.target {
+                    line.target = best;
+                    switched.push(best);
                 }
-                if data.rid != line.layer {
+                if line.layer.is_none_or(|l| !fresh.contains(&l)) {
+                    line.layer = line.target;
+                    line.started = false;
+                }
+                if Some(rid) == line.target && line.layer != line.target && keyframe {
+                    line.layer = line.target;
+                }
+                if Some(rid) != line.layer {
                     continue;
                 }
             }

@@ -117,8 +117,10 @@ pub struct VideoOut {
     pub participant: ParticipantId,
     pub video: VideoSource,
     pub max_height: u32,
-    /// The simulcast layer being forwarded (None: the publisher does not simulcast).
+    /// The simulcast layer being forwarded (None: none yet, or the publisher does not simulcast).
     pub layer: Option<Rid>,
+    /// The layer that fits the rendered size, switched to at its next keyframe.
+    pub target: Option<Rid>,
     /// A keyframe has been forwarded since the line (re)started.
     pub started: bool,
     pub retimer: Retimer,
