@@ -8,7 +8,17 @@ await init({ module_or_path: new URL('./rtcall_bg.wasm', import.meta.url) });
 
 export {
   AzureCommunicationTokenCredential,
+  Call,
+  CallAgent,
   CallClient,
+  DeviceManager,
+  DominantSpeakersFeature,
+  IncomingCall,
+  LocalVideoStream,
+  RemoteParticipant,
+  RemoteVideoStream,
+  VideoStreamRenderer,
+  VideoStreamRendererView,
   createIdentifierFromRawId,
   getIdentifierKind,
   getIdentifierRawId,
@@ -18,3 +28,8 @@ export {
   isPhoneNumberIdentifier,
   isUnknownIdentifier,
 } from './rtcall.js';
+
+/** The call features `call.feature()` accepts. */
+export const Features = Object.freeze({
+  DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
+});

@@ -15,8 +15,11 @@
 //! # }
 //! ```
 //!
-//! Layout: [`engine`] is the pure core, [`api`] the exported classes, [`time`] the clock.
+//! Layout: [`engine`] is the pure core (tested natively), [`api`] the exported classes,
+//! [`media`] the browser's media, [`signal`] the WebSocket, [`time`] the clock.
 
 pub mod api;
 pub mod engine;
+pub mod media;
+pub mod signal;
 pub mod time;

@@ -23,6 +23,18 @@ pub enum SubCode {
     RefreshedTokenExpired = 41005,
     /// The operation was aborted through its `AbortSignal`.
     Aborted = 41006,
+    /// The method does not fit the object's state (e.g. `hold()` before the call connects).
+    WrongState = 41007,
+    /// A camera, microphone or screen could not be opened.
+    DeviceFailed = 41008,
+    /// The remote stream is not being sent.
+    StreamUnavailable = 41009,
+    /// A remote video did not arrive in time for its view.
+    ViewTimeout = 41010,
+    /// Not supported by this library or browser.
+    NotSupported = 41011,
+    /// A call agent for this identity exists already in this client.
+    AgentExists = 41012,
 }
 
 impl SubCode {
@@ -31,8 +43,12 @@ impl SubCode {
         match self {
             SubCode::InvalidArgument | SubCode::MalformedToken => 400,
             SubCode::TokenRefreshFailed | SubCode::RefreshedTokenExpired => 401,
-            SubCode::Disposed => 409,
+            SubCode::Disposed | SubCode::WrongState | SubCode::AgentExists => 409,
             SubCode::Aborted => 499,
+            SubCode::DeviceFailed => 412,
+            SubCode::StreamUnavailable => 404,
+            SubCode::ViewTimeout => 408,
+            SubCode::NotSupported => 501,
         }
     }
 }
@@ -71,6 +87,33 @@ impl ApiError {
             .or_else(|| value.as_string())
             .unwrap_or_else(|| "unknown error".into());
         Self::new(sub_code, format!("{context}: {detail}"))
+    }
+}
+
+impl From<rtcall_protocol::signal::WireError> for ApiError {
+    fn from(err: rtcall_protocol::signal::WireError) -> Self {
+        ApiError {
+            code: err.code,
+            sub_code: err.sub_code,
+            message: err.message,
+        }
+    }
+}
+
+impl From<JsValue> for ApiError {
+    /// A browser API failed (a DOM exception, usually): keep its name and message.
+    fn from(value: JsValue) -> Self {
+        let name = js_sys::Reflect::get(&value, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .unwrap_or_default();
+        let sub_code =
+            if name == "NotAllowedError" || name == "NotFoundError" || name == "NotReadableError" {
+                SubCode::DeviceFailed
+            } else {
+                SubCode::InvalidArgument
+            };
+        Self::from_js(sub_code, &format!("the browser refused ({name})"), &value)
     }
 }
 

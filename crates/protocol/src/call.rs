@@ -115,6 +115,8 @@ impl EndReason {
     pub const UNKNOWN_USER: Self = Self::new(404, 10404);
     /// Media could not be connected (ICE or DTLS failed or timed out).
     pub const MEDIA_FAILED: Self = Self::new(410, 3100);
+    /// The connection to the service was lost and could not be restored.
+    pub const NETWORK_LOST: Self = Self::new(496, 7);
 }
 
 /// What kind of video a stream carries (`MediaStreamType`).

@@ -1,0 +1,737 @@
+//! `Call`: one call's state, participants, local media and controls. State comes from the
+//! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
+//! when the server confirms.
+
+use super::call_agent::AgentInner;
+use super::error::{ApiError, SubCode};
+use super::events::{array, emitter_methods, object, Emitter};
+use super::features::DominantSpeakersFeature;
+use super::identifier::{identifier_from_js, identifier_to_js};
+use super::object::JsSelf;
+use super::participant::RemoteParticipant;
+use super::streams::LocalVideoStream;
+use crate::engine::call::CallChange;
+use crate::media::peer::{PeerSession, SendSource};
+use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
+use rtcall_protocol::signal::{Request, VideoSource};
+use rtcall_protocol::CommunicationIdentifier;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+
+/// `CallState` as JavaScript spells it.
+pub fn state_str(state: CallState) -> &'static str {
+    match state {
+        CallState::None => "None",
+        CallState::Connecting => "Connecting",
+        CallState::Ringing => "Ringing",
+        CallState::EarlyMedia => "EarlyMedia",
+        CallState::Connected => "Connected",
+        CallState::LocalHold => "LocalHold",
+        CallState::RemoteHold => "RemoteHold",
+        CallState::InLobby => "InLobby",
+        CallState::Disconnecting => "Disconnecting",
+        CallState::Disconnected => "Disconnected",
+    }
+}
+
+/// `CallEndReason` as a plain object, or undefined.
+pub fn end_reason_js(reason: Option<EndReason>) -> JsValue {
+    reason.map_or(JsValue::UNDEFINED, |r| {
+        object(&[("code", r.code.into()), ("subCode", r.sub_code.into())])
+    })
+}
+
+/// `callerInfo`.
+pub fn caller_info_js(raw_id: &str, display_name: &str) -> JsValue {
+    object(&[
+        (
+            "identifier",
+            identifier_to_js(&CommunicationIdentifier::from_raw_id(raw_id)),
+        ),
+        ("displayName", display_name.into()),
+    ])
+}
+
+/// A call's state.
+pub struct CallInner {
+    pub(crate) id: CallId,
+    pub(crate) agent: Weak<AgentInner>,
+    incoming: bool,
+    caller: (String, String),
+    state: Cell<CallState>,
+    end_reason: Cell<Option<EndReason>>,
+    muted: Cell<bool>,
+    participants: RefCell<Vec<RemoteParticipant>>,
+    /// Local videos being sent, with the object the app passed (handed back as is).
+    local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
+    pub(crate) screen_on: Cell<bool>,
+    pub(crate) media: RefCell<Option<PeerSession>>,
+    microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
+    dominant: RefCell<Option<DominantSpeakersFeature>>,
+    pub(crate) emitter: Emitter,
+    js: JsSelf,
+}
+
+/// A call (`Call`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Call {
+    pub(crate) inner: Rc<CallInner>,
+}
+
+impl Call {
+    /// A new call, in state `None`.
+    pub(crate) fn new(
+        id: CallId,
+        agent: &Rc<AgentInner>,
+        incoming: bool,
+        caller: (String, String),
+        muted: bool,
+    ) -> Self {
+        Call {
+            inner: Rc::new(CallInner {
+                id,
+                agent: Rc::downgrade(agent),
+                incoming,
+                caller,
+                state: Cell::new(CallState::None),
+                end_reason: Cell::new(None),
+                muted: Cell::new(muted),
+                participants: RefCell::default(),
+                local_video: RefCell::default(),
+                screen_on: Cell::new(false),
+                media: RefCell::new(None),
+                microphone: RefCell::new(None),
+                dominant: RefCell::new(None),
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    fn emitter(&self) -> &Emitter {
+        &self.inner.emitter
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// The call's id.
+    pub fn call_id(&self) -> &CallId {
+        &self.inner.id
+    }
+
+    /// The call's current state.
+    pub fn current_state(&self) -> CallState {
+        self.inner.state.get()
+    }
+
+    /// The remote participants.
+    pub fn participants(&self) -> Vec<RemoteParticipant> {
+        self.inner.participants.borrow().clone()
+    }
+
+    /// The call's media connection, for statistics.
+    pub fn peer_connection(&self) -> Option<web_sys::RtcPeerConnection> {
+        self.inner
+            .media
+            .borrow()
+            .as_ref()
+            .map(|m| m.connection().clone())
+    }
+
+    /// Opens the microphone and starts sending it (muted if the call is).
+    pub(crate) fn start_microphone(&self, device: Option<String>) {
+        let call = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let track = crate::media::devices::open_track(
+                crate::media::devices::DeviceKind::Microphone,
+                device.as_deref(),
+            )
+            .await;
+            let Some(call) = call.upgrade() else { return };
+            match track {
+                Ok(track) => call.use_microphone(track),
+                Err(e) => web_sys::console::warn_2(
+                    &"rtcall: cannot open the microphone; the call goes on without it".into(),
+                    &e,
+                ),
+            }
+        });
+    }
+
+    /// Applies an engine change and fires the events it means.
+    pub(crate) fn apply(&self, change: CallChange) {
+        let inner = &self.inner;
+        match change {
+            CallChange::State(state, end_reason) => {
+                if state == CallState::Disconnected {
+                    inner.end_reason.set(end_reason);
+                }
+                if inner.state.replace(state) != state {
+                    inner.emitter.changed("stateChanged");
+                }
+                if state == CallState::Disconnected {
+                    self.close();
+                }
+            }
+            CallChange::Muted(muted) => {
+                if inner.muted.replace(muted) != muted {
+                    inner.emitter.changed("isMutedChanged");
+                }
+            }
+            CallChange::Participant(model, changes) => {
+                if let Some(p) = self.participant_by_id(model.id) {
+                    p.update(&model, changes);
+                }
+            }
+            CallChange::Added(models) => {
+                let mut added = Vec::new();
+                for model in models {
+                    // A participant added through addParticipant exists already, unbound.
+                    let placeholder = inner
+                        .participants
+                        .borrow()
+                        .iter()
+                        .find(|p| p.is_placeholder_for(&model.identity))
+                        .cloned();
+                    match placeholder {
+                        Some(p) => p.bind(&model),
+                        None => {
+                            let p = RemoteParticipant::from_model(Rc::downgrade(inner), &model);
+                            inner.participants.borrow_mut().push(p.clone());
+                            added.push(p.js());
+                        }
+                    }
+                }
+                inner
+                    .emitter
+                    .updated("remoteParticipantsUpdated", added, Vec::new());
+            }
+            CallChange::Removed(models) => {
+                let mut removed = Vec::new();
+                for model in models {
+                    let gone = {
+                        let mut list = inner.participants.borrow_mut();
+                        list.iter()
+                            .position(|p| p.id() == Some(model.id))
+                            .map(|i| list.remove(i))
+                    };
+                    if let Some(p) = gone {
+                        removed.push(p.js());
+                        p.release();
+                    }
+                }
+                inner
+                    .emitter
+                    .updated("remoteParticipantsUpdated", Vec::new(), removed);
+            }
+            CallChange::DominantSpeakers(ranked) => {
+                if let Some(feature) = inner.dominant.borrow().as_ref() {
+                    feature.update(self.identifiers_of(&ranked));
+                }
+            }
+        }
+    }
+
+    /// Raw ids of participants, including this endpoint's own.
+    fn identifiers_of(&self, ids: &[ParticipantId]) -> Vec<String> {
+        let me = self.inner.agent.upgrade().map(|a| a.identity());
+        let own = self
+            .inner
+            .agent
+            .upgrade()
+            .and_then(|a| a.own_participant(&self.inner.id));
+        ids.iter()
+            .filter_map(|id| {
+                if Some(*id) == own {
+                    me.clone()
+                } else {
+                    self.participant_by_id(*id).map(|p| p.identity().to_owned())
+                }
+            })
+            .collect()
+    }
+
+    fn participant_by_id(&self, id: ParticipantId) -> Option<RemoteParticipant> {
+        self.inner
+            .participants
+            .borrow()
+            .iter()
+            .find(|p| p.id() == Some(id))
+            .cloned()
+    }
+
+    /// The call ended: media stops, objects let go.
+    fn close(&self) {
+        let inner = &self.inner;
+        if let Some(media) = inner.media.borrow_mut().take() {
+            media.close();
+        }
+        if let Some(track) = inner.microphone.borrow_mut().take() {
+            track.stop();
+        }
+        let videos = std::mem::take(&mut *inner.local_video.borrow_mut());
+        for (stream, _) in &videos {
+            stream.detach_call(inner);
+            stream.release();
+        }
+        if inner.screen_on.replace(false) {
+            inner.emitter.changed("isScreenSharingOnChanged");
+        }
+        if let Some(agent) = inner.agent.upgrade() {
+            agent.remove_call(self);
+        }
+        for p in inner.participants.borrow().iter() {
+            p.release();
+        }
+        inner.js.release();
+    }
+
+    fn check_active(&self) -> Result<(), ApiError> {
+        match self.inner.state.get() {
+            CallState::Disconnecting | CallState::Disconnected => {
+                Err(ApiError::new(SubCode::WrongState, "the call has ended"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn agent(&self) -> Result<Rc<AgentInner>, ApiError> {
+        self.inner
+            .agent
+            .upgrade()
+            .ok_or_else(|| ApiError::new(SubCode::Disposed, "the call agent has been disposed"))
+    }
+
+    async fn request(&self, request: Request) -> Result<(), ApiError> {
+        let agent = self.agent()?;
+        AgentInner::send(&agent, request).await
+    }
+
+    /// Starts sending a local video.
+    pub async fn start_video(&self, stream: LocalVideoStream, js: JsValue) -> Result<(), ApiError> {
+        self.check_active()?;
+        if self
+            .inner
+            .local_video
+            .borrow()
+            .iter()
+            .any(|(s, _)| Rc::ptr_eq(&s.inner, &stream.inner))
+        {
+            return Err(ApiError::new(
+                SubCode::WrongState,
+                "this video is already being sent",
+            ));
+        }
+        if !self.inner.local_video.borrow().is_empty() {
+            return Err(ApiError::new(
+                SubCode::WrongState,
+                "another video is being sent; stop it or use switchSource",
+            ));
+        }
+        let track = stream.acquire().await?;
+        if let Some(media) = self.inner.media.borrow().as_ref() {
+            media.set_track(SendSource::Camera, Some(track));
+        }
+        stream.attach_call(&self.inner);
+        self.inner
+            .local_video
+            .borrow_mut()
+            .push((stream, js.clone()));
+        self.inner.emitter.changed("isLocalVideoStartedChanged");
+        self.inner
+            .emitter
+            .updated("localVideoStreamsUpdated", vec![js], Vec::new());
+        let agent = self.agent()?;
+        let id = agent.engine_set_video(&self.inner.id, VideoSource::Camera, true);
+        agent.wait(id).await
+    }
+
+    /// Stops sending a local video.
+    pub async fn stop_video(&self, stream: LocalVideoStream) -> Result<(), ApiError> {
+        let removed = {
+            let mut list = self.inner.local_video.borrow_mut();
+            let i = list
+                .iter()
+                .position(|(s, _)| Rc::ptr_eq(&s.inner, &stream.inner))
+                .ok_or_else(|| {
+                    ApiError::new(SubCode::WrongState, "this video is not being sent")
+                })?;
+            list.remove(i)
+        };
+        if let Some(media) = self.inner.media.borrow().as_ref() {
+            media.set_track(SendSource::Camera, None);
+        }
+        removed.0.detach_call(&self.inner);
+        removed.0.release();
+        self.inner.emitter.changed("isLocalVideoStartedChanged");
+        self.inner
+            .emitter
+            .updated("localVideoStreamsUpdated", Vec::new(), vec![removed.1]);
+        if self.check_active().is_err() {
+            return Ok(());
+        }
+        let agent = self.agent()?;
+        let id = agent.engine_set_video(&self.inner.id, VideoSource::Camera, false);
+        agent.wait(id).await
+    }
+
+    async fn set_muted(&self, muted: bool) -> Result<(), ApiError> {
+        self.check_active()?;
+        if let Some(track) = self.inner.microphone.borrow().as_ref() {
+            track.set_enabled(!muted);
+        }
+        let agent = self.agent()?;
+        match agent.engine_set_muted(&self.inner.id, muted) {
+            Some(id) => agent.wait(id).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn set_hold(&self, hold: bool) -> Result<(), ApiError> {
+        let allowed = if hold {
+            matches!(
+                self.inner.state.get(),
+                CallState::Connected | CallState::RemoteHold
+            )
+        } else {
+            self.inner.state.get() == CallState::LocalHold
+        };
+        if !allowed {
+            let what = if hold {
+                "hold() needs a Connected call"
+            } else {
+                "resume() needs a call on LocalHold"
+            };
+            return Err(ApiError::new(
+                SubCode::WrongState,
+                format!("{what}; the call is {}", state_str(self.inner.state.get())),
+            ));
+        }
+        self.request(Request::SetHold {
+            call_id: self.inner.id.clone(),
+            hold,
+        })
+        .await
+    }
+
+    /// Uses `track` as the microphone (after the device changed, or at call start).
+    pub(crate) fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
+        track.set_enabled(!self.inner.muted.get());
+        if let Some(media) = self.inner.media.borrow().as_ref() {
+            media.set_track(SendSource::Microphone, Some(track.clone()));
+        }
+        if let Some(old) = self.inner.microphone.borrow_mut().replace(track) {
+            old.stop();
+        }
+    }
+
+    /// Subscribes a remote stream at a height, or unsubscribes it (`None`).
+    pub(crate) fn subscribe(&self, stream: StreamId, max_height: Option<u32>) {
+        if self.check_active().is_err() {
+            return;
+        }
+        if let Some(agent) = self.inner.agent.upgrade() {
+            agent.engine_subscribe(&self.inner.id, stream, max_height);
+        }
+    }
+}
+
+impl CallInner {
+    /// See [`Call::subscribe`].
+    pub(crate) fn subscribe(self: &Rc<Self>, stream: StreamId, max_height: Option<u32>) {
+        Call {
+            inner: Rc::clone(self),
+        }
+        .subscribe(stream, max_height);
+    }
+
+    /// See [`Call::use_microphone`].
+    pub(crate) fn use_microphone(self: &Rc<Self>, track: web_sys::MediaStreamTrack) {
+        Call {
+            inner: Rc::clone(self),
+        }
+        .use_microphone(track);
+    }
+}
+
+fn promise<F>(future: F) -> js_sys::Promise
+where
+    F: std::future::Future<Output = Result<(), ApiError>> + 'static,
+{
+    wasm_bindgen_futures::future_to_promise(async move {
+        future.await?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+#[wasm_bindgen]
+impl Call {
+    /// The call's id.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id.0.clone()
+    }
+
+    /// `'Call'`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        "Call".into()
+    }
+
+    /// The `CallState`.
+    #[wasm_bindgen(getter, unchecked_return_type = "CallState")]
+    pub fn state(&self) -> String {
+        state_str(self.inner.state.get()).into()
+    }
+
+    /// Why the call ended (`{code, subCode}`), once it has.
+    #[wasm_bindgen(getter, js_name = callEndReason, unchecked_return_type = "CallEndReason | undefined")]
+    pub fn call_end_reason(&self) -> JsValue {
+        end_reason_js(self.inner.end_reason.get())
+    }
+
+    /// `'Incoming'` or `'Outgoing'`.
+    #[wasm_bindgen(getter, unchecked_return_type = "CallDirection")]
+    pub fn direction(&self) -> String {
+        if self.inner.incoming {
+            "Incoming"
+        } else {
+            "Outgoing"
+        }
+        .into()
+    }
+
+    /// Who started the call (`{identifier, displayName}`).
+    #[wasm_bindgen(getter, js_name = callerInfo, unchecked_return_type = "CallerInfo")]
+    pub fn caller_info(&self) -> JsValue {
+        caller_info_js(&self.inner.caller.0, &self.inner.caller.1)
+    }
+
+    /// The microphone is muted.
+    #[wasm_bindgen(getter, js_name = isMuted)]
+    pub fn is_muted(&self) -> bool {
+        self.inner.muted.get()
+    }
+
+    /// This endpoint is sharing its screen.
+    #[wasm_bindgen(getter, js_name = isScreenSharingOn)]
+    pub fn is_screen_sharing_on(&self) -> bool {
+        self.inner.screen_on.get()
+    }
+
+    /// A local video is being sent.
+    #[wasm_bindgen(getter, js_name = isLocalVideoStarted)]
+    pub fn is_local_video_started(&self) -> bool {
+        !self.inner.local_video.borrow().is_empty()
+    }
+
+    /// The local videos being sent.
+    #[wasm_bindgen(getter, js_name = localVideoStreams, unchecked_return_type = "LocalVideoStream[]")]
+    pub fn local_video_streams(&self) -> JsValue {
+        array(
+            self.inner
+                .local_video
+                .borrow()
+                .iter()
+                .map(|(_, js)| js.clone()),
+        )
+    }
+
+    /// The other participants.
+    #[wasm_bindgen(getter, js_name = remoteParticipants, unchecked_return_type = "RemoteParticipant[]")]
+    pub fn remote_participants(&self) -> JsValue {
+        array(
+            self.inner
+                .participants
+                .borrow()
+                .iter()
+                .map(RemoteParticipant::js),
+        )
+    }
+
+    /// Mutes the microphone.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn mute(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.set_muted(true).await })
+    }
+
+    /// Unmutes the microphone.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unmute(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.set_muted(false).await })
+    }
+
+    /// Puts the call on hold: media paused both ways.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn hold(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.set_hold(true).await })
+    }
+
+    /// Resumes a held call.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn resume(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.set_hold(false).await })
+    }
+
+    /// Starts sending a `LocalVideoStream`.
+    #[wasm_bindgen(js_name = startVideo, unchecked_return_type = "Promise<void>")]
+    pub fn js_start_video(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            let local = LocalVideoStream::from_js(&stream)
+                .ok_or_else(|| ApiError::invalid_argument("startVideo needs a LocalVideoStream"))?;
+            this.start_video(local, stream).await
+        })
+    }
+
+    /// Stops sending a `LocalVideoStream`.
+    #[wasm_bindgen(js_name = stopVideo, unchecked_return_type = "Promise<void>")]
+    pub fn js_stop_video(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocalVideoStream")] stream: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            let local = LocalVideoStream::from_js(&stream)
+                .ok_or_else(|| ApiError::invalid_argument("stopVideo needs a LocalVideoStream"))?;
+            this.stop_video(local).await
+        })
+    }
+
+    /// Invites someone into the call; returns their `RemoteParticipant` at once.
+    #[wasm_bindgen(js_name = addParticipant, unchecked_return_type = "RemoteParticipant")]
+    pub fn add_participant(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CommunicationIdentifier")] identifier: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AddPhoneNumberOptions")] _options: JsValue,
+    ) -> Result<JsValue, ApiError> {
+        self.check_active()?;
+        let raw = target_raw_id(&identifier)?;
+        let participant = RemoteParticipant::placeholder(Rc::downgrade(&self.inner), raw.clone());
+        self.inner
+            .participants
+            .borrow_mut()
+            .push(participant.clone());
+        self.inner.emitter.updated(
+            "remoteParticipantsUpdated",
+            vec![participant.js()],
+            Vec::new(),
+        );
+        let this = self.clone();
+        let placeholder = participant.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = this
+                .request(Request::AddParticipant {
+                    call_id: this.inner.id.clone(),
+                    target: raw,
+                })
+                .await;
+            if let Err(e) = result {
+                // The invitation never went out: the participant leaves with the error.
+                placeholder.fail(EndReason {
+                    code: e.code,
+                    sub_code: e.sub_code,
+                });
+                let gone = {
+                    let mut list = this.inner.participants.borrow_mut();
+                    list.iter()
+                        .position(|p| Rc::ptr_eq(&p.inner, &placeholder.inner))
+                        .map(|i| list.remove(i))
+                };
+                if let Some(p) = gone {
+                    this.inner.emitter.updated(
+                        "remoteParticipantsUpdated",
+                        Vec::new(),
+                        vec![p.js()],
+                    );
+                }
+            }
+        });
+        Ok(participant.js())
+    }
+
+    /// Removes a participant (every endpoint of that identity) from the call.
+    #[wasm_bindgen(js_name = removeParticipant, unchecked_return_type = "Promise<void>")]
+    pub fn remove_participant(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CommunicationIdentifier")] identifier: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            this.check_active()?;
+            let target = target_raw_id(&identifier)?;
+            this.request(Request::RemoveParticipant {
+                call_id: this.inner.id.clone(),
+                target,
+            })
+            .await
+        })
+    }
+
+    /// Leaves the call, or ends it for everyone (`{forEveryone: true}`).
+    #[wasm_bindgen(js_name = hangUp, unchecked_return_type = "Promise<void>")]
+    pub fn hang_up(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HangUpOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        let for_everyone = options.is_object()
+            && js_sys::Reflect::get(&options, &"forEveryone".into())
+                .unwrap_or(JsValue::UNDEFINED)
+                .is_truthy();
+        promise(async move {
+            if this.inner.state.get() == CallState::Disconnected {
+                return Ok(());
+            }
+            this.request(Request::HangUp {
+                call_id: this.inner.id.clone(),
+                for_everyone,
+            })
+            .await
+        })
+    }
+
+    /// A call feature: `call.feature(Features.DominantSpeakers)`.
+    #[wasm_bindgen(unchecked_return_type = "DominantSpeakersCallFeature")]
+    pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
+        let name = js_sys::Reflect::get(&factory, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .or_else(|| factory.as_string())
+            .unwrap_or_default();
+        match name.as_str() {
+            "DominantSpeakers" => {
+                let feature = self
+                    .inner
+                    .dominant
+                    .borrow_mut()
+                    .get_or_insert_with(DominantSpeakersFeature::new)
+                    .clone();
+                Ok(feature.js())
+            }
+            other => Err(ApiError::new(
+                SubCode::NotSupported,
+                format!("the call feature '{other}' is not supported"),
+            )),
+        }
+    }
+}
+
+emitter_methods!(Call, "Call");
+
+/// The raw id of an identifier an app passes (any documented form).
+pub fn target_raw_id(identifier: &JsValue) -> Result<String, ApiError> {
+    Ok(identifier_from_js(identifier)?.raw_id())
+}

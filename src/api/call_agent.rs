@@ -1,0 +1,678 @@
+//! `CallAgent`: one identity signed in to the service, and the shell that drives the engine's
+//! [`Agent`]: it opens the WebSocket with a fresh token, feeds frames and time in, and turns the
+//! engine's events into the JavaScript objects' state and events.
+//!
+//! Socket and timer callbacks never run the engine themselves: they spawn a task, so nothing is
+//! dropped while its own callback is on the stack.
+
+use super::call::Call;
+use super::call_client::ClientShared;
+use super::error::{ApiError, SubCode};
+use super::events::{array, emitter_methods, object, Emitter};
+use super::incoming_call::IncomingCall;
+use super::object::JsSelf;
+use super::streams::LocalVideoStream;
+use crate::engine::agent::{Agent, AgentEvent, IncomingModel, Output};
+use crate::media::peer::{Offer, PeerSession};
+use crate::signal::{signal_url, SignalSocket};
+use crate::time::{Clock, SystemClock, Timer};
+use futures_channel::oneshot;
+use rtcall_protocol::call::{CallId, EndReason, ParticipantId, StreamId};
+use rtcall_protocol::signal::{IceServer, Request, RequestId, VideoSource, WireError};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// The agent's state and its shell.
+pub struct AgentInner {
+    engine: RefCell<Agent>,
+    client: Rc<ClientShared>,
+    credential: JsValue,
+    service_url: String,
+    identity: String,
+    socket: RefCell<Option<SignalSocket>>,
+    timer: RefCell<Option<Timer>>,
+    clock: Rc<dyn Clock>,
+    calls: RefCell<Vec<Call>>,
+    incoming: RefCell<Vec<IncomingCall>>,
+    replies: RefCell<HashMap<RequestId, oneshot::Sender<Result<(), WireError>>>>,
+    /// Requests that start a call; if one fails, its call ends with the error.
+    starts: RefCell<HashMap<RequestId, CallId>>,
+    ready: RefCell<Option<oneshot::Sender<Result<(), ApiError>>>>,
+    server_ice: RefCell<Vec<IceServer>>,
+    emitter: Emitter,
+    js: JsSelf,
+    disposed: Cell<bool>,
+}
+
+/// A signed-in identity (`CallAgent`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct CallAgent {
+    inner: Rc<AgentInner>,
+}
+
+async fn fetch_token(credential: &JsValue) -> Result<String, ApiError> {
+    let get_token = js_sys::Reflect::get(credential, &"getToken".into())?
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| ApiError::invalid_argument("the credential has no getToken()"))?;
+    let result = get_token.call0(credential)?;
+    let access = JsFuture::from(js_sys::Promise::resolve(&result)).await?;
+    js_sys::Reflect::get(&access, &"token".into())?
+        .as_string()
+        .ok_or_else(|| ApiError::new(SubCode::TokenRefreshFailed, "getToken() gave no token"))
+}
+
+fn option(options: &JsValue, path: &[&str]) -> JsValue {
+    let mut value = options.clone();
+    for name in path {
+        if !value.is_object() {
+            return JsValue::UNDEFINED;
+        }
+        value = js_sys::Reflect::get(&value, &(*name).into()).unwrap_or(JsValue::UNDEFINED);
+    }
+    value
+}
+
+impl AgentInner {
+    /// Signs in `identity` with `credential`; resolves once the service welcomes it.
+    pub(crate) async fn create(
+        client: Rc<ClientShared>,
+        credential: JsValue,
+        identity: String,
+        display_name: String,
+        service_url: String,
+    ) -> Result<CallAgent, ApiError> {
+        let clock: Rc<dyn Clock> = Rc::new(SystemClock);
+        let (ready, welcomed) = oneshot::channel();
+        let inner = Rc::new(AgentInner {
+            engine: RefCell::new(Agent::new(display_name, clock.now_ms())),
+            client,
+            credential,
+            service_url,
+            identity,
+            socket: RefCell::new(None),
+            timer: RefCell::new(None),
+            clock,
+            calls: RefCell::default(),
+            incoming: RefCell::default(),
+            replies: RefCell::default(),
+            starts: RefCell::default(),
+            ready: RefCell::new(Some(ready)),
+            server_ice: RefCell::default(),
+            emitter: Emitter::default(),
+            js: JsSelf::default(),
+            disposed: Cell::new(false),
+        });
+        Self::pump(&inner);
+        match welcomed.await {
+            Ok(Ok(())) => Ok(CallAgent { inner }),
+            Ok(Err(e)) => {
+                inner.shut_down();
+                Err(e)
+            }
+            Err(_) => Err(ApiError::new(
+                SubCode::Disposed,
+                "the call agent was disposed",
+            )),
+        }
+    }
+
+    /// The identity's raw id.
+    pub(crate) fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
+    /// This endpoint's participant id in a call.
+    pub(crate) fn own_participant(&self, call: &CallId) -> Option<ParticipantId> {
+        self.engine.borrow().call(call).and_then(|c| c.me)
+    }
+
+    /// Drains the engine: does what it asks until it wants time.
+    fn pump(this: &Rc<Self>) {
+        loop {
+            let output = this.engine.borrow_mut().poll_output();
+            match output {
+                Output::Connect => Self::connect(this),
+                Output::Send(text) => {
+                    if let Some(socket) = this.socket.borrow().as_ref() {
+                        socket.send(&text);
+                    }
+                }
+                Output::Close => {
+                    let socket = this.socket.borrow_mut().take();
+                    defer_drop(socket);
+                }
+                Output::Event(event) => Self::handle_event(this, event),
+                Output::Timeout(at) => {
+                    let timer = (at != u64::MAX).then(|| {
+                        let weak = Rc::downgrade(this);
+                        let delay = at.saturating_sub(this.clock.now_ms());
+                        this.clock.start_timer(
+                            delay,
+                            Box::new(move || {
+                                wasm_bindgen_futures::spawn_local(async move {
+                                    if let Some(this) = weak.upgrade() {
+                                        let now = this.clock.now_ms();
+                                        this.engine.borrow_mut().handle_timeout(now);
+                                        Self::pump(&this);
+                                    }
+                                });
+                            }),
+                        )
+                    });
+                    let old = std::mem::replace(&mut *this.timer.borrow_mut(), timer);
+                    drop(old);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn connect(this: &Rc<Self>) {
+        let weak = Rc::downgrade(this);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(this) = weak.upgrade() else { return };
+            let token = fetch_token(&this.credential).await;
+            let closed = |this: &Rc<AgentInner>| {
+                let now = this.clock.now_ms();
+                this.engine.borrow_mut().handle_closed(now);
+                Self::pump(this);
+            };
+            let token = match token {
+                Ok(token) => token,
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("rtcall: cannot get a token: {e}").into());
+                    return closed(&this);
+                }
+            };
+            let (on_open, on_message, on_close) = (weak.clone(), weak.clone(), weak.clone());
+            let socket = SignalSocket::connect(
+                &signal_url(&this.service_url),
+                move || {
+                    let (weak, token) = (on_open.clone(), token.clone());
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Some(this) = weak.upgrade() {
+                            let now = this.clock.now_ms();
+                            this.engine.borrow_mut().handle_open(now, token);
+                            Self::pump(&this);
+                        }
+                    });
+                },
+                move |text| {
+                    let weak = on_message.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Some(this) = weak.upgrade() {
+                            let now = this.clock.now_ms();
+                            this.engine.borrow_mut().handle_frame(now, &text);
+                            Self::pump(&this);
+                        }
+                    });
+                },
+                move || {
+                    let weak = on_close.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Some(this) = weak.upgrade() {
+                            let socket = this.socket.borrow_mut().take();
+                            defer_drop(socket);
+                            let now = this.clock.now_ms();
+                            this.engine.borrow_mut().handle_closed(now);
+                            Self::pump(&this);
+                        }
+                    });
+                },
+            );
+            match socket {
+                Ok(socket) => {
+                    let old = this.socket.borrow_mut().replace(socket);
+                    defer_drop(old);
+                }
+                Err(_) => closed(&this),
+            }
+        });
+    }
+
+    fn handle_event(this: &Rc<Self>, event: AgentEvent) {
+        match event {
+            AgentEvent::SignedIn { ice_servers, .. } => {
+                *this.server_ice.borrow_mut() = ice_servers;
+                if let Some(ready) = this.ready.borrow_mut().take() {
+                    let _ = ready.send(Ok(()));
+                }
+            }
+            AgentEvent::Refused(err) => {
+                if let Some(ready) = this.ready.borrow_mut().take() {
+                    let _ = ready.send(Err(err.into()));
+                }
+            }
+            AgentEvent::ConnectionChanged { new, old, reason } => {
+                this.emitter.emit(
+                    "connectionStateChanged",
+                    object(&[
+                        ("newValue", new.as_str().into()),
+                        ("oldValue", old.as_str().into()),
+                        (
+                            "reason",
+                            reason.map_or(JsValue::UNDEFINED, |r| r.as_str().into()),
+                        ),
+                    ]),
+                );
+            }
+            AgentEvent::IncomingCall(model) => {
+                let incoming = IncomingCall::new(model, this);
+                this.incoming.borrow_mut().push(incoming.clone());
+                this.emitter
+                    .emit("incomingCall", object(&[("incomingCall", incoming.js())]));
+            }
+            AgentEvent::IncomingCallEnded { call_id, reason } => {
+                let ended = {
+                    let mut list = this.incoming.borrow_mut();
+                    list.iter()
+                        .position(|c| c.inner.model.call_id == call_id)
+                        .map(|i| list.remove(i))
+                };
+                if let Some(incoming) = ended {
+                    incoming.ended(reason);
+                }
+            }
+            AgentEvent::Call { call_id, change } => {
+                if let Some(call) = this.call(&call_id) {
+                    call.apply(change);
+                }
+            }
+            AgentEvent::SdpOffer {
+                call_id,
+                version,
+                sdp,
+                media,
+            } => {
+                if let Some(call) = this.call(&call_id) {
+                    if let Some(peer) = call.inner.media.borrow().as_ref() {
+                        peer.handle_offer(Offer {
+                            version,
+                            sdp,
+                            media,
+                        });
+                    }
+                }
+            }
+            AgentEvent::Replied { request, result } => {
+                if let Some(call_id) = this.starts.borrow_mut().remove(&request) {
+                    if let Err(e) = &result {
+                        let reason = EndReason {
+                            code: e.code,
+                            sub_code: e.sub_code,
+                        };
+                        this.engine.borrow_mut().end_call(&call_id, reason);
+                    }
+                }
+                if let Some(reply) = this.replies.borrow_mut().remove(&request) {
+                    let _ = reply.send(result);
+                } else if let Err(e) = result {
+                    web_sys::console::warn_1(
+                        &format!(
+                            "rtcall: the service refused a request: {} ({}/{})",
+                            e.message, e.code, e.sub_code
+                        )
+                        .into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn call(&self, id: &CallId) -> Option<Call> {
+        self.calls
+            .borrow()
+            .iter()
+            .find(|c| c.call_id() == id)
+            .cloned()
+    }
+
+    /// Sends a request and waits for the server's answer.
+    pub(crate) async fn send(this: &Rc<Self>, request: Request) -> Result<(), ApiError> {
+        let id = this.engine.borrow_mut().request(request);
+        Self::pump(this);
+        this.wait(id).await
+    }
+
+    /// Waits for the answer to request `id`.
+    pub(crate) async fn wait(self: &Rc<Self>, id: RequestId) -> Result<(), ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.replies.borrow_mut().insert(id, tx);
+        Self::pump(self);
+        match rx.await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(ApiError::new(
+                SubCode::Disposed,
+                "the call agent was disposed",
+            )),
+        }
+    }
+
+    pub(crate) fn engine_set_video(
+        self: &Rc<Self>,
+        call: &CallId,
+        source: VideoSource,
+        on: bool,
+    ) -> RequestId {
+        self.engine.borrow_mut().set_video(call, source, on)
+    }
+
+    pub(crate) fn engine_set_muted(
+        self: &Rc<Self>,
+        call: &CallId,
+        muted: bool,
+    ) -> Option<RequestId> {
+        let id = self.engine.borrow_mut().set_muted(call, muted);
+        Self::pump(self);
+        id
+    }
+
+    pub(crate) fn engine_subscribe(
+        self: &Rc<Self>,
+        call: &CallId,
+        stream: StreamId,
+        max_height: Option<u32>,
+    ) {
+        self.engine.borrow_mut().subscribe(call, stream, max_height);
+        Self::pump(self);
+    }
+
+    /// Makes a `Call` object with its media connection, and starts its microphone and any
+    /// video the options ask for.
+    fn new_call(
+        this: &Rc<Self>,
+        call_id: CallId,
+        incoming: bool,
+        caller: (String, String),
+        options: &JsValue,
+    ) -> Result<Call, ApiError> {
+        let muted = option(options, &["audioOptions", "muted"]).is_truthy();
+        let call = Call::new(call_id.clone(), this, incoming, caller, muted);
+        let mut ice = this.client.ice_servers();
+        ice.extend(this.server_ice.borrow().iter().cloned());
+        let answers = Rc::downgrade(this);
+        let answered_call = call_id.clone();
+        let videos = Rc::downgrade(&call.inner);
+        let peer = PeerSession::new(
+            &ice,
+            Box::new(move |version, answer| {
+                let Some(this) = answers.upgrade() else {
+                    return;
+                };
+                match answer {
+                    Ok(sdp) => {
+                        let request = Request::SdpAnswer {
+                            call_id: answered_call.clone(),
+                            version,
+                            sdp,
+                        };
+                        this.engine.borrow_mut().request(request);
+                        Self::pump(&this);
+                    }
+                    Err(e) => web_sys::console::error_2(
+                        &"rtcall: cannot answer the service's offer".into(),
+                        &e,
+                    ),
+                }
+            }),
+            Box::new(move |tracks| {
+                let Some(call) = videos.upgrade() else { return };
+                let call = Call { inner: call };
+                for participant in call.participants() {
+                    for stream in participant.streams() {
+                        let track = tracks
+                            .iter()
+                            .find(|(id, _)| *id == stream.inner.id)
+                            .map(|(_, t)| t.clone());
+                        stream.set_track(track);
+                    }
+                }
+            }),
+        )?;
+        *call.inner.media.borrow_mut() = Some(peer);
+        this.calls.borrow_mut().push(call.clone());
+        this.emitter
+            .updated("callsUpdated", vec![call.js()], Vec::new());
+        this.client.devices.add_call(&call.inner);
+        call.start_microphone(this.client.devices.microphone_id());
+        if let Some(speaker) = this.client.devices.speaker_id() {
+            if let Some(peer) = call.inner.media.borrow().as_ref() {
+                peer.set_sink(&speaker);
+            }
+        }
+        let video = option(options, &["videoOptions", "localVideoStreams"]);
+        let first = js_sys::Array::is_array(&video).then(|| js_sys::Array::from(&video).get(0));
+        if let Some(first) = first.filter(|v| !v.is_undefined()) {
+            if let Some(local) = LocalVideoStream::from_js(&first) {
+                let call = call.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(e) = call.start_video(local, first).await {
+                        web_sys::console::warn_1(
+                            &format!("rtcall: cannot start the video: {e}").into(),
+                        );
+                    }
+                });
+            }
+        }
+        Ok(call)
+    }
+
+    /// Accepts a ringing call.
+    pub(crate) fn accept(
+        this: &Rc<Self>,
+        model: &IncomingModel,
+        options: &JsValue,
+    ) -> Result<Call, ApiError> {
+        this.incoming
+            .borrow_mut()
+            .retain(|c| c.inner.model.call_id != model.call_id);
+        let muted = option(options, &["audioOptions", "muted"]).is_truthy();
+        let call = Self::new_call(
+            this,
+            model.call_id.clone(),
+            true,
+            (model.caller.clone(), model.caller_display_name.clone()),
+            options,
+        )?;
+        let id = this
+            .engine
+            .borrow_mut()
+            .accept(model.call_id.clone(), muted);
+        this.starts.borrow_mut().insert(id, model.call_id.clone());
+        Self::pump(this);
+        Ok(call)
+    }
+
+    /// A call ended: it leaves `calls`.
+    pub(crate) fn remove_call(&self, call: &Call) {
+        let removed = {
+            let mut calls = self.calls.borrow_mut();
+            let before = calls.len();
+            calls.retain(|c| !Rc::ptr_eq(&c.inner, &call.inner));
+            before != calls.len()
+        };
+        if removed {
+            self.emitter
+                .updated("callsUpdated", Vec::new(), vec![call.js()]);
+        }
+    }
+
+    fn shut_down(&self) {
+        if self.disposed.replace(true) {
+            return;
+        }
+        self.engine.borrow_mut().dispose();
+        self.client.forget_agent(&self.identity);
+    }
+}
+
+/// Drops a socket after the current callback returns.
+fn defer_drop(socket: Option<SignalSocket>) {
+    if let Some(socket) = socket {
+        wasm_bindgen_futures::spawn_local(async move { drop(socket) });
+    }
+}
+
+impl CallAgent {
+    fn emitter(&self) -> &Emitter {
+        &self.inner.emitter
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// The identity's raw id.
+    pub fn identity(&self) -> String {
+        self.inner.identity.clone()
+    }
+}
+
+#[wasm_bindgen]
+impl CallAgent {
+    /// The calls in progress.
+    #[wasm_bindgen(getter, unchecked_return_type = "Call[]")]
+    pub fn calls(&self) -> JsValue {
+        array(self.inner.calls.borrow().iter().map(Call::js))
+    }
+
+    /// `'CallAgent'`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        "CallAgent".into()
+    }
+
+    /// The name others see.
+    #[wasm_bindgen(getter, js_name = displayName)]
+    pub fn display_name(&self) -> Option<String> {
+        let engine = self.inner.engine.borrow();
+        let name = engine.display_name();
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+
+    /// `'Connected'` or `'Disconnected'`.
+    #[wasm_bindgen(getter, js_name = connectionState, unchecked_return_type = "ConnectionState")]
+    pub fn connection_state(&self) -> String {
+        self.inner
+            .engine
+            .borrow()
+            .connection_state()
+            .as_str()
+            .into()
+    }
+
+    /// Calls one or more people (users by raw id); returns the `Call` at once.
+    #[wasm_bindgen(js_name = startCall, unchecked_return_type = "Call")]
+    pub fn start_call(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CommunicationIdentifier[]")] participants: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "StartCallOptions")] options: JsValue,
+    ) -> Result<JsValue, ApiError> {
+        if self.inner.disposed.get() {
+            return Err(ApiError::new(
+                SubCode::Disposed,
+                "the call agent has been disposed",
+            ));
+        }
+        if !js_sys::Array::is_array(&participants) {
+            return Err(ApiError::invalid_argument(
+                "startCall needs an array of identifiers",
+            ));
+        }
+        let targets = js_sys::Array::from(&participants)
+            .iter()
+            .map(|p| super::call::target_raw_id(&p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if targets.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "startCall needs at least one participant",
+            ));
+        }
+        let call_id = CallId(new_uuid());
+        let me = (
+            self.inner.identity.clone(),
+            self.display_name().unwrap_or_default(),
+        );
+        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, &options)?;
+        let muted = call.is_muted();
+        let id = self
+            .inner
+            .engine
+            .borrow_mut()
+            .start_call(call_id.clone(), targets, muted);
+        self.inner.starts.borrow_mut().insert(id, call_id);
+        AgentInner::pump(&self.inner);
+        Ok(call.js())
+    }
+
+    /// Joins a group call (`{groupId}`), creating it if nobody is in it yet.
+    #[wasm_bindgen(unchecked_return_type = "Call")]
+    pub fn join(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "GroupLocator")] locator: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JoinCallOptions")] options: JsValue,
+    ) -> Result<JsValue, ApiError> {
+        if self.inner.disposed.get() {
+            return Err(ApiError::new(
+                SubCode::Disposed,
+                "the call agent has been disposed",
+            ));
+        }
+        let Some(group_id) = option(&locator, &["groupId"]).as_string() else {
+            return Err(ApiError::new(
+                SubCode::NotSupported,
+                "join supports group call locators ({groupId}) only",
+            ));
+        };
+        let call_id = CallId(group_id.clone());
+        if self.inner.call(&call_id).is_some() {
+            return Err(ApiError::new(
+                SubCode::WrongState,
+                "already in this group call",
+            ));
+        }
+        let me = (
+            self.inner.identity.clone(),
+            self.display_name().unwrap_or_default(),
+        );
+        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, &options)?;
+        let muted = call.is_muted();
+        let id = self.inner.engine.borrow_mut().join_group(group_id, muted);
+        self.inner.starts.borrow_mut().insert(id, call_id);
+        AgentInner::pump(&self.inner);
+        Ok(call.js())
+    }
+
+    /// Signs out: calls end, the connection closes.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn dispose(&self) -> js_sys::Promise {
+        self.inner.shut_down();
+        AgentInner::pump(&self.inner);
+        if let Some(ready) = self.inner.ready.borrow_mut().take() {
+            let _ = ready.send(Err(ApiError::new(SubCode::Disposed, "disposed")));
+        }
+        self.inner.js.release();
+        js_sys::Promise::resolve(&JsValue::UNDEFINED)
+    }
+}
+
+emitter_methods!(CallAgent, "CallAgent");
+
+/// A random UUID (v4) from the browser's `crypto`.
+fn new_uuid() -> String {
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        return crypto.random_uuid();
+    }
+    // Without crypto (very old browsers), Math.random still gives a unique enough call id.
+    format!(
+        "{:016x}{:016x}",
+        (js_sys::Math::random() * 1e16) as u64,
+        (js_sys::Math::random() * 1e16) as u64
+    )
+}

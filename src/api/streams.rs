@@ -1,0 +1,498 @@
+//! Video streams: `LocalVideoStream` (a camera or an app's `MediaStream`, opened while
+//! something uses it) and `RemoteVideoStream` (a participant's camera or screen share, whose
+//! track arrives only while a view of it exists).
+
+use super::call::CallInner;
+use super::error::{ApiError, SubCode};
+use super::events::{emitter_methods, object, Emitter};
+use super::object::{register, unregister, JsSelf, StreamKey, StreamRef};
+use super::renderer::ViewInner;
+use crate::media::devices::{self, DeviceKind};
+use crate::media::peer::SendSource;
+use rtcall_protocol::call::{StreamId, StreamKind};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Where a local video comes from.
+#[derive(Clone)]
+pub enum LocalSource {
+    /// A camera, as a `VideoDeviceInfo` (kept to hand back as `source`).
+    Device {
+        /// `deviceId`.
+        id: String,
+        /// The `VideoDeviceInfo` object.
+        info: JsValue,
+    },
+    /// An app's own `MediaStream` (`RawMedia`).
+    Stream(web_sys::MediaStream),
+}
+
+/// A local video's state.
+pub struct LocalStreamInner {
+    key: StreamKey,
+    source: RefCell<LocalSource>,
+    track: RefCell<Option<web_sys::MediaStreamTrack>>,
+    /// Calls and views using the track; the camera closes when none do.
+    users: Cell<u32>,
+    calls: RefCell<Vec<Weak<CallInner>>>,
+    pub(crate) views: RefCell<Vec<Weak<ViewInner>>>,
+    emitter: Emitter,
+}
+
+impl Drop for LocalStreamInner {
+    fn drop(&mut self) {
+        unregister(self.key);
+        if let Some(track) = self.track.borrow_mut().take() {
+            if matches!(*self.source.borrow(), LocalSource::Device { .. }) {
+                track.stop();
+            }
+        }
+    }
+}
+
+/// A local video stream (`LocalVideoStream`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct LocalVideoStream {
+    pub(crate) inner: Rc<LocalStreamInner>,
+}
+
+impl LocalVideoStream {
+    fn emitter(&self) -> &Emitter {
+        &self.inner.emitter
+    }
+
+    /// The stream an app passed in, if it is a `LocalVideoStream` of ours. Callers keep
+    /// `value` itself to hand back, so the app sees its own object.
+    pub fn from_js(value: &JsValue) -> Option<Self> {
+        match super::object::stream_of(value)? {
+            StreamRef::Local(inner) => inner.upgrade().map(|inner| LocalVideoStream { inner }),
+            StreamRef::Remote(_) => None,
+        }
+    }
+
+    /// Opens the track if needed and counts one more user of it.
+    pub async fn acquire(&self) -> Result<web_sys::MediaStreamTrack, ApiError> {
+        self.inner.users.set(self.inner.users.get() + 1);
+        if let Some(track) = self.inner.track.borrow().clone() {
+            return Ok(track);
+        }
+        let opened = self.open().await;
+        match opened {
+            Ok(track) => {
+                // Another user may have opened it meanwhile: keep one track.
+                let mut slot = self.inner.track.borrow_mut();
+                if let Some(existing) = slot.clone() {
+                    if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+                        track.stop();
+                    }
+                    return Ok(existing);
+                }
+                *slot = Some(track.clone());
+                Ok(track)
+            }
+            Err(e) => {
+                self.release();
+                Err(e)
+            }
+        }
+    }
+
+    /// One user less; the camera closes with the last.
+    pub fn release(&self) {
+        let users = self.inner.users.get().saturating_sub(1);
+        self.inner.users.set(users);
+        if users == 0 {
+            if let Some(track) = self.inner.track.borrow_mut().take() {
+                if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+                    track.stop();
+                }
+            }
+        }
+    }
+
+    /// The track, if open.
+    pub fn track(&self) -> Option<web_sys::MediaStreamTrack> {
+        self.inner.track.borrow().clone()
+    }
+
+    /// Records a call sending this stream (so `switchSource` reaches it).
+    pub(crate) fn attach_call(&self, call: &Rc<CallInner>) {
+        self.inner.calls.borrow_mut().push(Rc::downgrade(call));
+    }
+
+    /// Forgets a call.
+    pub(crate) fn detach_call(&self, call: &Rc<CallInner>) {
+        self.inner
+            .calls
+            .borrow_mut()
+            .retain(|c| c.upgrade().is_some_and(|c| !Rc::ptr_eq(&c, call)));
+    }
+
+    async fn open(&self) -> Result<web_sys::MediaStreamTrack, ApiError> {
+        let source = self.inner.source.borrow().clone();
+        match source {
+            LocalSource::Device { id, .. } => devices::open_track(DeviceKind::Camera, Some(&id))
+                .await
+                .map_err(|e| {
+                    ApiError::from_js(SubCode::DeviceFailed, "cannot open the camera", &e)
+                }),
+            LocalSource::Stream(stream) => stream
+                .get_video_tracks()
+                .get(0)
+                .dyn_into::<web_sys::MediaStreamTrack>()
+                .map_err(|_| ApiError::invalid_argument("the MediaStream has no video track")),
+        }
+    }
+
+    /// Puts a new track in place of the old one everywhere it is used.
+    fn replace_track(&self, track: Option<web_sys::MediaStreamTrack>) {
+        let old = std::mem::replace(&mut *self.inner.track.borrow_mut(), track.clone());
+        for call in self.inner.calls.borrow().iter().filter_map(Weak::upgrade) {
+            if let Some(media) = call.media.borrow().as_ref() {
+                media.set_track(SendSource::Camera, track.clone());
+            }
+        }
+        for view in self.inner.views.borrow().iter().filter_map(Weak::upgrade) {
+            view.show(track.as_ref());
+        }
+        if let Some(old) = old {
+            if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+                old.stop();
+            }
+        }
+    }
+}
+
+fn device_id(info: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(info, &"id".into()).ok()?.as_string()
+}
+
+#[wasm_bindgen]
+impl LocalVideoStream {
+    /// `new LocalVideoStream(videoDeviceInfo | mediaStream)`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "VideoDeviceInfo | MediaStream")] source: JsValue,
+    ) -> Result<LocalVideoStream, ApiError> {
+        let source = if let Some(stream) = source.dyn_ref::<web_sys::MediaStream>() {
+            LocalSource::Stream(stream.clone())
+        } else if let Some(id) = device_id(&source) {
+            LocalSource::Device { id, info: source }
+        } else {
+            return Err(ApiError::invalid_argument(
+                "LocalVideoStream needs a VideoDeviceInfo (from getCameras) or a MediaStream",
+            ));
+        };
+        let stream = LocalVideoStream {
+            inner: Rc::new_cyclic(|weak: &Weak<LocalStreamInner>| LocalStreamInner {
+                key: register(StreamRef::Local(weak.clone())),
+                source: RefCell::new(source),
+                track: RefCell::new(None),
+                users: Cell::new(0),
+                calls: RefCell::default(),
+                views: RefCell::default(),
+                emitter: Emitter::default(),
+            }),
+        };
+        Ok(stream)
+    }
+
+    /// The camera's `VideoDeviceInfo`, or the app's `MediaStream`.
+    #[wasm_bindgen(getter, unchecked_return_type = "VideoDeviceInfo | MediaStream")]
+    pub fn source(&self) -> JsValue {
+        match &*self.inner.source.borrow() {
+            LocalSource::Device { info, .. } => info.clone(),
+            LocalSource::Stream(stream) => stream.clone().into(),
+        }
+    }
+
+    /// `'Video'` for a camera, `'RawMedia'` for an app's `MediaStream`.
+    #[wasm_bindgen(getter, js_name = mediaStreamType)]
+    pub fn media_stream_type(&self) -> String {
+        match &*self.inner.source.borrow() {
+            LocalSource::Device { .. } => "Video".into(),
+            LocalSource::Stream(_) => "RawMedia".into(),
+        }
+    }
+
+    /// Switches to another camera; calls and previews follow without renegotiation.
+    #[wasm_bindgen(js_name = switchSource, unchecked_return_type = "Promise<void>")]
+    pub fn switch_source(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "VideoDeviceInfo")] device: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let id = device_id(&device).ok_or_else(|| {
+                ApiError::invalid_argument("switchSource needs a VideoDeviceInfo")
+            })?;
+            *this.inner.source.borrow_mut() = LocalSource::Device { id, info: device };
+            if this.inner.users.get() > 0 {
+                let track = this.open().await?;
+                this.replace_track(Some(track));
+            }
+            this.inner.emitter.changed("videoSourceChanged");
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The stream's `MediaStream` (opening the camera if needed).
+    #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn get_media_stream(&self) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let LocalSource::Stream(stream) = &*this.inner.source.borrow() {
+                return Ok(stream.clone().into());
+            }
+            let track = match this.track() {
+                Some(track) => track,
+                None => this.open().await?,
+            };
+            let stream = web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?;
+            Ok(stream.into())
+        })
+    }
+
+    /// Uses an app's `MediaStream` from now on.
+    #[wasm_bindgen(js_name = setMediaStream, unchecked_return_type = "Promise<void>")]
+    pub fn set_media_stream(&self, stream: web_sys::MediaStream) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            *this.inner.source.borrow_mut() = LocalSource::Stream(stream);
+            if this.inner.users.get() > 0 {
+                let track = this.open().await?;
+                this.replace_track(Some(track));
+            }
+            this.inner.emitter.changed("videoSourceChanged");
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Finds this object again when an app passes it back (not part of the ACS API).
+    #[wasm_bindgen(js_name = __rtcallKey, skip_typescript)]
+    pub fn key(&self) -> u32 {
+        self.inner.key
+    }
+}
+
+emitter_methods!(LocalVideoStream, "LocalVideoStream");
+
+/// A remote video's state.
+pub struct RemoteStreamInner {
+    key: StreamKey,
+    pub(crate) call: Weak<CallInner>,
+    pub(crate) id: StreamId,
+    kind: StreamKind,
+    available: Cell<bool>,
+    receiving: Cell<bool>,
+    size: Cell<(u32, u32)>,
+    track: RefCell<Option<web_sys::MediaStreamTrack>>,
+    /// `createView` calls waiting for the track.
+    waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
+    pub(crate) views: RefCell<Vec<Weak<ViewInner>>>,
+    emitter: Emitter,
+    js: JsSelf,
+}
+
+impl Drop for RemoteStreamInner {
+    fn drop(&mut self) {
+        unregister(self.key);
+    }
+}
+
+/// A remote participant's video stream (`RemoteVideoStream`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct RemoteVideoStream {
+    pub(crate) inner: Rc<RemoteStreamInner>,
+}
+
+impl RemoteVideoStream {
+    /// A stream of a participant of `call`.
+    pub(crate) fn new(
+        call: Weak<CallInner>,
+        id: StreamId,
+        kind: StreamKind,
+        available: bool,
+    ) -> Self {
+        RemoteVideoStream {
+            inner: Rc::new_cyclic(|weak: &Weak<RemoteStreamInner>| RemoteStreamInner {
+                key: register(StreamRef::Remote(weak.clone())),
+                call,
+                id,
+                kind,
+                available: Cell::new(available),
+                receiving: Cell::new(false),
+                size: Cell::new((0, 0)),
+                track: RefCell::new(None),
+                waiters: RefCell::default(),
+                views: RefCell::default(),
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    fn emitter(&self) -> &Emitter {
+        &self.inner.emitter
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// Lets the JS wrapper go (the participant left).
+    pub(crate) fn release(&self) {
+        self.set_available(false);
+        self.inner.js.release();
+    }
+
+    /// The stream an app passed in, if it is one of ours.
+    pub fn from_js(value: &JsValue) -> Option<Self> {
+        match super::object::stream_of(value)? {
+            StreamRef::Remote(inner) => inner.upgrade().map(|inner| RemoteVideoStream { inner }),
+            StreamRef::Local(_) => None,
+        }
+    }
+
+    /// Updates availability; views of a stream that stops are disposed, as in ACS.
+    pub(crate) fn set_available(&self, available: bool) {
+        if self.inner.available.replace(available) == available {
+            return;
+        }
+        if !available {
+            let views: Vec<_> = self
+                .inner
+                .views
+                .borrow()
+                .iter()
+                .filter_map(Weak::upgrade)
+                .collect();
+            for view in views {
+                view.dispose();
+            }
+            self.set_track(None);
+        }
+        self.inner.emitter.changed("isAvailableChanged");
+    }
+
+    /// Whether the stream is being sent.
+    pub fn available(&self) -> bool {
+        self.inner.available.get()
+    }
+
+    /// The received track, once it arrived.
+    pub fn track(&self) -> Option<web_sys::MediaStreamTrack> {
+        self.inner.track.borrow().clone()
+    }
+
+    /// The track arrived (or went); wakes `createView` calls waiting for it.
+    pub(crate) fn set_track(&self, track: Option<web_sys::MediaStreamTrack>) {
+        let changed = {
+            let mut slot = self.inner.track.borrow_mut();
+            let changed = *slot != track;
+            *slot = track.clone();
+            changed
+        };
+        if track.is_some() {
+            for waiter in self.inner.waiters.borrow_mut().drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+        if changed {
+            for view in self.inner.views.borrow().iter().filter_map(Weak::upgrade) {
+                view.show(track.as_ref());
+            }
+        }
+        self.set_receiving(track.as_ref().is_some_and(|t| !t.muted()));
+    }
+
+    /// Waits for the track (after subscribing).
+    pub(crate) async fn wait_track(&self) -> Option<web_sys::MediaStreamTrack> {
+        if let Some(track) = self.track() {
+            return Some(track);
+        }
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.inner.waiters.borrow_mut().push(tx);
+        rx.await.ok()?;
+        self.track()
+    }
+
+    /// `isReceiving` (frames arriving).
+    pub(crate) fn set_receiving(&self, receiving: bool) {
+        if self.inner.receiving.replace(receiving) != receiving {
+            self.inner.emitter.changed("isReceivingChanged");
+        }
+    }
+
+    /// `size` (the decoded frame size).
+    pub(crate) fn set_size(&self, width: u32, height: u32) {
+        if self.inner.size.replace((width, height)) != (width, height) {
+            self.inner.emitter.changed("sizeChanged");
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl RemoteVideoStream {
+    /// The stream's id within the call.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> u32 {
+        self.inner.id.0
+    }
+
+    /// `'Video'` (camera) or `'ScreenSharing'`.
+    #[wasm_bindgen(getter, js_name = mediaStreamType)]
+    pub fn media_stream_type(&self) -> String {
+        match self.inner.kind {
+            StreamKind::Video => "Video".into(),
+            StreamKind::ScreenSharing => "ScreenSharing".into(),
+        }
+    }
+
+    /// Being sent by the participant.
+    #[wasm_bindgen(getter, js_name = isAvailable)]
+    pub fn is_available(&self) -> bool {
+        self.inner.available.get()
+    }
+
+    /// Frames arriving now (false while frozen or not subscribed).
+    #[wasm_bindgen(getter, js_name = isReceiving)]
+    pub fn is_receiving(&self) -> bool {
+        self.inner.receiving.get()
+    }
+
+    /// Decoded frame size `{width, height}`.
+    #[wasm_bindgen(getter, unchecked_return_type = "StreamSize")]
+    pub fn size(&self) -> JsValue {
+        let (width, height) = self.inner.size.get();
+        object(&[("width", width.into()), ("height", height.into())])
+    }
+
+    /// The received `MediaStream`; rejects unless a view of the stream is open.
+    #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn get_media_stream(&self) -> js_sys::Promise {
+        let track = self.track();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let track = track.ok_or_else(|| {
+                ApiError::new(
+                    SubCode::WrongState,
+                    "the stream is received only while a view of it is open",
+                )
+            })?;
+            Ok(web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?.into())
+        })
+    }
+
+    /// Finds this object again when an app passes it back (not part of the ACS API).
+    #[wasm_bindgen(js_name = __rtcallKey, skip_typescript)]
+    pub fn key(&self) -> u32 {
+        self.inner.key
+    }
+}
+
+emitter_methods!(RemoteVideoStream, "RemoteVideoStream");

@@ -1,0 +1,344 @@
+//! The agent on virtual time: session life (sign-in, refusal, loss, reconnect backoff,
+//! heartbeat), requests, and call and roster changes from server events.
+
+use super::*;
+use crate::engine::call::ParticipantChanges;
+use rtcall_protocol::call::{ParticipantId, ParticipantState, StreamKind};
+use rtcall_protocol::signal::{ParticipantInfo, RemovedParticipant, StreamInfo};
+use serde_json::json;
+
+struct Harness {
+    agent: Agent,
+    now: Millis,
+    sent: Vec<serde_json::Value>,
+    events: Vec<AgentEvent>,
+    connects: u32,
+    closes: u32,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let mut h = Harness {
+            agent: Agent::new("Ada".into(), 1000),
+            now: 1000,
+            sent: Vec::new(),
+            events: Vec::new(),
+            connects: 0,
+            closes: 0,
+        };
+        h.drain();
+        h
+    }
+
+    /// A signed-in agent.
+    fn ready() -> Self {
+        let mut h = Self::new();
+        h.agent.handle_open(h.now, "token".into());
+        h.drain();
+        let hello = h.sent.last().unwrap()["id"].as_u64().unwrap();
+        h.frame(json!({"re": hello, "ok": {"type": "welcome", "identity": "8:acs:r_ada", "endpointId": "1", "heartbeatIntervalMs": 2000, "version": 1}}));
+        h.sent.clear();
+        h.events.clear();
+        h
+    }
+
+    fn drain(&mut self) -> Millis {
+        loop {
+            match self.agent.poll_output() {
+                Output::Connect => self.connects += 1,
+                Output::Send(text) => self.sent.push(serde_json::from_str(&text).unwrap()),
+                Output::Close => self.closes += 1,
+                Output::Event(e) => self.events.push(e),
+                Output::Timeout(at) => return at,
+            }
+        }
+    }
+
+    fn frame(&mut self, frame: serde_json::Value) {
+        self.agent.handle_frame(self.now, &frame.to_string());
+        self.drain();
+    }
+
+    fn advance_to(&mut self, at: Millis) {
+        self.now = at;
+        self.agent.handle_timeout(at);
+        self.drain();
+    }
+
+    fn call_changes(&mut self) -> Vec<CallChange> {
+        std::mem::take(&mut self.events)
+            .into_iter()
+            .filter_map(|e| match e {
+                AgentEvent::Call { change, .. } => Some(change),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn info(id: u32, identity: &str, state: ParticipantState, muted: bool) -> ParticipantInfo {
+    ParticipantInfo {
+        participant_id: ParticipantId(id),
+        identity: identity.into(),
+        display_name: identity.to_uppercase(),
+        state,
+        muted,
+        streams: vec![StreamInfo {
+            stream_id: StreamId(id * 2),
+            kind: StreamKind::Video,
+            available: false,
+        }],
+    }
+}
+
+fn participants(
+    upsert: Vec<ParticipantInfo>,
+    removed: Vec<RemovedParticipant>,
+) -> serde_json::Value {
+    json!({"ev": serde_json::to_value(Event::Participants { call_id: CallId("c".into()), upsert, removed }).unwrap()})
+}
+
+fn call_state(state: &str, end: Option<EndReason>) -> serde_json::Value {
+    let mut ev = json!({"type": "callState", "callId": "c", "state": state, "participantId": 0});
+    if let Some(end) = end {
+        ev["endReason"] = serde_json::to_value(end).unwrap();
+    }
+    json!({ "ev": ev })
+}
+
+#[test]
+fn signing_in_sends_hello_then_queued_requests_and_pings() {
+    let mut h = Harness::new();
+    assert_eq!(h.connects, 1);
+    let id = h.agent.join_group("g".into(), false);
+    assert!(h.sent.is_empty(), "nothing before the socket opens");
+    h.agent.handle_open(h.now, "secret".into());
+    h.drain();
+    assert_eq!(h.sent[0]["req"]["type"], "hello");
+    assert_eq!(h.sent[0]["req"]["token"], "secret");
+    assert_eq!(h.sent[0]["req"]["displayName"], "Ada");
+    let hello = h.sent[0]["id"].clone();
+    h.frame(json!({"re": hello, "ok": {"type": "welcome", "identity": "8:acs:r_ada", "endpointId": "1", "heartbeatIntervalMs": 2000, "version": 1}}));
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::SignedIn { identity, .. } if identity == "8:acs:r_ada")));
+    assert!(h.events.contains(&AgentEvent::ConnectionChanged {
+        new: ConnectionState::Connected,
+        old: ConnectionState::Disconnected,
+        reason: None
+    }));
+    assert_eq!(h.sent[1]["id"], id);
+    assert_eq!(h.sent[1]["req"]["type"], "joinGroup");
+    let next = h.drain();
+    assert_eq!(next, h.now + 2000, "the next ping");
+    h.advance_to(next);
+    assert_eq!(h.sent.last().unwrap()["req"]["type"], "ping");
+}
+
+#[test]
+fn a_refused_token_disconnects_for_good() {
+    let mut h = Harness::new();
+    h.agent.handle_open(h.now, "bad".into());
+    h.drain();
+    let hello = h.sent[0]["id"].clone();
+    h.frame(json!({"re": hello, "err": {"code": 401, "subCode": 40102, "message": "the access token has expired"}}));
+    assert!(matches!(&h.events[0], AgentEvent::Refused(e) if e.is(ErrorKind::TokenExpired)));
+    assert_eq!(h.closes, 1);
+    assert_eq!(h.agent.connection_state(), ConnectionState::Disconnected);
+    assert_eq!(h.drain(), Millis::MAX, "no reconnect scheduled");
+}
+
+#[test]
+fn a_lost_connection_ends_calls_and_reconnects_with_backoff() {
+    let mut h = Harness::ready();
+    h.agent.join_group("c".into(), false);
+    h.frame(call_state("Connected", None));
+    h.events.clear();
+    let pending = h.agent.request(Request::SetHold {
+        call_id: CallId("c".into()),
+        hold: true,
+    });
+    h.drain();
+    h.agent.handle_closed(h.now);
+    h.drain();
+    assert!(h.events.contains(&AgentEvent::ConnectionChanged {
+        new: ConnectionState::Disconnected,
+        old: ConnectionState::Connected,
+        reason: Some(ConnectionReason::ConnectionIssue)
+    }));
+    assert!(h.events.iter().any(
+        |e| matches!(e, AgentEvent::Replied { request, result: Err(_) } if *request == pending)
+    ));
+    let states: Vec<_> = h
+        .call_changes()
+        .into_iter()
+        .filter(|c| matches!(c, CallChange::State(..)))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            CallChange::State(CallState::Disconnecting, None),
+            CallChange::State(CallState::Disconnected, Some(EndReason::NETWORK_LOST))
+        ]
+    );
+    // Retries at 0.5 s, 1 s, 2 s after each failure.
+    let mut delays = Vec::new();
+    let connects = h.connects;
+    for _ in 0..3 {
+        let at = h.drain();
+        delays.push(at - h.now);
+        h.advance_to(at);
+        h.agent.handle_closed(h.now);
+    }
+    assert_eq!(delays, [500, 1000, 2000]);
+    assert_eq!(h.connects, connects + 3);
+}
+
+#[test]
+fn a_request_without_reply_fails_after_the_timeout() {
+    let mut h = Harness::ready();
+    let id = h.agent.request(Request::SetMuted {
+        call_id: CallId("c".into()),
+        muted: true,
+    });
+    h.drain();
+    h.advance_to(h.now + REQUEST_TIMEOUT);
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::Replied { request, result: Err(_) } if *request == id)));
+}
+
+#[test]
+fn a_call_and_its_roster_follow_the_server() {
+    let mut h = Harness::ready();
+    h.agent
+        .start_call(CallId("c".into()), vec!["8:acs:r_bob".into()], false);
+    h.drain();
+    assert_eq!(h.sent[0]["req"]["type"], "startCall");
+    h.frame(call_state("Connecting", None));
+    // The roster names us too; we are not our own remote participant.
+    h.frame(participants(
+        vec![
+            info(0, "8:acs:r_ada", ParticipantState::Connecting, false),
+            info(1, "8:acs:r_bob", ParticipantState::Ringing, false),
+        ],
+        vec![],
+    ));
+    h.frame(call_state("Ringing", None));
+    let changes = h.call_changes();
+    assert_eq!(changes[0], CallChange::State(CallState::Connecting, None));
+    assert!(
+        matches!(&changes[1], CallChange::Added(added) if added.len() == 1 && added[0].identity == "8:acs:r_bob")
+    );
+    assert_eq!(changes[2], CallChange::State(CallState::Ringing, None));
+
+    h.frame(participants(
+        vec![info(1, "8:acs:r_bob", ParticipantState::Connected, true)],
+        vec![],
+    ));
+    let changes = h.call_changes();
+    assert!(
+        matches!(&changes[..], [CallChange::Participant(p, ParticipantChanges { state: true, muted: true, .. })] if p.state == ParticipantState::Connected)
+    );
+
+    h.frame(
+        json!({"ev": {"type": "speaking", "callId": "c", "participantId": 1, "speaking": true}}),
+    );
+    h.frame(json!({"ev": {"type": "dominantSpeakers", "callId": "c", "ranked": [1, 0]}}));
+    let changes = h.call_changes();
+    assert!(
+        matches!(&changes[0], CallChange::Participant(p, ParticipantChanges { speaking: true, .. }) if p.speaking)
+    );
+    assert_eq!(
+        changes[1],
+        CallChange::DominantSpeakers(vec![ParticipantId(1), ParticipantId(0)])
+    );
+    assert_eq!(
+        h.agent.call(&CallId("c".into())).unwrap().dominant,
+        [ParticipantId(1), ParticipantId(0)]
+    );
+
+    h.frame(participants(
+        vec![],
+        vec![RemovedParticipant {
+            participant_id: ParticipantId(1),
+            end_reason: EndReason::HUNG_UP,
+        }],
+    ));
+    let changes = h.call_changes();
+    assert!(
+        matches!(&changes[..], [CallChange::Participant(p, _), CallChange::Removed(gone)] if p.state == ParticipantState::Disconnected && gone[0].end_reason == Some(EndReason::HUNG_UP))
+    );
+
+    h.frame(call_state("Disconnecting", None));
+    h.frame(call_state("Disconnected", Some(EndReason::HUNG_UP)));
+    assert_eq!(
+        h.call_changes(),
+        [
+            CallChange::State(CallState::Disconnecting, None),
+            CallChange::State(CallState::Disconnected, Some(EndReason::HUNG_UP))
+        ]
+    );
+    assert!(
+        h.agent.call(&CallId("c".into())).is_none(),
+        "ended calls are forgotten"
+    );
+}
+
+#[test]
+fn incoming_calls_ring_and_stop() {
+    let mut h = Harness::ready();
+    h.frame(json!({"ev": {"type": "incomingCall", "callId": "c", "caller": "8:acs:r_bob", "callerDisplayName": "Bob"}}));
+    assert!(matches!(&h.events[0], AgentEvent::IncomingCall(m) if m.caller == "8:acs:r_bob"));
+    h.frame(json!({"ev": {"type": "incomingCallEnded", "callId": "c", "reason": {"code": 487, "subCode": 0}}}));
+    assert_eq!(
+        h.events[1],
+        AgentEvent::IncomingCallEnded {
+            call_id: CallId("c".into()),
+            reason: EndReason::CANCELLED
+        }
+    );
+    assert!(h.agent.incoming(&CallId("c".into())).is_none());
+}
+
+#[test]
+fn muting_is_local_at_once_and_reported() {
+    let mut h = Harness::ready();
+    h.agent.join_group("c".into(), false);
+    h.drain();
+    h.sent.clear();
+    assert!(h.agent.set_muted(&CallId("c".into()), true).is_some());
+    assert!(
+        h.agent.set_muted(&CallId("c".into()), true).is_none(),
+        "no change, no request"
+    );
+    h.drain();
+    assert_eq!(h.sent.len(), 1);
+    assert_eq!(h.sent[0]["req"]["type"], "setMuted");
+    assert!(h.call_changes().contains(&CallChange::Muted(true)));
+}
+
+#[test]
+fn a_disposed_agent_refuses_requests_and_never_reconnects() {
+    let mut h = Harness::ready();
+    h.agent.dispose();
+    h.drain();
+    assert_eq!(h.closes, 1);
+    let id = h.agent.request(Request::Ping);
+    h.drain();
+    assert!(h.events.iter().any(|e| matches!(e, AgentEvent::Replied { request, result: Err(err) } if *request == id && err.is(ErrorKind::WrongState))));
+    h.agent.handle_closed(h.now);
+    assert_eq!(h.drain(), Millis::MAX);
+}
+
+#[test]
+fn unreadable_frames_are_ignored() {
+    let mut h = Harness::ready();
+    h.agent.handle_frame(h.now, "{not json");
+    h.agent
+        .handle_frame(h.now, r#"{"ev": {"type": "somethingNew"}}"#);
+    h.drain();
+    assert!(h.events.is_empty());
+}
