@@ -121,6 +121,46 @@ export interface CommunicationServicesError extends Error {
 
 // ---- Calling (@azure/communication-calling) ----
 
+/** A listener of a property event (`xxxChanged`): re-read the property. */
+export type PropertyChangedEvent = () => void;
+/** A listener of a collection event (`xxxUpdated`). */
+export type CollectionUpdatedEvent<T> = (args: { added: T[]; removed: T[] }) => void;
+
+export type CallState =
+  | 'None'
+  | 'Connecting'
+  | 'Ringing'
+  | 'EarlyMedia'
+  | 'Connected'
+  | 'LocalHold'
+  | 'RemoteHold'
+  | 'InLobby'
+  | 'Disconnecting'
+  | 'Disconnected';
+export type RemoteParticipantState =
+  | 'Idle'
+  | 'Connecting'
+  | 'Ringing'
+  | 'Connected'
+  | 'Hold'
+  | 'InLobby'
+  | 'EarlyMedia'
+  | 'Disconnected';
+export type CallDirection = 'Incoming' | 'Outgoing';
+export type ConnectionState = 'Connected' | 'Disconnected';
+export type ScalingMode = 'Stretch' | 'Crop' | 'Fit';
+export type MediaStreamType = 'Video' | 'ScreenSharing' | 'RawMedia';
+
+/** Why a call ended or a participant left. */
+export interface CallEndReason {
+  code: number;
+  subCode?: number;
+}
+export interface CallerInfo {
+  identifier: CommunicationIdentifierKind | undefined;
+  displayName?: string;
+}
+
 export interface CallClientOptions {
   /** Accepted for compatibility; rtcall logs to the console. */
   logger?: unknown;
@@ -130,8 +170,253 @@ export interface CallClientOptions {
     turn?: { iceServers: { urls: string | string[]; username?: string; credential?: string }[] };
     proxy?: { url: string };
   };
+  /** rtcall's own: the service URL, when not the token's issuer. */
+  serviceUrl?: string;
 }
+export interface CallAgentOptions {
+  displayName?: string;
+}
+
 /** The entry object. */
 export declare class CallClient {
   constructor(options?: CallClientOptions);
+  /** Signs in; one agent per identity per client. */
+  createCallAgent(credential: CommunicationTokenCredential, options?: CallAgentOptions): Promise<CallAgent>;
+  /** Works without an agent. */
+  getDeviceManager(): Promise<DeviceManager>;
 }
+
+export interface ConnectionStateChangedEventArgs {
+  newValue: ConnectionState;
+  oldValue: ConnectionState;
+  reason?: 'invalidToken' | 'connectionIssue';
+}
+export interface IncomingCallEventArgs {
+  incomingCall: IncomingCall;
+}
+
+export interface AudioOptions {
+  muted?: boolean;
+}
+export interface VideoOptions {
+  localVideoStreams?: LocalVideoStream[];
+}
+export interface JoinCallOptions {
+  audioOptions?: AudioOptions;
+  videoOptions?: VideoOptions;
+}
+export type StartCallOptions = JoinCallOptions & { alternateCallerId?: PhoneNumberIdentifier };
+export type AcceptCallOptions = JoinCallOptions;
+export interface GroupLocator {
+  groupId: string;
+}
+export interface HangUpOptions {
+  forEveryone: boolean;
+}
+export interface AddPhoneNumberOptions {
+  alternateCallerId?: PhoneNumberIdentifier;
+}
+
+/** A signed-in identity. */
+export declare class CallAgent {
+  readonly kind: 'CallAgent';
+  readonly calls: ReadonlyArray<Call>;
+  readonly displayName?: string;
+  readonly connectionState: ConnectionState;
+  startCall(participants: CommunicationIdentifier[], options?: StartCallOptions): Call;
+  join(groupLocator: GroupLocator, options?: JoinCallOptions): Call;
+  dispose(): Promise<void>;
+  on(event: 'incomingCall', listener: (args: IncomingCallEventArgs) => void): void;
+  on(event: 'callsUpdated', listener: CollectionUpdatedEvent<Call>): void;
+  on(event: 'connectionStateChanged', listener: (args: ConnectionStateChangedEventArgs) => void): void;
+  off(event: 'incomingCall', listener: (args: IncomingCallEventArgs) => void): void;
+  off(event: 'callsUpdated', listener: CollectionUpdatedEvent<Call>): void;
+  off(event: 'connectionStateChanged', listener: (args: ConnectionStateChangedEventArgs) => void): void;
+}
+
+/** A call ringing here. */
+export declare class IncomingCall {
+  readonly kind: 'IncomingCall';
+  readonly id: string;
+  readonly callerInfo: CallerInfo;
+  readonly callEndReason?: CallEndReason;
+  accept(options?: AcceptCallOptions): Promise<Call>;
+  reject(): Promise<void>;
+  on(event: 'callEnded', listener: (args: { callEndReason: CallEndReason }) => void): void;
+  off(event: 'callEnded', listener: (args: { callEndReason: CallEndReason }) => void): void;
+}
+
+type CallPropertyEvent =
+  | 'stateChanged'
+  | 'idChanged'
+  | 'isMutedChanged'
+  | 'isScreenSharingOnChanged'
+  | 'isLocalVideoStartedChanged';
+
+/** A call. */
+export declare class Call {
+  readonly kind: 'Call';
+  readonly id: string;
+  readonly state: CallState;
+  readonly callEndReason?: CallEndReason;
+  readonly direction: CallDirection;
+  readonly callerInfo: CallerInfo;
+  readonly isMuted: boolean;
+  readonly isScreenSharingOn: boolean;
+  readonly isLocalVideoStarted: boolean;
+  readonly localVideoStreams: ReadonlyArray<LocalVideoStream>;
+  readonly remoteParticipants: ReadonlyArray<RemoteParticipant>;
+  mute(): Promise<void>;
+  unmute(): Promise<void>;
+  hold(): Promise<void>;
+  resume(): Promise<void>;
+  startVideo(localVideoStream: LocalVideoStream): Promise<void>;
+  stopVideo(localVideoStream: LocalVideoStream): Promise<void>;
+  addParticipant(identifier: CommunicationUserIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
+  removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
+  hangUp(options?: HangUpOptions): Promise<void>;
+  feature(factory: typeof Features.DominantSpeakers): DominantSpeakersCallFeature;
+  on(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
+  on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+  on(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
+  off(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
+  off(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+  off(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
+}
+
+export interface EndpointDetails {
+  participantId: string;
+}
+
+/** Someone else in a call. */
+export declare class RemoteParticipant {
+  readonly identifier: CommunicationIdentifierKind;
+  readonly displayName?: string;
+  readonly state: RemoteParticipantState;
+  readonly callEndReason?: CallEndReason;
+  readonly isMuted: boolean;
+  readonly isSpeaking: boolean;
+  /** The camera and the screen share, present even while off (`isAvailable` false). */
+  readonly videoStreams: ReadonlyArray<RemoteVideoStream>;
+  readonly endpointDetails: ReadonlyArray<EndpointDetails>;
+  on(
+    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged',
+    listener: PropertyChangedEvent,
+  ): void;
+  on(event: 'videoStreamsUpdated', listener: CollectionUpdatedEvent<RemoteVideoStream>): void;
+  off(
+    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged',
+    listener: PropertyChangedEvent,
+  ): void;
+  off(event: 'videoStreamsUpdated', listener: CollectionUpdatedEvent<RemoteVideoStream>): void;
+}
+
+/** A camera, or an app's own MediaStream. */
+export declare class LocalVideoStream {
+  constructor(source: VideoDeviceInfo | MediaStream);
+  readonly source: VideoDeviceInfo | MediaStream;
+  readonly mediaStreamType: MediaStreamType;
+  switchSource(source: VideoDeviceInfo): Promise<void>;
+  getMediaStream(): Promise<MediaStream>;
+  setMediaStream(stream: MediaStream): Promise<void>;
+  on(event: 'videoSourceChanged', listener: PropertyChangedEvent): void;
+  off(event: 'videoSourceChanged', listener: PropertyChangedEvent): void;
+}
+
+export interface StreamSize {
+  width: number;
+  height: number;
+}
+
+/** A participant's camera or screen share; received only while a view of it exists. */
+export declare class RemoteVideoStream {
+  readonly id: number;
+  readonly mediaStreamType: MediaStreamType;
+  readonly isAvailable: boolean;
+  readonly isReceiving: boolean;
+  readonly size: StreamSize;
+  getMediaStream(): Promise<MediaStream>;
+  on(event: 'isAvailableChanged' | 'isReceivingChanged' | 'sizeChanged', listener: PropertyChangedEvent): void;
+  off(event: 'isAvailableChanged' | 'isReceivingChanged' | 'sizeChanged', listener: PropertyChangedEvent): void;
+}
+
+export interface CreateViewOptions {
+  isMirrored?: boolean;
+  scalingMode?: ScalingMode;
+}
+
+/** Renders a stream into views. */
+export declare class VideoStreamRenderer {
+  constructor(videoStream: LocalVideoStream | RemoteVideoStream);
+  createView(options?: CreateViewOptions): Promise<VideoStreamRendererView>;
+  dispose(): void;
+}
+
+/** A view: append `target` to the page. */
+export declare class VideoStreamRendererView {
+  readonly target: HTMLElement;
+  readonly scalingMode: ScalingMode;
+  readonly isMirrored: boolean;
+  updateScalingMode(scalingMode: ScalingMode): Promise<void>;
+  dispose(): void;
+}
+
+export interface AudioDeviceInfo {
+  id: string;
+  name: string;
+  isSystemDefault: boolean;
+  deviceType: 'Microphone' | 'Speaker' | 'CompositeAudioDevice' | 'Virtual';
+}
+export interface VideoDeviceInfo {
+  id: string;
+  name: string;
+  deviceType: 'Unknown' | 'UsbCamera' | 'CaptureAdapter' | 'Virtual' | 'ScreenSharing';
+}
+export interface PermissionConstraints {
+  audio: boolean;
+  video: boolean;
+}
+export interface DeviceAccess {
+  audio?: boolean;
+  video?: boolean;
+}
+
+/** Cameras, microphones and speakers. */
+export declare class DeviceManager {
+  readonly isSpeakerSelectionAvailable: boolean;
+  readonly selectedMicrophone?: AudioDeviceInfo;
+  readonly selectedSpeaker?: AudioDeviceInfo;
+  getCameras(): Promise<VideoDeviceInfo[]>;
+  getMicrophones(): Promise<AudioDeviceInfo[]>;
+  getSpeakers(): Promise<AudioDeviceInfo[]>;
+  selectMicrophone(device: AudioDeviceInfo): Promise<void>;
+  selectSpeaker(device: AudioDeviceInfo): Promise<void>;
+  askDevicePermission(constraints: PermissionConstraints): Promise<DeviceAccess>;
+  on(event: 'videoDevicesUpdated', listener: CollectionUpdatedEvent<VideoDeviceInfo>): void;
+  on(event: 'audioDevicesUpdated', listener: CollectionUpdatedEvent<AudioDeviceInfo>): void;
+  on(event: 'selectedMicrophoneChanged' | 'selectedSpeakerChanged', listener: PropertyChangedEvent): void;
+  off(event: 'videoDevicesUpdated', listener: CollectionUpdatedEvent<VideoDeviceInfo>): void;
+  off(event: 'audioDevicesUpdated', listener: CollectionUpdatedEvent<AudioDeviceInfo>): void;
+  off(event: 'selectedMicrophoneChanged' | 'selectedSpeakerChanged', listener: PropertyChangedEvent): void;
+}
+
+export interface DominantSpeakersInfo {
+  /** Most dominant first. */
+  speakersList: ReadonlyArray<CommunicationIdentifierKind>;
+  timestamp: Date;
+}
+
+/** `call.feature(Features.DominantSpeakers)`. */
+export declare class DominantSpeakersCallFeature {
+  readonly name: 'DominantSpeakers';
+  readonly dominantSpeakers: DominantSpeakersInfo;
+  on(event: 'dominantSpeakersChanged', listener: PropertyChangedEvent): void;
+  off(event: 'dominantSpeakersChanged', listener: PropertyChangedEvent): void;
+}
+/** The class behind `Features.DominantSpeakers` (exported under this name too). */
+export { DominantSpeakersCallFeature as DominantSpeakersFeature };
+
+/** The features `call.feature()` accepts. */
+export declare const Features: {
+  readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
+};

@@ -28,6 +28,7 @@ export {
   isPhoneNumberIdentifier,
   isUnknownIdentifier,
 } from './rtcall.js';
+export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
 
 /** The call features `call.feature()` accepts. */
 export const Features = Object.freeze({

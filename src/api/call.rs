@@ -423,7 +423,7 @@ impl Call {
     pub(crate) fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
         if let Some(media) = self.inner.media.borrow().as_ref() {
-            media.set_track(SendSource::Microphone, Some(track.clone()));
+            media.set_track(SendSource::Microphone, Some(Clone::clone(&track)));
         }
         if let Some(old) = self.inner.microphone.borrow_mut().replace(track) {
             old.stop();

@@ -14,7 +14,7 @@ use super::object::JsSelf;
 use super::streams::LocalVideoStream;
 use crate::engine::agent::{Agent, AgentEvent, IncomingModel, Output};
 use crate::media::peer::{Offer, PeerSession};
-use crate::signal::{signal_url, SignalSocket};
+use crate::signal::{decode, encode, signal_url, SignalSocket};
 use crate::time::{Clock, SystemClock, Timer};
 use futures_channel::oneshot;
 use rtcall_protocol::call::{CallId, EndReason, ParticipantId, StreamId};
@@ -137,8 +137,10 @@ impl AgentInner {
             let output = this.engine.borrow_mut().poll_output();
             match output {
                 Output::Connect => Self::connect(this),
-                Output::Send(text) => {
-                    if let Some(socket) = this.socket.borrow().as_ref() {
+                Output::Send(frame) => {
+                    if let (Some(socket), Some(text)) =
+                        (this.socket.borrow().as_ref(), encode(&frame))
+                    {
                         socket.send(&text);
                     }
                 }
@@ -205,9 +207,9 @@ impl AgentInner {
                 move |text| {
                     let weak = on_message.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        if let Some(this) = weak.upgrade() {
+                        if let (Some(this), Some(frame)) = (weak.upgrade(), decode(&text)) {
                             let now = this.clock.now_ms();
-                            this.engine.borrow_mut().handle_frame(now, &text);
+                            this.engine.borrow_mut().handle_frame(now, frame);
                             Self::pump(&this);
                         }
                     });
@@ -428,7 +430,7 @@ impl AgentInner {
                         let track = tracks
                             .iter()
                             .find(|(id, _)| *id == stream.inner.id)
-                            .map(|(_, t)| t.clone());
+                            .map(|(_, t)| Clone::clone(t));
                         stream.set_track(track);
                     }
                 }

@@ -6,52 +6,70 @@ use super::call_agent::{AgentInner, CallAgent};
 use super::device_manager::{DeviceManager, DeviceState};
 use super::error::{ApiError, SubCode};
 use rtcall_protocol::signal::IceServer;
-use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IceServerOption {
-    #[serde(deserialize_with = "one_or_many")]
-    urls: Vec<String>,
-    username: Option<String>,
-    credential: Option<String>,
+fn get(object: &JsValue, name: &str) -> JsValue {
+    if object.is_object() {
+        js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
 }
 
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
+fn optional_string(value: JsValue, what: &str) -> Result<Option<String>, ApiError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
     }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(url) => vec![url],
-        OneOrMany::Many(urls) => urls,
+    value.as_string().map(Some).ok_or_else(|| {
+        ApiError::invalid_argument(format!(
+            "invalid CallClientOptions: {what} must be a string"
+        ))
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CallClientOptions {
-    #[serde(default)]
-    network_configuration: NetworkConfiguration,
-    /// rtcall's own: the service to use instead of the token's issuer.
-    service_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct NetworkConfiguration {
-    turn: Option<TurnConfiguration>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TurnConfiguration {
-    ice_servers: Vec<IceServerOption>,
+/// `networkConfiguration.turn.iceServers`: `{urls: string | string[], username?, credential?}`.
+fn ice_servers_option(options: &JsValue) -> Result<Vec<IceServer>, ApiError> {
+    let servers = get(
+        &get(&get(options, "networkConfiguration"), "turn"),
+        "iceServers",
+    );
+    if servers.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if !js_sys::Array::is_array(&servers) {
+        return Err(ApiError::invalid_argument(
+            "invalid CallClientOptions: iceServers must be an array",
+        ));
+    }
+    js_sys::Array::from(&servers)
+        .iter()
+        .map(|server| {
+            let urls = get(&server, "urls");
+            let urls: Vec<String> = if let Some(url) = urls.as_string() {
+                vec![url]
+            } else if js_sys::Array::is_array(&urls) {
+                js_sys::Array::from(&urls)
+                    .iter()
+                    .filter_map(|u| u.as_string())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if urls.is_empty() {
+                return Err(ApiError::invalid_argument(
+                    "invalid CallClientOptions: an ICE server has no urls",
+                ));
+            }
+            Ok(IceServer {
+                urls,
+                username: optional_string(get(&server, "username"), "username")?,
+                credential: optional_string(get(&server, "credential"), "credential")?,
+            })
+        })
+        .collect()
 }
 
 /// What a client's agents and calls share.
@@ -114,29 +132,43 @@ impl CallClient {
                     ApiError::new(SubCode::TokenRefreshFailed, "getToken() gave no token")
                 })?
         };
-        let claims = rtcall_protocol::token::decode_unverified(&token)
-            .map_err(|e| ApiError::new(SubCode::MalformedToken, e.to_string()))?;
-        let service_url = self.shared.service_url.clone().unwrap_or(claims.iss);
+        let info = super::credential::token_info(&token)?;
+        let identity = info.identity.ok_or_else(|| {
+            ApiError::new(
+                SubCode::MalformedToken,
+                "the access token names no identity (sub)",
+            )
+        })?;
+        let service_url = self
+            .shared
+            .service_url
+            .clone()
+            .or(info.issuer)
+            .ok_or_else(|| {
+                ApiError::invalid_argument(
+                    "the token names no service (iss); pass serviceUrl to new CallClient()",
+                )
+            })?;
         {
             let mut agents = self.shared.agents.borrow_mut();
-            if agents.contains(&claims.sub) {
+            if agents.contains(&identity) {
                 return Err(ApiError::new(
                     SubCode::AgentExists,
                     "a call agent for this identity exists already in this CallClient",
                 ));
             }
-            agents.push(claims.sub.clone());
+            agents.push(identity.clone());
         }
         let created = AgentInner::create(
             Rc::clone(&self.shared),
             credential,
-            claims.sub.clone(),
+            identity.clone(),
             display_name,
             service_url,
         )
         .await;
         if created.is_err() {
-            self.shared.forget_agent(&claims.sub);
+            self.shared.forget_agent(&identity);
         }
         created
     }
@@ -151,32 +183,17 @@ impl CallClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "CallClientOptions")] options: JsValue,
     ) -> Result<CallClient, ApiError> {
-        let options: CallClientOptions = if options.is_undefined() || options.is_null() {
-            CallClientOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| {
-                ApiError::invalid_argument(format!("invalid CallClientOptions: {e}"))
-            })?
-        };
-        let ice_servers: Vec<IceServer> = options
-            .network_configuration
-            .turn
-            .map(|turn| turn.ice_servers)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| IceServer {
-                urls: s.urls,
-                username: s.username,
-                credential: s.credential,
-            })
-            .collect();
-        if ice_servers.iter().any(|s| s.urls.is_empty()) {
-            return Err(ApiError::invalid_argument("an ICE server has no urls"));
+        if !(options.is_undefined() || options.is_null() || options.is_object()) {
+            return Err(ApiError::invalid_argument(
+                "CallClientOptions must be an object",
+            ));
         }
+        let ice_servers = ice_servers_option(&options)?;
+        let service_url = optional_string(get(&options, "serviceUrl"), "serviceUrl")?;
         Ok(CallClient {
             shared: Rc::new(ClientShared {
                 ice_servers,
-                service_url: options.service_url,
+                service_url,
                 devices: Rc::default(),
                 agents: RefCell::default(),
             }),

@@ -66,12 +66,54 @@ impl std::fmt::Debug for TokenCredential {
     }
 }
 
+/// What the library reads from a token (without checking its signature: the service does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Expiry, milliseconds since the Unix epoch.
+    pub expires_on_ms: u64,
+    /// The identity (`sub`), if the token names one.
+    pub identity: Option<String>,
+    /// The issuing service's URL (`iss`), if the token names one.
+    pub issuer: Option<String>,
+}
+
+/// Reads a JWT's claims with the browser's `JSON.parse`.
+pub fn token_info(token: &str) -> Result<TokenInfo, ApiError> {
+    let malformed = || {
+        ApiError::new(
+            SubCode::MalformedToken,
+            "the access token is not a well-formed JWT",
+        )
+    };
+    let parts = rtcall_protocol::token::split(token).map_err(|_| malformed())?;
+    let payload = String::from_utf8(parts.payload).map_err(|_| malformed())?;
+    let claims = js_sys::JSON::parse(&payload).map_err(|_| malformed())?;
+    let text = |name: &str| {
+        js_sys::Reflect::get(&claims, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let exp = js_sys::Reflect::get(&claims, &"exp".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .filter(|exp| *exp >= 0.0)
+        .ok_or_else(|| {
+            ApiError::new(
+                SubCode::MalformedToken,
+                "the access token has no expiry (exp)",
+            )
+        })?;
+    Ok(TokenInfo {
+        expires_on_ms: (exp * 1000.0) as u64,
+        identity: text("sub"),
+        issuer: text("iss"),
+    })
+}
+
 fn parse_token(token: &str) -> Result<AccessToken, ApiError> {
-    let expires_on_ms = rtcall_protocol::token::expires_on_ms(token)
-        .map_err(|e| ApiError::new(SubCode::MalformedToken, e.to_string()))?;
     Ok(AccessToken {
         token: token.to_owned(),
-        expires_on_ms,
+        expires_on_ms: token_info(token)?.expires_on_ms,
     })
 }
 

@@ -90,7 +90,7 @@ impl LocalVideoStream {
                     }
                     return Ok(existing);
                 }
-                *slot = Some(track.clone());
+                *slot = Some(Clone::clone(&track));
                 Ok(track)
             }
             Err(e) => {
@@ -178,7 +178,7 @@ impl LocalVideoStream {
         #[wasm_bindgen(unchecked_param_type = "VideoDeviceInfo | MediaStream")] source: JsValue,
     ) -> Result<LocalVideoStream, ApiError> {
         let source = if let Some(stream) = source.dyn_ref::<web_sys::MediaStream>() {
-            LocalSource::Stream(stream.clone())
+            LocalSource::Stream(Clone::clone(stream))
         } else if let Some(id) = device_id(&source) {
             LocalSource::Device { id, info: source }
         } else {
@@ -205,7 +205,7 @@ impl LocalVideoStream {
     pub fn source(&self) -> JsValue {
         match &*self.inner.source.borrow() {
             LocalSource::Device { info, .. } => info.clone(),
-            LocalSource::Stream(stream) => stream.clone().into(),
+            LocalSource::Stream(stream) => Clone::clone(stream).into(),
         }
     }
 
@@ -245,7 +245,7 @@ impl LocalVideoStream {
         let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             if let LocalSource::Stream(stream) = &*this.inner.source.borrow() {
-                return Ok(stream.clone().into());
+                return Ok(Clone::clone(stream).into());
             }
             let track = match this.track() {
                 Some(track) => track,

@@ -12,7 +12,7 @@
 //! loop {
 //!     match agent.poll_output() {
 //!         Output::Connect => { /* open a WebSocket, fetch a token, call handle_open(now, token) */ }
-//!         Output::Send(text) => { /* socket.send(text) */ }
+//!         Output::Send(frame) => { /* socket.send(json(frame)) */ }
 //!         Output::Close => { /* close the socket */ }
 //!         Output::Event(event) => { /* update the JS objects, fire their events */ }
 //!         Output::Timeout(at) => { /* call handle_timeout(at) then */ break; }
@@ -150,8 +150,8 @@ pub enum AgentEvent {
 pub enum Output {
     /// Open a new WebSocket to the service and call [`Agent::handle_open`] with a token.
     Connect,
-    /// Send this text frame.
-    Send(String),
+    /// Send this frame.
+    Send(ClientFrame),
     /// Close the socket.
     Close,
     /// Something happened.
@@ -285,12 +285,10 @@ impl Agent {
         self.go_offline(Some(ConnectionReason::ConnectionIssue));
     }
 
-    /// A text frame arrived.
-    pub fn handle_frame(&mut self, now: Millis, text: &str) {
+    /// A frame arrived. (The shell drops frames it cannot read, as a newer server's
+    /// extensions.)
+    pub fn handle_frame(&mut self, now: Millis, frame: ServerFrame) {
         self.now = now;
-        let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
-            return; // A frame we cannot read: ignore it, as a newer server's extension.
-        };
         if let Some(re) = frame.re {
             self.handle_reply(re, frame.ok, frame.err);
         } else if let Some(err) = frame.err {
@@ -469,9 +467,7 @@ impl Agent {
     }
 
     fn transmit(&mut self, frame: ClientFrame) {
-        // Our own frames always serialize.
-        let text = serde_json::to_string(&frame).expect("client frames serialize");
-        self.outputs.push_back(Output::Send(text));
+        self.outputs.push_back(Output::Send(frame));
     }
 
     fn event(&mut self, event: AgentEvent) {

@@ -154,7 +154,7 @@ impl PeerSession {
         {
             let mut state = self.state.borrow_mut();
             match &track {
-                Some(t) => state.tracks.insert(source, t.clone()),
+                Some(t) => state.tracks.insert(source, Clone::clone(t)),
                 None => state.tracks.remove(&source),
             };
         }

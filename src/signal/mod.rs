@@ -2,8 +2,26 @@
 //! text message and on close (or failure to open); dropping it unhooks the callbacks and closes
 //! the socket.
 
+use rtcall_protocol::signal::{ClientFrame, ServerFrame};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+/// A client frame as JSON text, with the browser's `JSON.stringify` (no JSON library in the
+/// wasm).
+pub fn encode(frame: &ClientFrame) -> Option<String> {
+    let value = frame
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()?;
+    js_sys::JSON::stringify(&value).ok()?.as_string()
+}
+
+/// A server frame from JSON text, with the browser's `JSON.parse`; `None` if it is not one we
+/// can read (a newer server's extension).
+pub fn decode(text: &str) -> Option<ServerFrame> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    serde_wasm_bindgen::from_value(value).ok()
+}
 
 /// The signaling URL for a service URL (`http://host/` → `ws://host/signal`).
 pub fn signal_url(service_url: &str) -> String {

@@ -71,8 +71,9 @@ export function launchBrowser() {
  * Opens a page and records what would otherwise be silent: uncaught errors, unhandled
  * rejections and console errors. Tests assert `problems` is empty at the end.
  */
-export async function openPage(browser, url) {
+export async function openPage(browser, url, initScript) {
   const page = await browser.newPage();
+  if (initScript) await page.addInitScript(initScript);
   const problems = [];
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
@@ -80,4 +81,65 @@ export async function openPage(browser, url) {
   });
   await page.goto(url);
   return { page, problems };
+}
+
+/**
+ * Before any page script: records every RTCPeerConnection the page makes (in `__pcs`), so
+ * tests can read `getStats()` without the library exposing its connections.
+ */
+function recordPeerConnections() {
+  const Original = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Original(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+  // Inbound media totals over every connection: packets and decoded video frames.
+  window.__inbound = async () => {
+    const totals = { audio: 0, video: 0, frames: 0 };
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type !== 'inbound-rtp') continue;
+        if (s.kind === 'audio') totals.audio += s.packetsReceived;
+        else {
+          totals.video += s.packetsReceived;
+          totals.frames += s.framesDecoded ?? 0;
+        }
+      }
+    }
+    return totals;
+  };
+}
+
+/**
+ * Opens a page signed in as a new demo user (or as `as`: {id, token}) with a CallAgent.
+ * The page gets `rtcall`, `client`, `agent`, `devices`, `me`, `incoming` (every incoming
+ * call, newest last) and `events` (a log tests read).
+ */
+export async function callPage(browser, server, name, as) {
+  const { page, problems } = await openPage(browser, server.url, recordPeerConnections);
+  const me = await page.evaluate(
+    async ({ name, as }) => {
+      window.rtcall = await import('/pkg/index.js');
+      const user = as ?? (await (await fetch('/demo/identity', { method: 'POST' })).json());
+      const token = as?.token ?? user.accessToken.token;
+      window.client = new rtcall.CallClient();
+      window.agent = await client.createCallAgent(new rtcall.AzureCommunicationTokenCredential(token), {
+        displayName: name,
+      });
+      window.devices = await client.getDeviceManager();
+      window.incoming = [];
+      window.events = [];
+      agent.on('incomingCall', ({ incomingCall }) => {
+        incoming.push(incomingCall);
+        incomingCall.on('callEnded', ({ callEndReason }) => events.push(['incomingEnded', callEndReason]));
+      });
+      return { id: as?.id ?? user.identity.id, token };
+    },
+    { name, as },
+  );
+  return { page, problems, id: me.id, token: me.token, name };
 }

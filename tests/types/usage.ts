@@ -1,7 +1,17 @@
 // Compiled by `tsc -p tests/types` against the built package's index.d.ts: code written for
 // @azure/communication-calling and -common type-checks against rtcall with only the imports
 // changed, and misuse is a type error (each @ts-expect-error must be needed, or tsc fails).
-import { CallClient } from '@azure/communication-calling';
+import {
+  Call,
+  CallAgent,
+  CallClient,
+  Features,
+  IncomingCall,
+  LocalVideoStream,
+  RemoteParticipant,
+  RemoteVideoStream,
+  VideoStreamRenderer,
+} from '@azure/communication-calling';
 import {
   AzureCommunicationTokenCredential,
   CommunicationIdentifier,
@@ -62,4 +72,58 @@ export async function usage(token: string, fetchToken: () => Promise<string>): P
   getIdentifierRawId('8:echo123');
   // @ts-expect-error: iceServers need urls
   new CallClient({ networkConfiguration: { turn: { iceServers: [{ username: 'u' }] } } });
+}
+
+// A 1:1 video call as the ACS quickstarts write it.
+export async function calling(token: string, calleeId: string, container: HTMLElement): Promise<void> {
+  const callClient = new CallClient();
+  const callAgent: CallAgent = await callClient.createCallAgent(new AzureCommunicationTokenCredential(token), {
+    displayName: 'Ada',
+  });
+  const deviceManager = await callClient.getDeviceManager();
+  await deviceManager.askDevicePermission({ audio: true, video: true });
+  const [camera] = await deviceManager.getCameras();
+  const localVideoStream = new LocalVideoStream(camera);
+  const call: Call = callAgent.startCall([{ communicationUserId: calleeId }], {
+    videoOptions: { localVideoStreams: [localVideoStream] },
+  });
+  call.on('stateChanged', () => {
+    if (call.state === 'Disconnected') console.log(call.callEndReason?.code, call.callEndReason?.subCode);
+  });
+  const renderRemote = async (stream: RemoteVideoStream) => {
+    if (!stream.isAvailable) return;
+    const view = await new VideoStreamRenderer(stream).createView({ scalingMode: 'Crop' });
+    container.appendChild(view.target);
+  };
+  const subscribe = (participant: RemoteParticipant) => {
+    participant.videoStreams.forEach((s) => void renderRemote(s));
+    participant.on('videoStreamsUpdated', ({ added }) => added.forEach((s) => void renderRemote(s)));
+    participant.on('isSpeakingChanged', () => console.log(participant.isSpeaking));
+  };
+  call.remoteParticipants.forEach(subscribe);
+  call.on('remoteParticipantsUpdated', ({ added, removed }) => {
+    added.forEach(subscribe);
+    removed.forEach((p) => console.log(p.callEndReason));
+  });
+  const dominant = call.feature(Features.DominantSpeakers);
+  dominant.on('dominantSpeakersChanged', () => console.log(dominant.dominantSpeakers.speakersList[0]?.kind));
+  await call.mute();
+  await call.hold();
+  await call.resume();
+  await call.stopVideo(localVideoStream);
+  const added: RemoteParticipant = call.addParticipant({ communicationUserId: '8:acs:x_y' });
+  await call.removeParticipant(added.identifier);
+  callAgent.on('incomingCall', async ({ incomingCall }: { incomingCall: IncomingCall }) => {
+    const accepted: Call = await incomingCall.accept({ audioOptions: { muted: true } });
+    await accepted.hangUp({ forEveryone: false });
+  });
+  const group = callAgent.join({ groupId: '29228d3e-040e-4656-a70e-890ab4e173e5' });
+  await group.hangUp();
+  await callAgent.dispose();
+
+  // @ts-expect-error: hangUp options need forEveryone
+  await call.hangUp({});
+  // @ts-expect-error: there is no such call state
+  const impossible: boolean = call.state === 'Paused';
+  void impossible;
 }

@@ -3,6 +3,7 @@
 //! signaling messages with their error codes.
 //!
 //! Pure data and parsing, no I/O; it builds for native targets and for `wasm32-unknown-unknown`.
+//! The `json` feature (on by default) adds reading token claims with serde_json.
 //!
 //! ```
 //! use rtcall_protocol::CommunicationIdentifier;

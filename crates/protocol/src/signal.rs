@@ -4,13 +4,14 @@
 //! request exactly once with a [`ServerFrame`] carrying `re` (the request id) and either `ok`
 //! (a [`Reply`]) or `err` (a [`WireError`]), and pushes [`Event`]s as `ev` frames. The first
 //! request on a connection must be [`Request::Hello`], carrying the access token (never in the
-//! URL, which ends up in logs).
+//! URL, which ends up in logs). Variants are named by their key (`{"startCall": {...}}`,
+//! `"ping"`), which every JSON library reads without buffering.
 //!
 //! ```
 //! use rtcall_protocol::signal::{ClientFrame, Request};
 //!
 //! let frame: ClientFrame = serde_json::from_str(
-//!     r#"{"id": 1, "req": {"type": "hello", "token": "eyJ…", "displayName": "Ada", "version": 1}}"#,
+//!     r#"{"id": 1, "req": {"hello": {"token": "eyJ…", "displayName": "Ada", "version": 1}}}"#,
 //! ).unwrap();
 //! assert!(matches!(frame.req, Request::Hello { .. }));
 //! ```
@@ -54,11 +55,7 @@ pub enum VideoSource {
 
 /// What a client asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Request {
     /// Authenticates the connection. Must come first. Replied with [`Reply::Welcome`].
     Hello {
@@ -228,11 +225,7 @@ impl ServerFrame {
 
 /// A successful reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Reply {
     /// The connection is authenticated.
     Welcome {
@@ -270,11 +263,7 @@ pub struct IceServer {
 
 /// A pushed event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Event {
     /// Someone is calling this user.
     IncomingCall {
@@ -348,11 +337,7 @@ pub enum Event {
 
 /// What one media line (m-line, by `mid`) of the connection carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "role",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum MediaLine {
     /// The client sends its microphone here.
     SendAudio {
@@ -517,7 +502,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn requests_use_camel_case_type_tags_and_fields() {
+    fn requests_are_keyed_by_camel_case_names() {
         let frame = ClientFrame {
             id: 7,
             req: Request::StartCall {
@@ -528,10 +513,10 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
-            json!({"id": 7, "req": {"type": "startCall", "callId": "c1", "targets": ["8:acs:r_u"], "muted": true}})
+            json!({"id": 7, "req": {"startCall": {"callId": "c1", "targets": ["8:acs:r_u"], "muted": true}}})
         );
         let back: ClientFrame = serde_json::from_value(json!(
-            {"id": 8, "req": {"type": "setHold", "callId": "c1", "hold": true}}
+            {"id": 8, "req": {"setHold": {"callId": "c1", "hold": true}}}
         ))
         .unwrap();
         assert_eq!(
@@ -548,7 +533,7 @@ mod tests {
         let reply = ServerFrame::reply(3, Reply::Done);
         assert_eq!(
             serde_json::to_value(&reply).unwrap(),
-            json!({"re": 3, "ok": {"type": "done"}})
+            json!({"re": 3, "ok": "done"})
         );
         let error = ServerFrame::error(4, WireError::new(ErrorKind::CallFull, "full"));
         assert_eq!(
@@ -563,12 +548,12 @@ mod tests {
         });
         assert_eq!(
             serde_json::to_value(&event).unwrap(),
-            json!({"ev": {"type": "callState", "callId": "c", "state": "Disconnected", "endReason": {"code": 487, "subCode": 10004}}})
+            json!({"ev": {"callState": {"callId": "c", "state": "Disconnected", "endReason": {"code": 487, "subCode": 10004}}}})
         );
     }
 
     #[test]
-    fn media_lines_are_tagged_by_role() {
+    fn media_lines_are_keyed_by_role() {
         let line = MediaLine::ReceiveVideo {
             mid: "3".into(),
             participant_id: ParticipantId(2),
@@ -576,17 +561,17 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&line).unwrap(),
-            json!({"role": "receiveVideo", "mid": "3", "participantId": 2, "streamId": 5})
+            json!({"receiveVideo": {"mid": "3", "participantId": 2, "streamId": 5}})
         );
     }
 
     #[test]
     fn unknown_requests_do_not_parse() {
         for bad in [
-            json!({"id": 1, "req": {"type": "launchMissiles"}}),
+            json!({"id": 1, "req": {"launchMissiles": {}}}),
             json!({"id": 1}),
-            json!({"req": {"type": "ping"}}),
-            json!({"id": -1, "req": {"type": "ping"}}),
+            json!({"req": "ping"}),
+            json!({"id": -1, "req": "ping"}),
         ] {
             assert!(
                 serde_json::from_value::<ClientFrame>(bad.clone()).is_err(),

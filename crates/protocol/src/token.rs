@@ -124,6 +124,7 @@ pub fn split(token: &str) -> Result<JwtParts<'_>, TokenError> {
 
 /// Reads a token's claims without checking its signature: for clients, which need the expiry and
 /// issuer but cannot verify (and need not: the server does).
+#[cfg(feature = "json")]
 pub fn decode_unverified(token: &str) -> Result<TokenClaims, TokenError> {
     let parts = split(token)?;
     parse_claims(&parts.payload)
@@ -131,6 +132,7 @@ pub fn decode_unverified(token: &str) -> Result<TokenClaims, TokenError> {
 
 /// Reads only a token's expiry (`exp`), in milliseconds since the Unix epoch: what a credential
 /// needs, from any JWT, whoever issued it.
+#[cfg(feature = "json")]
 pub fn expires_on_ms(token: &str) -> Result<u64, TokenError> {
     #[derive(Deserialize)]
     struct Expiry {
@@ -143,6 +145,7 @@ pub fn expires_on_ms(token: &str) -> Result<u64, TokenError> {
 }
 
 /// Parses the payload JSON of a token.
+#[cfg(feature = "json")]
 pub fn parse_claims(payload: &[u8]) -> Result<TokenClaims, TokenError> {
     serde_json::from_slice(payload).map_err(|e| TokenError::BadClaims(e.to_string()))
 }

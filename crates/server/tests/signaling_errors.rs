@@ -141,9 +141,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
             .await
             .unwrap();
     early
-        .send(Message::Text(
-            r#"{"id": 1, "req": {"type": "ping"}}"#.into(),
-        ))
+        .send(Message::Text(r#"{"id": 1, "req": "ping"}"#.into()))
         .await
         .unwrap();
     refused_with(
@@ -156,19 +154,19 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
     assert!(welcome.ok.is_some(), "{welcome:?}");
     let bad: Vec<(Message, ErrorKind)> = vec![
         (Message::Text("not json".into()), ErrorKind::MalformedMessage),
-        (Message::Text(r#"{"id": 2, "req": {"type": "launchMissiles"}}"#.into()), ErrorKind::MalformedMessage),
+        (Message::Text(r#"{"id": 2, "req": {"launchMissiles": {}}}"#.into()), ErrorKind::MalformedMessage),
         (Message::Binary(vec![1, 2, 3].into()), ErrorKind::MalformedMessage),
         (Message::Text("x".repeat(300 * 1024).into()), ErrorKind::MessageTooLarge),
         (
-            Message::Text(format!(r#"{{"id": 3, "req": {{"type": "hangUp", "callId": "{}", "forEveryone": true}}}}"#, call.0).into()),
+            Message::Text(format!(r#"{{"id": 3, "req": {{"hangUp": {{"callId": "{}", "forEveryone": true}}}}}}"#, call.0).into()),
             ErrorKind::CallNotFound,
         ),
         (
-            Message::Text(format!(r#"{{"id": 4, "req": {{"type": "removeParticipant", "callId": "{}", "target": "{}"}}}}"#, call.0, bob.identity).into()),
+            Message::Text(format!(r#"{{"id": 4, "req": {{"removeParticipant": {{"callId": "{}", "target": "{}"}}}}}}"#, call.0, bob.identity).into()),
             ErrorKind::CallNotFound,
         ),
-        (Message::Text(r#"{"id": 5, "req": {"type": "joinGroup", "groupId": "../../etc"}}"#.into()), ErrorKind::InvalidArgument),
-        (Message::Text(r#"{"id": 6, "req": {"type": "hello", "token": "t", "version": 1}}"#.into()), ErrorKind::NotAuthenticated),
+        (Message::Text(r#"{"id": 5, "req": {"joinGroup": {"groupId": "../../etc"}}}"#.into()), ErrorKind::InvalidArgument),
+        (Message::Text(r#"{"id": 6, "req": {"hello": {"token": "t", "version": 1}}}"#.into()), ErrorKind::NotAuthenticated),
     ];
     for (message, kind) in bad {
         ws.send(message).await.unwrap();
@@ -177,7 +175,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
     // Answers to offers: stale versions and garbage SDP.
     let group = uuid::Uuid::new_v4().to_string();
     ws.send(Message::Text(
-        format!(r#"{{"id": 7, "req": {{"type": "joinGroup", "groupId": "{group}"}}}}"#).into(),
+        format!(r#"{{"id": 7, "req": {{"joinGroup": {{"groupId": "{group}"}}}}}}"#).into(),
     ))
     .await
     .unwrap();
@@ -194,7 +192,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
         (version, "garbage", ErrorKind::InvalidArgument),
     ] {
         let request = format!(
-            r#"{{"id": 8, "req": {{"type": "sdpAnswer", "callId": "{group}", "version": {v}, "sdp": "{sdp}"}}}}"#
+            r#"{{"id": 8, "req": {{"sdpAnswer": {{"callId": "{group}", "version": {v}, "sdp": "{sdp}"}}}}}}"#
         );
         ws.send(Message::Text(request.into())).await.unwrap();
         let reply = loop {
@@ -205,11 +203,9 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
         };
         refused_with(&reply, kind);
     }
-    ws.send(Message::Text(
-        r#"{"id": 9, "req": {"type": "ping"}}"#.into(),
-    ))
-    .await
-    .unwrap();
+    ws.send(Message::Text(r#"{"id": 9, "req": "ping"}"#.into()))
+        .await
+        .unwrap();
     let pong = loop {
         let frame = next_frame(&mut ws).await.unwrap();
         if frame.re == Some(9) {

@@ -1,0 +1,325 @@
+// Calls between real browser pages through a real rtcall-server, using only the library's
+// public API: media checked with getStats (packets arriving, frames decoded), states and end
+// reasons as @azure/communication-calling reports them.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { callPage, launchBrowser, startServer } from './harness.mjs';
+
+let server;
+let browser;
+const pages = [];
+
+before(async () => {
+  // A short ring so "no answer" ends in seconds.
+  server = await startServer(['--ring-timeout', '3']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function user(name, as) {
+  const p = await callPage(browser, server, name, as);
+  pages.push(p);
+  return p;
+}
+
+async function closeAll() {
+  for (const p of pages.splice(0)) {
+    assert.deepEqual(p.problems, [], `${p.name}: no errors on the page`);
+    await p.page.close();
+  }
+}
+
+/** Waits until `predicate(arg)` holds in the page (it may be async). */
+function until(p, predicate, arg, timeout = 20_000) {
+  return p.page.waitForFunction(predicate, arg, { timeout, polling: 100 });
+}
+
+/** Starts a call from `caller` to `callees`; returns after every callee has it ringing. */
+async function ring(caller, callees, options = {}) {
+  await caller.page.evaluate(
+    ({ ids, options }) => {
+      window.call = agent.startCall(
+        ids.map((id) => ({ communicationUserId: id })),
+        options,
+      );
+      call.on('stateChanged', () => events.push(['state', call.state]));
+    },
+    { ids: callees.map((c) => c.id), options },
+  );
+  for (const callee of callees) await until(callee, () => incoming.length > 0);
+}
+
+async function accept(callee) {
+  await callee.page.evaluate(async () => {
+    window.call = await incoming.at(-1).accept({});
+    call.on('stateChanged', () => events.push(['state', call.state]));
+  });
+}
+
+async function connected(...ps) {
+  for (const p of ps) await until(p, () => call.state === 'Connected');
+}
+
+/** Inbound packets keep arriving: the count grows by `by` from now. */
+async function flowing(p, kind, by = 20) {
+  const start = await p.page.evaluate(async (kind) => (await __inbound())[kind], kind);
+  await until(p, async ({ kind, target }) => (await __inbound())[kind] >= target, { kind, target: start + by });
+}
+
+test('a 1:1 call carries audio and video both ways', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  for (const p of [alice, bob]) {
+    await p.page.evaluate(async () => {
+      const [camera] = await devices.getCameras();
+      window.camera = new rtcall.LocalVideoStream(camera);
+    });
+  }
+  await alice.page.evaluate((id) => {
+    window.call = agent.startCall([{ communicationUserId: id }], { videoOptions: { localVideoStreams: [camera] } });
+    window.states = [call.state];
+    call.on('stateChanged', () => states.push(call.state));
+  }, bob.id);
+  await until(bob, () => incoming.length > 0);
+  const caller = await bob.page.evaluate(() => incoming[0].callerInfo);
+  assert.equal(caller.identifier.communicationUserId, alice.id);
+  assert.equal(caller.displayName, 'Alice');
+  await bob.page.evaluate(async () => {
+    window.call = await incoming[0].accept({ videoOptions: { localVideoStreams: [camera] } });
+  });
+  await connected(alice, bob);
+  const states = await alice.page.evaluate(() => states);
+  assert.deepEqual([states[0], states[1], states.at(-1)], ['None', 'Connecting', 'Connected']);
+  assert.ok(states.includes('Ringing'), `${states}`);
+  // Each side renders the other's camera and decodes its frames.
+  for (const p of [alice, bob]) {
+    await until(p, () => call.remoteParticipants[0]?.videoStreams[0]?.isAvailable);
+    await p.page.evaluate(async () => {
+      const remote = call.remoteParticipants[0];
+      const view = await new rtcall.VideoStreamRenderer(remote.videoStreams[0]).createView();
+      document.body.appendChild(view.target);
+    });
+  }
+  for (const p of [alice, bob]) {
+    await flowing(p, 'audio', 25);
+    await flowing(p, 'frames', 10);
+  }
+  const remote = await alice.page.evaluate(() => {
+    const r = call.remoteParticipants[0];
+    return { state: r.state, name: r.displayName, kind: r.identifier.kind, types: r.videoStreams.map((s) => s.mediaStreamType) };
+  });
+  assert.deepEqual(remote, { state: 'Connected', name: 'Bob', kind: 'communicationUser', types: ['Video', 'ScreenSharing'] });
+  await alice.page.evaluate(() => call.hangUp());
+  for (const p of [alice, bob]) {
+    await until(p, () => call.state === 'Disconnected');
+    const reason = await p.page.evaluate(() => call.callEndReason);
+    assert.deepEqual(reason, { code: 0, subCode: 0 });
+  }
+  await closeAll();
+});
+
+test('reject, cancel, no answer and an offline callee end with their ACS reasons', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  const endReason = async (p) => {
+    await until(p, () => call.state === 'Disconnected');
+    return p.page.evaluate(() => call.callEndReason);
+  };
+  // Bob declines.
+  await ring(alice, [bob]);
+  await bob.page.evaluate(() => incoming.at(-1).reject());
+  assert.deepEqual(await endReason(alice), { code: 603, subCode: 0 });
+  // Alice cancels while it rings.
+  await ring(alice, [bob]);
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => events.some(([e, r]) => e === 'incomingEnded' && r.code === 487 && r.subCode === 0));
+  // Nobody answers (the server rings for 3 s here).
+  await ring(alice, [bob]);
+  assert.deepEqual(await endReason(alice), { code: 487, subCode: 10004 });
+  await until(bob, () => events.some(([e, r]) => e === 'incomingEnded' && r.subCode === 10004));
+  // Bob is gone.
+  await bob.page.close();
+  pages.splice(pages.indexOf(bob), 1);
+  await alice.page.evaluate((id) => {
+    window.call = agent.startCall([{ communicationUserId: id }]);
+  }, bob.id);
+  assert.deepEqual(await endReason(alice), { code: 480, subCode: 10037 });
+  // Methods in the wrong state reject with a code, not a crash.
+  const error = await alice.page.evaluate(async () => {
+    try {
+      await call.hold();
+    } catch (e) {
+      return { name: e.name, code: e.code, subCode: e.subCode };
+    }
+  });
+  assert.deepEqual(error, { name: 'CommunicationServicesError', code: 409, subCode: 41007 });
+  await closeAll();
+});
+
+test('two tabs of one identity ring together; answering on one stops the other', async () => {
+  const alice = await user('Alice');
+  const phone = await user('Bob');
+  const laptop = await user('Bob', { id: phone.id, token: phone.token });
+  await ring(alice, [phone]);
+  await until(laptop, () => incoming.length > 0);
+  await accept(laptop);
+  await until(phone, () => events.some(([e, r]) => e === 'incomingEnded' && r.code === 487 && r.subCode === 10003));
+  await connected(alice, laptop);
+  await closeAll();
+});
+
+test('a group call of six, one joining after the start', async () => {
+  const group = crypto.randomUUID();
+  const people = [];
+  for (const name of ['A', 'B', 'C', 'D', 'E']) people.push(await user(name));
+  for (const p of people) {
+    await p.page.evaluate((groupId) => {
+      window.call = agent.join({ groupId });
+    }, group);
+  }
+  await connected(...people);
+  for (const p of people) await until(p, () => call.remoteParticipants.filter((r) => r.state === 'Connected').length === 4);
+  const late = await user('F');
+  await late.page.evaluate((groupId) => {
+    window.call = agent.join({ groupId });
+  }, group);
+  await connected(late);
+  await until(late, () => call.remoteParticipants.filter((r) => r.state === 'Connected').length === 5);
+  for (const p of people) await until(p, () => call.remoteParticipants.length === 5);
+  // The latecomer hears the others, and they hear it.
+  await flowing(late, 'audio', 50);
+  await flowing(people[0], 'audio', 50);
+  await closeAll();
+});
+
+test('a 1:1 call promoted to a group by addParticipant, then one removed', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  const carol = await user('Carol');
+  await ring(alice, [bob]);
+  await accept(bob);
+  await connected(alice, bob);
+  await flowing(alice, 'audio');
+  const added = await alice.page.evaluate((id) => {
+    const p = call.addParticipant({ communicationUserId: id });
+    window.carol = p;
+    return { state: p.state, same: call.remoteParticipants.includes(p) };
+  }, carol.id);
+  assert.equal(added.same, true, 'the returned participant is in remoteParticipants');
+  await until(carol, () => incoming.length > 0);
+  await accept(carol);
+  await connected(carol);
+  await until(carol, () => call.remoteParticipants.filter((r) => r.state === 'Connected').length === 2);
+  await until(alice, () => carol.state === 'Connected' && call.remoteParticipants.length === 2);
+  // Alice's media went on throughout, and Carol is heard.
+  await flowing(alice, 'audio', 50);
+  await flowing(carol, 'audio', 50);
+
+  await alice.page.evaluate((id) => call.removeParticipant({ communicationUserId: id }), carol.id);
+  await until(carol, () => call.state === 'Disconnected');
+  assert.deepEqual(await carol.page.evaluate(() => call.callEndReason), { code: 0, subCode: 5300 });
+  for (const p of [alice, bob]) {
+    await until(p, () => call.remoteParticipants.length === 1);
+  }
+  assert.deepEqual(await alice.page.evaluate(() => ({ state: carol.state, reason: carol.callEndReason })), {
+    state: 'Disconnected',
+    reason: { code: 0, subCode: 5000 },
+  });
+  await closeAll();
+});
+
+test('mute and hold are seen remotely, and hold pauses media both ways', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  await ring(alice, [bob]);
+  await accept(bob);
+  await connected(alice, bob);
+  await bob.page.evaluate(() => {
+    window.alice = call.remoteParticipants[0];
+    window.muteEvents = 0;
+    alice.on('isMutedChanged', () => muteEvents++);
+  });
+  await alice.page.evaluate(() => call.mute());
+  assert.equal(await alice.page.evaluate(() => call.isMuted), true);
+  await until(bob, () => alice.isMuted && muteEvents === 1);
+  await alice.page.evaluate(() => call.unmute());
+  await until(bob, () => !alice.isMuted && muteEvents === 2);
+
+  await flowing(bob, 'audio');
+  await alice.page.evaluate(() => call.hold());
+  await until(alice, () => call.state === 'LocalHold');
+  await until(bob, () => call.state === 'RemoteHold' && alice.state === 'Hold');
+  // Nothing arrives either way while held: the count stands still over half a second.
+  for (const p of [alice, bob]) {
+    await until(p, async () => {
+      const before = (await __inbound()).audio;
+      await new Promise((r) => setTimeout(r, 500));
+      return (await __inbound()).audio - before <= 2;
+    });
+  }
+  await alice.page.evaluate(() => call.resume());
+  await connected(alice, bob);
+  await until(bob, () => alice.state === 'Connected');
+  await flowing(bob, 'audio');
+  await flowing(alice, 'audio');
+  await closeAll();
+});
+
+test('switching camera mid-call replaces the track without renegotiating', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  await alice.page.evaluate(async () => {
+    window.cameras = await devices.getCameras();
+    window.camera = new rtcall.LocalVideoStream(cameras[0]);
+  });
+  await ring(alice, [bob], {});
+  await accept(bob);
+  await connected(alice, bob);
+  await alice.page.evaluate(() => call.startVideo(camera));
+  await until(bob, () => call.remoteParticipants[0]?.videoStreams[0]?.isAvailable);
+  await bob.page.evaluate(async () => {
+    const view = await new rtcall.VideoStreamRenderer(call.remoteParticipants[0].videoStreams[0]).createView();
+    document.body.appendChild(view.target);
+  });
+  await flowing(bob, 'frames', 10);
+  const before = await alice.page.evaluate(() => {
+    const sender = __pcs[0].getSenders().find((s) => s.track?.kind === 'video');
+    window.offersBefore = __pcs[0].getTransceivers().length;
+    return sender.track.label;
+  });
+  await alice.page.evaluate(() => camera.switchSource(cameras[1]));
+  const after = await alice.page.evaluate(() => {
+    const sender = __pcs[0].getSenders().find((s) => s.track?.kind === 'video');
+    return { label: sender.track.label, transceivers: __pcs[0].getTransceivers().length, offersBefore };
+  });
+  assert.notEqual(after.label, before);
+  assert.equal(after.transceivers, after.offersBefore, 'no new m-lines: no renegotiation');
+  await flowing(bob, 'frames', 10);
+  await closeAll();
+});
+
+test('the dominant speaker follows the one page that makes sound', async () => {
+  const group = crypto.randomUUID();
+  const people = [];
+  for (const name of ['A', 'B', 'C']) people.push(await user(name));
+  for (const p of people) {
+    await p.page.evaluate((groupId) => {
+      window.call = agent.join({ groupId }, { audioOptions: { muted: true } });
+      window.dominant = call.feature(rtcall.Features.DominantSpeakers);
+    }, group);
+  }
+  await connected(...people);
+  const speakerIs = (p, id) =>
+    until(p, (id) => dominant.dominantSpeakers.speakersList[0]?.communicationUserId === id, id);
+  // Chromium's fake microphone beeps: only the unmuted page makes sound.
+  await people[1].page.evaluate(() => call.unmute());
+  await speakerIs(people[0], people[1].id);
+  await people[1].page.evaluate(() => call.mute());
+  await people[2].page.evaluate(() => call.unmute());
+  await speakerIs(people[0], people[2].id);
+  await closeAll();
+});
