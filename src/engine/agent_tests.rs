@@ -115,7 +115,7 @@ fn signing_in_sends_hello_then_queued_requests_and_pings() {
     assert!(h.sent.is_empty(), "nothing before the socket opens");
     h.agent.handle_open(h.now, "secret".into());
     h.drain();
-    assert_eq!(h.sent[0]["req"]["hello"].is_object(), true);
+    assert!(h.sent[0]["req"]["hello"].is_object());
     assert_eq!(h.sent[0]["req"]["hello"]["token"], "secret");
     assert_eq!(h.sent[0]["req"]["hello"]["displayName"], "Ada");
     let hello = h.sent[0]["id"].clone();
