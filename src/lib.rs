@@ -2,17 +2,27 @@
 //! `@azure/communication-calling`.
 //!
 //! Built to WebAssembly and published on npm as `rtcall`, whose entry initializes the module and
-//! re-exports these classes under their ACS names. Rust web apps use the same types directly:
+//! re-exports these classes under their ACS names. Rust web apps (Leptos, Yew, Dioxus) use the same
+//! types directly:
 //!
 //! ```no_run
 //! use rtcall::api::{CallClient, TokenCredential};
+//! use wasm_bindgen::prelude::*;
+//! use wasm_bindgen::JsCast;
 //!
-//! # fn run(token: &str) -> Result<(), rtcall::api::ApiError> {
-//! let credential = TokenCredential::from_token(token)?;
-//! let client = CallClient::new(wasm_bindgen::JsValue::UNDEFINED)?;
-//! # let _ = (credential, client);
-//! # Ok(())
-//! # }
+//! async fn call_bob(token: &str, bob: &str) -> Result<(), rtcall::api::ApiError> {
+//!     let client = CallClient::new(JsValue::UNDEFINED)?;
+//!     let credential = TokenCredential::from_token(token)?;
+//!     let agent = client.create_call_agent(credential.into(), "Ada".into()).await?;
+//!     let call = agent.call_users(&[bob])?;
+//!     let watched = call.clone();
+//!     let on_state = Closure::<dyn FnMut()>::new(move || {
+//!         web_sys::console::log_1(&format!("{:?}", watched.current_state()).into());
+//!     });
+//!     call.on("stateChanged", on_state.as_ref().unchecked_ref::<js_sys::Function>().clone());
+//!     on_state.forget();
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Layout: [`engine`] is the pure core (tested natively), [`api`] the exported classes,

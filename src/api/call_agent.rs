@@ -534,6 +534,74 @@ impl CallAgent {
     pub fn identity(&self) -> String {
         self.inner.identity.clone()
     }
+
+    /// Calls users by raw id (`8:acs:…`): `startCall` for Rust callers.
+    pub fn call_users(&self, raw_ids: &[&str]) -> Result<Call, ApiError> {
+        self.start(
+            raw_ids.iter().map(|id| (*id).to_owned()).collect(),
+            &JsValue::UNDEFINED,
+        )
+    }
+
+    /// Joins a group call by id: `join({groupId})` for Rust callers.
+    pub fn join_group(&self, group_id: &str) -> Result<Call, ApiError> {
+        self.enter_group(group_id.to_owned(), &JsValue::UNDEFINED)
+    }
+
+    fn check_usable(&self) -> Result<(), ApiError> {
+        if self.inner.disposed.get() {
+            return Err(ApiError::new(
+                SubCode::Disposed,
+                "the call agent has been disposed",
+            ));
+        }
+        Ok(())
+    }
+
+    fn start(&self, targets: Vec<String>, options: &JsValue) -> Result<Call, ApiError> {
+        self.check_usable()?;
+        if targets.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "startCall needs at least one participant",
+            ));
+        }
+        let call_id = CallId(new_uuid());
+        let me = (
+            self.inner.identity.clone(),
+            self.display_name().unwrap_or_default(),
+        );
+        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, options)?;
+        let muted = call.is_muted();
+        let id = self
+            .inner
+            .engine
+            .borrow_mut()
+            .start_call(call_id.clone(), targets, muted);
+        self.inner.starts.borrow_mut().insert(id, call_id);
+        AgentInner::pump(&self.inner);
+        Ok(call)
+    }
+
+    fn enter_group(&self, group_id: String, options: &JsValue) -> Result<Call, ApiError> {
+        self.check_usable()?;
+        let call_id = CallId(group_id.clone());
+        if self.inner.call(&call_id).is_some() {
+            return Err(ApiError::new(
+                SubCode::WrongState,
+                "already in this group call",
+            ));
+        }
+        let me = (
+            self.inner.identity.clone(),
+            self.display_name().unwrap_or_default(),
+        );
+        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, options)?;
+        let muted = call.is_muted();
+        let id = self.inner.engine.borrow_mut().join_group(group_id, muted);
+        self.inner.starts.borrow_mut().insert(id, call_id);
+        AgentInner::pump(&self.inner);
+        Ok(call)
+    }
 }
 
 #[wasm_bindgen]
@@ -576,12 +644,6 @@ impl CallAgent {
         #[wasm_bindgen(unchecked_param_type = "CommunicationIdentifier[]")] participants: JsValue,
         #[wasm_bindgen(unchecked_param_type = "StartCallOptions")] options: JsValue,
     ) -> Result<JsValue, ApiError> {
-        if self.inner.disposed.get() {
-            return Err(ApiError::new(
-                SubCode::Disposed,
-                "the call agent has been disposed",
-            ));
-        }
         if !js_sys::Array::is_array(&participants) {
             return Err(ApiError::invalid_argument(
                 "startCall needs an array of identifiers",
@@ -591,26 +653,7 @@ impl CallAgent {
             .iter()
             .map(|p| super::call::target_raw_id(&p))
             .collect::<Result<Vec<_>, _>>()?;
-        if targets.is_empty() {
-            return Err(ApiError::invalid_argument(
-                "startCall needs at least one participant",
-            ));
-        }
-        let call_id = CallId(new_uuid());
-        let me = (
-            self.inner.identity.clone(),
-            self.display_name().unwrap_or_default(),
-        );
-        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, &options)?;
-        let muted = call.is_muted();
-        let id = self
-            .inner
-            .engine
-            .borrow_mut()
-            .start_call(call_id.clone(), targets, muted);
-        self.inner.starts.borrow_mut().insert(id, call_id);
-        AgentInner::pump(&self.inner);
-        Ok(call.js())
+        Ok(self.start(targets, &options)?.js())
     }
 
     /// Joins a group call (`{groupId}`), creating it if nobody is in it yet.
@@ -620,35 +663,13 @@ impl CallAgent {
         #[wasm_bindgen(unchecked_param_type = "GroupLocator")] locator: JsValue,
         #[wasm_bindgen(unchecked_param_type = "JoinCallOptions")] options: JsValue,
     ) -> Result<JsValue, ApiError> {
-        if self.inner.disposed.get() {
-            return Err(ApiError::new(
-                SubCode::Disposed,
-                "the call agent has been disposed",
-            ));
-        }
         let Some(group_id) = option(&locator, &["groupId"]).as_string() else {
             return Err(ApiError::new(
                 SubCode::NotSupported,
                 "join supports group call locators ({groupId}) only",
             ));
         };
-        let call_id = CallId(group_id.clone());
-        if self.inner.call(&call_id).is_some() {
-            return Err(ApiError::new(
-                SubCode::WrongState,
-                "already in this group call",
-            ));
-        }
-        let me = (
-            self.inner.identity.clone(),
-            self.display_name().unwrap_or_default(),
-        );
-        let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, &options)?;
-        let muted = call.is_muted();
-        let id = self.inner.engine.borrow_mut().join_group(group_id, muted);
-        self.inner.starts.borrow_mut().insert(id, call_id);
-        AgentInner::pump(&self.inner);
-        Ok(call.js())
+        Ok(self.enter_group(group_id, &options)?.js())
     }
 
     /// Signs out: calls end, the connection closes.

@@ -768,7 +768,11 @@ impl Sfu {
                 let best = choose_layer(&fresh, line.max_height);
                 if best != line.target {
                     line.target = best;
-                    switched.push(best);
+                    switched.push((best, true));
+                } else if line.layer != line.target || !line.started {
+                    // Still waiting for the wanted layer's keyframe: the publisher may have
+                    // ignored the request (browsers rate-limit keyframes); ask again, throttled.
+                    switched.push((line.target, false));
                 }
                 if line.layer.is_none_or(|l| !fresh.contains(&l)) {
                     line.layer = line.target;
@@ -783,6 +787,9 @@ impl Sfu {
             }
             if !line.started {
                 if !keyframe {
+                    if data.rid.is_none() {
+                        switched.push((None, false));
+                    }
                     continue;
                 }
                 line.started = true;
@@ -801,8 +808,9 @@ impl Sfu {
             }
             self.dirty.push(receiver);
         }
-        for layer in switched {
-            self.request_keyframe(now, id, video, layer, true);
+        switched.dedup();
+        for (layer, urgent) in switched {
+            self.request_keyframe(now, id, video, layer, urgent);
         }
     }
 

@@ -162,7 +162,7 @@ pub struct Peer {
 }
 
 /// How often a keyframe may be requested for one upstream layer.
-pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
+pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
 
 impl Peer {
     /// The participant.
