@@ -9,46 +9,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+mod support;
+
+use support::*;
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn get(object: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(object, &name.into()).unwrap()
-}
-
-/// Calls `object.name(...args)` and awaits the result if it is a promise.
-async fn call(object: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f: js_sys::Function = get(object, name).dyn_into().expect("a method");
-    let result = f.apply(object, &args.iter().collect::<js_sys::Array>())?;
-    match result.dyn_into::<js_sys::Promise>() {
-        Ok(promise) => JsFuture::from(promise).await,
-        Err(value) => Ok(value),
-    }
-}
-
-/// A listener that counts its calls: (function, counter).
-fn counter() -> (js_sys::Function, JsValue) {
-    let count = js_sys::Object::new();
-    js_sys::Reflect::set(&count, &"n".into(), &0.into()).unwrap();
-    let f = js_sys::Function::new_with_args("", "this.n += 1").bind(&count);
-    (f, count.into())
-}
-
-fn count(counter: &JsValue) -> f64 {
-    get(counter, "n").as_f64().unwrap()
-}
-
-async fn settle(ms: u32) {
-    gloo_timers::future::TimeoutFuture::new(ms).await;
-}
-
-async fn device_manager() -> JsValue {
-    let client = CallClient::new(JsValue::UNDEFINED).unwrap();
-    JsFuture::from(client.get_device_manager()).await.unwrap()
-}
-
-fn array(value: JsValue) -> Vec<JsValue> {
-    js_sys::Array::from(&value).to_vec()
-}
 
 #[wasm_bindgen_test]
 async fn devices_are_listed_with_their_kinds_once_permitted() {
@@ -101,7 +66,7 @@ async fn selecting_a_microphone_and_a_speaker_fires_their_events() {
     .await
     .unwrap();
     let chosen = microphones.last().unwrap().clone();
-    call(&manager, "selectMicrophone", &[chosen.clone()])
+    call(&manager, "selectMicrophone", std::slice::from_ref(&chosen))
         .await
         .unwrap();
     settle(0).await;

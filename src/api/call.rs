@@ -11,7 +11,7 @@ use super::object::JsSelf;
 use super::participant::RemoteParticipant;
 use super::streams::LocalVideoStream;
 use crate::engine::call::CallChange;
-use crate::media::peer::{PeerSession, SendSource};
+use crate::media::peer::{replaced, PeerSession, SendSource};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
 use rtcall_protocol::signal::{Request, VideoSource};
 use rtcall_protocol::CommunicationIdentifier;
@@ -154,7 +154,7 @@ impl Call {
             .await;
             let Some(call) = call.upgrade() else { return };
             match track {
-                Ok(track) => call.use_microphone(track),
+                Ok(track) => call.use_microphone(track).await,
                 Err(e) => web_sys::console::warn_2(
                     &"rtcall: cannot open the microphone; the call goes on without it".into(),
                     &e,
@@ -334,9 +334,13 @@ impl Call {
             ));
         }
         let track = stream.acquire().await?;
-        if let Some(media) = self.inner.media.borrow().as_ref() {
-            media.set_track(SendSource::Camera, Some(track));
-        }
+        let pending = self
+            .inner
+            .media
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.set_track(SendSource::Camera, Some(track)));
+        replaced(pending).await;
         stream.attach_call(&self.inner);
         self.inner
             .local_video
@@ -363,9 +367,13 @@ impl Call {
                 })?;
             list.remove(i)
         };
-        if let Some(media) = self.inner.media.borrow().as_ref() {
-            media.set_track(SendSource::Camera, None);
-        }
+        let pending = self
+            .inner
+            .media
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.set_track(SendSource::Camera, None));
+        replaced(pending).await;
         removed.0.detach_call(&self.inner);
         removed.0.release();
         self.inner.emitter.changed("isLocalVideoStartedChanged");
@@ -419,15 +427,20 @@ impl Call {
         .await
     }
 
-    /// Uses `track` as the microphone (after the device changed, or at call start).
-    pub(crate) fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
+    /// Uses `track` as the microphone (after the device changed, or at call start); returns
+    /// once it is being sent.
+    pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
-        if let Some(media) = self.inner.media.borrow().as_ref() {
-            media.set_track(SendSource::Microphone, Some(Clone::clone(&track)));
-        }
+        let pending = self
+            .inner
+            .media
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.set_track(SendSource::Microphone, Some(Clone::clone(&track))));
         if let Some(old) = self.inner.microphone.borrow_mut().replace(track) {
             old.stop();
         }
+        replaced(pending).await;
     }
 
     /// Subscribes a remote stream at a height, or unsubscribes it (`None`).
@@ -451,11 +464,12 @@ impl CallInner {
     }
 
     /// See [`Call::use_microphone`].
-    pub(crate) fn use_microphone(self: &Rc<Self>, track: web_sys::MediaStreamTrack) {
+    pub(crate) async fn use_microphone(self: &Rc<Self>, track: web_sys::MediaStreamTrack) {
         Call {
             inner: Rc::clone(self),
         }
-        .use_microphone(track);
+        .use_microphone(track)
+        .await;
     }
 }
 

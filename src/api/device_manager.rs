@@ -163,7 +163,7 @@ impl DeviceState {
                 .map_err(|e| {
                     ApiError::from_js(SubCode::DeviceFailed, "cannot open the microphone", &e)
                 })?;
-            call.use_microphone(track);
+            call.use_microphone(track).await;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use super::events::{emitter_methods, object, Emitter};
 use super::object::{register, unregister, JsSelf, StreamKey, StreamRef};
 use super::renderer::ViewInner;
 use crate::media::devices::{self, DeviceKind};
-use crate::media::peer::SendSource;
+use crate::media::peer::{replaced, SendSource};
 use rtcall_protocol::call::{StreamId, StreamKind};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -147,13 +147,24 @@ impl LocalVideoStream {
         }
     }
 
-    /// Puts a new track in place of the old one everywhere it is used.
-    fn replace_track(&self, track: Option<web_sys::MediaStreamTrack>) {
+    /// Puts a new track in place of the old one everywhere it is used; returns once the calls
+    /// send it.
+    async fn replace_track(&self, track: Option<web_sys::MediaStreamTrack>) {
         let old = std::mem::replace(&mut *self.inner.track.borrow_mut(), track.clone());
-        for call in self.inner.calls.borrow().iter().filter_map(Weak::upgrade) {
-            if let Some(media) = call.media.borrow().as_ref() {
-                media.set_track(SendSource::Camera, track.clone());
-            }
+        let calls: Vec<_> = self
+            .inner
+            .calls
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for call in calls {
+            let pending = call
+                .media
+                .borrow()
+                .as_ref()
+                .and_then(|m| m.set_track(SendSource::Camera, track.clone()));
+            replaced(pending).await;
         }
         for view in self.inner.views.borrow().iter().filter_map(Weak::upgrade) {
             view.show(track.as_ref());
@@ -232,7 +243,7 @@ impl LocalVideoStream {
             *this.inner.source.borrow_mut() = LocalSource::Device { id, info: device };
             if this.inner.users.get() > 0 {
                 let track = this.open().await?;
-                this.replace_track(Some(track));
+                this.replace_track(Some(track)).await;
             }
             this.inner.emitter.changed("videoSourceChanged");
             Ok(JsValue::UNDEFINED)
@@ -264,7 +275,7 @@ impl LocalVideoStream {
             *this.inner.source.borrow_mut() = LocalSource::Stream(stream);
             if this.inner.users.get() > 0 {
                 let track = this.open().await?;
-                this.replace_track(Some(track));
+                this.replace_track(Some(track)).await;
             }
             this.inner.emitter.changed("videoSourceChanged");
             Ok(JsValue::UNDEFINED)

@@ -289,7 +289,13 @@ impl Agent {
     /// extensions.)
     pub fn handle_frame(&mut self, now: Millis, frame: ServerFrame) {
         self.now = now;
-        if let Some(re) = frame.re {
+        // An error that answers no request while greeting refuses the hello (a server that
+        // could not read the hello's id cannot echo it).
+        let re = match (frame.re, &frame.err, self.session) {
+            (None, Some(_), Session::Greeting { hello }) => Some(hello),
+            (re, _, _) => re,
+        };
+        if let Some(re) = re {
             self.handle_reply(re, frame.ok, frame.err);
         } else if let Some(err) = frame.err {
             // An error with no request: the server could not read something we sent.

@@ -339,3 +339,14 @@ fn replies_to_nothing_and_events_of_unknown_calls_are_ignored() {
     h.frame(call_state("Connected", None));
     assert!(h.events.is_empty());
 }
+
+#[test]
+fn an_error_answering_no_request_while_greeting_refuses_the_hello() {
+    let mut h = Harness::new();
+    h.agent.handle_open(h.now, "forged".into());
+    h.drain();
+    h.frame(json!({"err": {"code": 401, "subCode": 40101, "message": "the access token's signature is invalid"}}));
+    assert!(matches!(&h.events[0], AgentEvent::Refused(e) if e.is(ErrorKind::InvalidToken)));
+    assert_eq!(h.closes, 1);
+    assert_eq!(h.drain(), Millis::MAX, "no reconnect with a refused token");
+}

@@ -149,8 +149,13 @@ impl PeerSession {
     }
 
     /// Sets what a local source sends (`None`: nothing), replacing the track on the line if it
-    /// is negotiated already; later offers use it too.
-    pub fn set_track(&self, source: SendSource, track: Option<web_sys::MediaStreamTrack>) {
+    /// is negotiated already (later offers use it too). Returns the replacement's promise, for
+    /// callers that wait until the new track is on the wire.
+    pub fn set_track(
+        &self,
+        source: SendSource,
+        track: Option<web_sys::MediaStreamTrack>,
+    ) -> Option<js_sys::Promise> {
         {
             let mut state = self.state.borrow_mut();
             match &track {
@@ -159,13 +164,8 @@ impl PeerSession {
             };
         }
         let state = self.state.borrow();
-        if let Some(transceiver) = find_send_transceiver(&self.pc, &state.lines, source) {
-            let promise = transceiver.sender().replace_track(track.as_ref());
-            wasm_bindgen_futures::spawn_local(async move {
-                // A failed replacement leaves the old track; the next offer sets it again.
-                let _ = JsFuture::from(promise).await;
-            });
-        }
+        find_send_transceiver(&self.pc, &state.lines, source)
+            .map(|transceiver| transceiver.sender().replace_track(track.as_ref()))
     }
 
     /// The track currently set for a source.
@@ -314,4 +314,12 @@ fn remote_videos(
             }
         })
         .collect()
+}
+
+/// Waits for a track replacement from [`PeerSession::set_track`]. A failed replacement leaves the
+/// old track; the next offer sets the new one again.
+pub async fn replaced(pending: Option<js_sys::Promise>) {
+    if let Some(promise) = pending {
+        let _ = JsFuture::from(promise).await;
+    }
 }

@@ -107,6 +107,8 @@ test('a 1:1 call carries audio and video both ways', async () => {
   for (const p of [alice, bob]) {
     await flowing(p, 'audio', 25);
     await flowing(p, 'frames', 10);
+    // A second of the other's audio was played out, with no audio element of the app's.
+    await flowing(p, 'samples', 48_000);
   }
   const remote = await alice.page.evaluate(() => {
     const r = call.remoteParticipants[0];
@@ -269,7 +271,7 @@ test('mute and hold are seen remotely, and hold pauses media both ways', async (
   await closeAll();
 });
 
-test('switching camera mid-call replaces the track without renegotiating', async () => {
+test('switching camera and microphone mid-call replaces tracks without renegotiating', async () => {
   const alice = await user('Alice');
   const bob = await user('Bob');
   await alice.page.evaluate(async () => {
@@ -299,6 +301,19 @@ test('switching camera mid-call replaces the track without renegotiating', async
   assert.notEqual(after.label, before);
   assert.equal(after.transceivers, after.offersBefore, 'no new m-lines: no renegotiation');
   await flowing(bob, 'frames', 10);
+  // The microphone, through the device manager.
+  const microphones = await alice.page.evaluate(async () => {
+    const mics = await devices.getMicrophones();
+    const chosen = mics.find((m) => !m.isSystemDefault);
+    const label = () => __pcs[0].getSenders().find((s) => s.track?.kind === 'audio').track.label;
+    const before = label();
+    await devices.selectMicrophone(chosen);
+    return { before, after: label(), chosen: chosen.name, transceivers: __pcs[0].getTransceivers().length };
+  });
+  assert.equal(microphones.after, microphones.chosen);
+  assert.notEqual(microphones.after, microphones.before);
+  assert.equal(microphones.transceivers, after.offersBefore);
+  await flowing(bob, 'audio', 25);
   await closeAll();
 });
 
@@ -322,4 +337,58 @@ test('the dominant speaker follows the one page that makes sound', async () => {
   await people[2].page.evaluate(() => call.unmute());
   await speakerIs(people[0], people[2].id);
   await closeAll();
+});
+
+test('a call agent per identity, refused tokens, and losing the service', async () => {
+  const alice = await user('Alice');
+  // A second agent for the same identity in the same client is refused.
+  const second = await alice.page.evaluate(async (token) => {
+    try {
+      await client.createCallAgent(new rtcall.AzureCommunicationTokenCredential(token));
+    } catch (e) {
+      return { code: e.code, subCode: e.subCode };
+    }
+  }, alice.token);
+  assert.deepEqual(second, { code: 409, subCode: 41012 });
+  // A forged token is refused by the service, with its reason.
+  const forged = await alice.page.evaluate(async (token) => {
+    const [header, payload] = token.split('.');
+    try {
+      await new rtcall.CallClient().createCallAgent(new rtcall.AzureCommunicationTokenCredential(`${header}.${payload}.AAAA`));
+    } catch (e) {
+      return { code: e.code, subCode: e.subCode };
+    }
+  }, alice.token);
+  assert.deepEqual(forged, { code: 401, subCode: 40101 });
+  // Disposing ends the agent's calls and signs out.
+  await alice.page.evaluate(() => {
+    window.call = agent.join({ groupId: crypto.randomUUID() });
+    window.changes = [];
+    agent.on('connectionStateChanged', (e) => changes.push(e));
+  });
+  await connected(alice);
+  await alice.page.evaluate(() => agent.dispose());
+  await until(alice, () => call.state === 'Disconnected' && agent.connectionState === 'Disconnected');
+  assert.equal(await alice.page.evaluate(() => agent.calls.length), 0);
+  // The identity may sign in again in this client.
+  await alice.page.evaluate(async (token) => {
+    window.agent = await client.createCallAgent(new rtcall.AzureCommunicationTokenCredential(token));
+  }, alice.token);
+  assert.equal(await alice.page.evaluate(() => agent.connectionState), 'Connected');
+  await closeAll();
+});
+
+test('losing the service disconnects the agent with connectionIssue', async () => {
+  const own = await startServer();
+  const { page, problems } = await callPage(browser, own, 'Alice');
+  await page.evaluate(() => {
+    window.changes = [];
+    agent.on('connectionStateChanged', (e) => changes.push(e));
+  });
+  await own.stop();
+  await page.waitForFunction(() => changes.length > 0);
+  const change = await page.evaluate(() => changes[0]);
+  assert.deepEqual(change, { newValue: 'Disconnected', oldValue: 'Connected', reason: 'connectionIssue' });
+  assert.deepEqual(problems.filter((p) => !p.includes('WebSocket')), []);
+  await page.close();
 });

@@ -98,13 +98,16 @@ function recordPeerConnections() {
   window.RTCPeerConnection.prototype = Original.prototype;
   // Inbound media totals over every connection: packets and decoded video frames.
   window.__inbound = async () => {
-    const totals = { audio: 0, video: 0, frames: 0 };
+    const totals = { audio: 0, video: 0, frames: 0, samples: 0 };
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
       for (const s of (await pc.getStats()).values()) {
         if (s.type !== 'inbound-rtp') continue;
-        if (s.kind === 'audio') totals.audio += s.packetsReceived;
-        else {
+        if (s.kind === 'audio') {
+          totals.audio += s.packetsReceived;
+          // Audio samples are only pulled from the jitter buffer while something plays them.
+          totals.samples += s.totalSamplesReceived ?? 0;
+        } else {
           totals.video += s.packetsReceived;
           totals.frames += s.framesDecoded ?? 0;
         }

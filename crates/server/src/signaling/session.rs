@@ -78,52 +78,60 @@ fn token_error(rejection: TokenRejection) -> WireError {
     WireError::new(kind, rejection.to_string())
 }
 
+/// A refused hello: the hello's request id when it could be read (so the client can match the
+/// refusal to its request), and why.
+type Refusal = (Option<u32>, WireError);
+
 /// Waits for a valid `hello`; returns the identity, display name and request id.
-async fn hello(
-    socket: &mut WebSocket,
-    state: &AppState,
-) -> Result<(String, String, u32), WireError> {
+async fn hello(socket: &mut WebSocket, state: &AppState) -> Result<(String, String, u32), Refusal> {
     let deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(deadline);
     loop {
         let message = tokio::select! {
             message = socket.recv() => message,
-            _ = &mut deadline => return Err(WireError::new(ErrorKind::NotAuthenticated, "no hello within 10 seconds")),
+            _ = &mut deadline => {
+                return Err((None, WireError::new(ErrorKind::NotAuthenticated, "no hello within 10 seconds")));
+            }
         };
         let Some(Ok(message)) = message else {
-            return Err(WireError::new(
-                ErrorKind::NotAuthenticated,
-                "closed before hello",
+            return Err((
+                None,
+                WireError::new(ErrorKind::NotAuthenticated, "closed before hello"),
             ));
         };
-        let Some(frame) = parse(&message)? else {
+        let Some(frame) = parse(&message).map_err(|e| (None, e))? else {
             continue;
         };
+        let id = Some(frame.id);
         let Request::Hello {
             token,
             display_name,
             version,
         } = frame.req
         else {
-            return Err(WireError::new(
-                ErrorKind::NotAuthenticated,
-                "the first request must be hello",
+            return Err((
+                id,
+                WireError::new(
+                    ErrorKind::NotAuthenticated,
+                    "the first request must be hello",
+                ),
             ));
         };
         if version != PROTOCOL_VERSION {
-            return Err(WireError::new(
-                ErrorKind::UnsupportedVersion,
-                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
-            ));
+            let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
+            return Err((id, WireError::new(ErrorKind::UnsupportedVersion, message)));
         }
         let claims = state
             .identities
             .verify_token(&token, SystemTime::now())
-            .map_err(token_error)?;
+            .map_err(|r| (id, token_error(r)))?;
         if !claims.scp.iter().any(|s| s.allows_calling()) {
-            return Err(WireError::new(
-                ErrorKind::NotPermitted,
-                "the access token has no voip scope",
+            return Err((
+                id,
+                WireError::new(
+                    ErrorKind::NotPermitted,
+                    "the access token has no voip scope",
+                ),
             ));
         }
         let display_name: String = display_name.trim().chars().take(MAX_DISPLAY_NAME).collect();
@@ -134,13 +142,13 @@ async fn hello(
 async fn session(mut socket: WebSocket, state: Arc<AppState>) {
     let (identity, display_name, hello_id) = match hello(&mut socket, &state).await {
         Ok(hello) => hello,
-        Err(error) => {
-            let _ = socket
-                .send(frame_text(&ServerFrame {
-                    err: Some(error.clone()),
-                    ..Default::default()
-                }))
-                .await;
+        Err((id, error)) => {
+            let refusal = ServerFrame {
+                re: id,
+                err: Some(error.clone()),
+                ..Default::default()
+            };
+            let _ = socket.send(frame_text(&refusal)).await;
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
                     code: CLOSE_UNAUTHORIZED,
