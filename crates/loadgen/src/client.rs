@@ -423,6 +423,16 @@ impl Client {
         .await
     }
 
+    /// Hangs up (for itself) and waits for the call to end; returns its end reason.
+    pub async fn hang_up(&mut self, call: &CallId) -> Option<EndReason> {
+        self.ok(Request::HangUp {
+            call_id: call.clone(),
+            for_everyone: false,
+        })
+        .await;
+        self.wait_call_state(call, CallState::Disconnected).await
+    }
+
     /// Waits for an incoming call; returns its id and the caller.
     pub async fn wait_incoming(&mut self) -> (CallId, String) {
         self.wait_event(|e| match e {

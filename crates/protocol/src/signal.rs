@@ -321,6 +321,13 @@ pub enum Event {
         /// Participant ids, most dominant first.
         ranked: Vec<ParticipantId>,
     },
+    /// How an echo test call is going (calls to `8:echo123` only).
+    EchoReport {
+        /// The call.
+        call_id: CallId,
+        /// The report.
+        report: EchoReport,
+    },
     /// A new SDP offer for this endpoint's media connection; answer with
     /// [`Request::SdpAnswer`].
     SdpOffer {
@@ -333,6 +340,28 @@ pub enum Event {
         /// What each media line carries.
         media: Vec<MediaLine>,
     },
+}
+
+/// What the echo test bot saw of the caller's media: enough to tell a user whether their
+/// microphone and camera work and how the network is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EchoReport {
+    /// `prompt`, `recording` or `playback`.
+    pub phase: String,
+    /// Audio from the caller reached the bot (in the last or current recording).
+    pub audio_received: bool,
+    /// Video from the caller reached the bot.
+    pub video_received: bool,
+    /// Round-trip time between the caller and the service, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f64>,
+    /// Share of the caller's packets lost on the way, in percent, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet_loss_percent: Option<f64>,
+    /// Interarrival jitter of the caller's audio, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<f64>,
 }
 
 /// What one media line (m-line, by `mid`) of the connection carries.

@@ -2,6 +2,7 @@
 //! and from an optional TOML file (flag or environment wins over the file, the file over the
 //! built-in default). With no settings at all the server runs the local demo.
 
+use crate::echo::EchoConfig;
 use crate::identity::AccessKey;
 use crate::signaling::turn::TurnConfig;
 use clap::Parser;
@@ -53,6 +54,9 @@ pub struct Cli {
     /// Milliseconds between client heartbeats; three missed drop the endpoint [default: 3000].
     #[arg(long, env = "RTCALL_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
+    /// Milliseconds the echo test bot (8:echo123) records before playing back [default: 10000].
+    #[arg(long, env = "RTCALL_ECHO_RECORD_MS")]
+    pub echo_record_ms: Option<u64>,
     /// Calls up to this size forward everyone's audio [default: 20].
     #[arg(long, env = "RTCALL_FORWARD_ALL_AUDIO_MAX")]
     pub forward_all_audio_max: Option<usize>,
@@ -82,6 +86,7 @@ struct FileConfig {
     media_public: Option<SocketAddr>,
     ring_timeout: Option<u64>,
     heartbeat_ms: Option<u64>,
+    echo_record_ms: Option<u64>,
     forward_all_audio_max: Option<usize>,
     loudest_audio: Option<usize>,
     #[serde(default)]
@@ -114,6 +119,8 @@ pub struct Config {
     pub ring_timeout: Duration,
     /// Client heartbeat interval.
     pub heartbeat_interval: Duration,
+    /// How long the echo test bot records.
+    pub echo_record: Duration,
     /// Calls up to this size forward everyone's audio.
     pub forward_all_audio_max: usize,
     /// Larger calls forward this many loudest speakers.
@@ -166,6 +173,7 @@ impl Config {
             media_public: None,
             ring_timeout: Duration::from_secs(60),
             heartbeat_interval: Duration::from_millis(3000),
+            echo_record: EchoConfig::default().record,
             forward_all_audio_max: 20,
             loudest_audio: 3,
             turn: None,
@@ -215,6 +223,10 @@ impl Config {
                 .heartbeat_ms
                 .or(file.heartbeat_ms)
                 .map_or(defaults.heartbeat_interval, Duration::from_millis),
+            echo_record: cli
+                .echo_record_ms
+                .or(file.echo_record_ms)
+                .map_or(defaults.echo_record, Duration::from_millis),
             forward_all_audio_max: cli
                 .forward_all_audio_max
                 .or(file.forward_all_audio_max)

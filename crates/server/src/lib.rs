@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod echo;
 mod error;
 pub mod http;
 pub mod identity;
@@ -28,6 +29,7 @@ pub mod store;
 pub use config::Config;
 pub use error::ApiError;
 
+use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
 use node::{Node, NodeHandle};
 use sfu::{Sfu, SfuConfig};
@@ -98,6 +100,9 @@ impl Server {
             public: config.media_public,
             forward_all_audio_max: config.forward_all_audio_max,
             loudest_audio: config.loudest_audio,
+            echo: EchoConfig {
+                record: config.echo_record,
+            },
             ..SfuConfig::local(media_addr)
         })
         .map_err(std::io::Error::other)?;

@@ -80,16 +80,7 @@ async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
     })
     .await;
 
-    alice
-        .ok(Request::HangUp {
-            call_id: call.clone(),
-            for_everyone: false,
-        })
-        .await;
-    assert_eq!(
-        alice.wait_call_state(&call, CallState::Disconnected).await,
-        Some(EndReason::HUNG_UP)
-    );
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
     assert_eq!(
         bob.wait_call_state(&call, CallState::Disconnected).await,
         Some(EndReason::HUNG_UP)

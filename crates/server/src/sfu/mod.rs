@@ -23,9 +23,11 @@
 //! their rendered size, switching layers on keyframes. Per packet the work is proportional to
 //! the packet's receivers, never to the size of the call.
 
+mod echo;
 mod peer;
 pub mod speakers;
 
+use crate::echo::EchoConfig;
 use crate::signaling::hub::{LegKey, MediaCommand, MediaEvent};
 use peer::{
     choose_layer, AnswerError, AudioOut, LineState, Peer, PeerId, Retimer, VideoOut,
@@ -58,6 +60,8 @@ pub struct SfuConfig {
     pub connect_timeout: Duration,
     /// Ask publishers for simulcast camera video.
     pub simulcast: bool,
+    /// The echo test bot's timing.
+    pub echo: EchoConfig,
 }
 
 impl SfuConfig {
@@ -70,12 +74,15 @@ impl SfuConfig {
             loudest_audio: 3,
             connect_timeout: Duration::from_secs(20),
             simulcast: true,
+            echo: EchoConfig::default(),
         }
     }
 }
 
 /// Speaking, ranking and loudest-slot evaluation period.
 const TICK: Duration = Duration::from_millis(200);
+/// How often str0m measures each connection (for the echo test's report).
+const STATS_EVERY: Duration = Duration::from_secs(1);
 /// At most this many ranked dominant speakers are reported.
 const MAX_RANKED: usize = 6;
 
@@ -105,6 +112,8 @@ pub struct Sfu {
     events: VecDeque<MediaEvent>,
     /// Peers written to since they were last polled.
     dirty: Vec<PeerId>,
+    /// Echo test bots, by their caller.
+    echo_bots: HashMap<PeerId, echo::EchoBot>,
 }
 
 impl std::fmt::Debug for Sfu {
@@ -144,6 +153,7 @@ impl Sfu {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             dirty: Vec::new(),
+            echo_bots: HashMap::new(),
         })
     }
 
@@ -168,16 +178,17 @@ impl Sfu {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peer = self.timers.peek().map(|Reverse((at, _))| *at);
-        match (peer, self.next_tick) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [peer, self.next_tick, self.echo_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A command from the hub. Only [`MediaCommand::Answer`] can fail.
     pub fn handle_command(&mut self, now: Instant, command: MediaCommand) -> Result<(), WireError> {
         match command {
             MediaCommand::Open { leg } => self.open(now, leg),
+            MediaCommand::OpenEcho { leg, caller } => self.open_echo(now, leg, caller),
             MediaCommand::Close { leg } => self.close(&leg),
             MediaCommand::Answer {
                 leg, version, sdp, ..
@@ -281,6 +292,7 @@ impl Sfu {
             self.tick(now);
             self.next_tick = (!self.calls.is_empty()).then_some(now + TICK);
         }
+        self.drive_echo(now);
         self.drive_dirty(now);
     }
 
@@ -296,6 +308,7 @@ impl Sfu {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .set_stats_interval(Some(STATS_EVERY))
             .build(now);
         let candidate_addr = self.config.public.unwrap_or(self.config.udp);
         match Candidate::host(candidate_addr, "udp") {
@@ -344,6 +357,7 @@ impl Sfu {
             keyframe_requested: HashMap::new(),
             layers_seen: HashMap::new(),
             addresses: Vec::new(),
+            link: Default::default(),
         };
         let call_media = self.calls.get_mut(&call).expect("call exists");
         let members = call_media.members.clone();
@@ -401,6 +415,9 @@ impl Sfu {
     }
 
     fn close(&mut self, leg: &LegKey) {
+        if self.close_echo(leg) {
+            return;
+        }
         let Some(id) = self.by_leg.remove(leg) else {
             return;
         };
@@ -408,6 +425,7 @@ impl Sfu {
             return;
         };
         peer.rtc.disconnect();
+        self.echo_bots.remove(&id);
         for address in &peer.addresses {
             self.by_address.remove(address);
         }
@@ -472,6 +490,9 @@ impl Sfu {
         self.negotiate(id);
         self.drive(now, id);
         self.drive_dirty(now);
+        if self.echo_bots.contains_key(&id) {
+            self.drive_echo(now);
+        }
         Ok(())
     }
 
@@ -491,7 +512,8 @@ impl Sfu {
             call: leg.call.clone(),
             participant: source,
         };
-        let Some(&source_id) = self.by_leg.get(&source_leg) else {
+        let echo_bot = self.echo_bot_id(&source_leg);
+        let Some(source_id) = echo_bot.or_else(|| self.by_leg.get(&source_leg).copied()) else {
             return;
         };
         let peer = self.peers.get_mut(&id).expect("mapped peers exist");
@@ -632,9 +654,25 @@ impl Sfu {
                         leg: peer.leg.clone(),
                     });
                 }
+                if self.echo_bots.contains_key(&id) {
+                    self.drive_echo(now);
+                }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.fail(id),
             Event::MediaData(data) => self.forward(now, id, data),
+            Event::PeerStats(stats) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.link.rtt = stats.rtt.or(peer.link.rtt);
+                    peer.link.loss = stats.ingress_loss_fraction.or(peer.link.loss);
+                }
+            }
+            Event::MediaIngressStats(stats) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    if peer.upstream.is_some_and(|up| up.audio == stats.mid) {
+                        peer.link.audio_jitter = Some(stats.jitter);
+                    }
+                }
+            }
             Event::KeyframeRequest(request) => {
                 let Some(peer) = self.peers.get(&id) else {
                     return;
@@ -655,6 +693,7 @@ impl Sfu {
     // ---- forwarding ----
 
     fn forward(&mut self, now: Instant, id: PeerId, data: MediaData) {
+        self.feed_echo(now, id, &data);
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -928,7 +967,7 @@ impl Sfu {
 }
 
 /// A per-participant audio line (small calls).
-fn line_for(source: PeerId, participant: ParticipantId) -> AudioOut {
+pub(super) fn line_for(source: PeerId, participant: ParticipantId) -> AudioOut {
     AudioOut {
         state: LineState::ToAdd,
         source: Some(source),

@@ -159,6 +159,19 @@ pub struct Peer {
     pub layers_seen: HashMap<(Mid, Rid), Instant>,
     /// Source addresses this peer's traffic came from (to unmap them when it goes).
     pub addresses: Vec<std::net::SocketAddr>,
+    /// The connection's quality, as str0m last measured it.
+    pub link: LinkStats,
+}
+
+/// A connection's quality, from str0m's periodic stats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkStats {
+    /// Round-trip time, from the client's receiver reports.
+    pub rtt: Option<Duration>,
+    /// Fraction of the client's packets lost on the way in.
+    pub loss: Option<f32>,
+    /// Interarrival jitter of the client's audio, in 48 kHz RTP ticks.
+    pub audio_jitter: Option<u32>,
 }
 
 /// How often a keyframe may be requested for one upstream layer.

@@ -24,12 +24,13 @@
 //! connected, on hold, …) and [`Hub`] recomputes the call state each endpoint sees and the
 //! participant state the others see after every change, sending only real changes.
 
+use crate::echo::{ECHO_BOT, ECHO_BOT_NAME};
 use rtcall_protocol::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
 };
 use rtcall_protocol::signal::{
-    ErrorKind, Event, MediaLine, ParticipantInfo, RemovedParticipant, Reply, Request, RequestId,
-    ServerFrame, StreamInfo, VideoSource, WireError,
+    EchoReport, ErrorKind, Event, MediaLine, ParticipantInfo, RemovedParticipant, Reply, Request,
+    RequestId, ServerFrame, StreamInfo, VideoSource, WireError,
 };
 use rtcall_protocol::CommunicationIdentifier;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -81,6 +82,13 @@ pub enum MediaCommand {
     Open {
         /// Whose.
         leg: LegKey,
+    },
+    /// Start the echo test bot as participant `leg` of a call, answering `caller`.
+    OpenEcho {
+        /// The bot's leg.
+        leg: LegKey,
+        /// The caller it echoes.
+        caller: ParticipantId,
     },
     /// Tear it down.
     Close {
@@ -158,6 +166,20 @@ pub enum MediaEvent {
         /// Speaking now.
         speaking: bool,
     },
+    /// The echo bot started or stopped sending video (playing back a recording with video).
+    EchoVideo {
+        /// The bot's leg.
+        leg: LegKey,
+        /// Sending video now.
+        available: bool,
+    },
+    /// How the echo test call is going, for its caller.
+    EchoReport {
+        /// The caller's leg.
+        leg: LegKey,
+        /// The report.
+        report: EchoReport,
+    },
     /// The call's ranked speakers changed.
     DominantSpeakers {
         /// The call.
@@ -198,6 +220,8 @@ enum Phase {
     },
     /// In the call through this endpoint.
     Joined { endpoint: EndpointId },
+    /// A bot of the service's own (the echo test), in the call with no endpoint.
+    Bot,
 }
 
 #[derive(Debug)]
@@ -228,8 +252,13 @@ impl Participant {
     fn endpoint(&self) -> Option<EndpointId> {
         match self.phase {
             Phase::Joined { endpoint } => Some(endpoint),
-            Phase::Ringing { .. } => None,
+            Phase::Ringing { .. } | Phase::Bot => None,
         }
+    }
+
+    /// In the call (through an endpoint, or as a bot).
+    fn is_joined(&self) -> bool {
+        matches!(self.phase, Phase::Joined { .. } | Phase::Bot)
     }
 
     fn stream(&self, source: VideoSource) -> &Stream {
@@ -282,10 +311,7 @@ impl Call {
     }
 
     fn joined_count(&self) -> usize {
-        self.participants
-            .values()
-            .filter(|p| p.endpoint().is_some())
-            .count()
+        self.participants.values().filter(|p| p.is_joined()).count()
     }
 
     /// Invitees not yet in the call, whether or not their endpoints ring yet.
@@ -333,6 +359,7 @@ impl Call {
                 ParticipantState::Connecting
             }
             Phase::Ringing { .. } => ParticipantState::Ringing,
+            Phase::Bot => ParticipantState::Connected,
             Phase::Joined { .. } if p.hold => ParticipantState::Hold,
             Phase::Joined { .. } if p.media_connected => ParticipantState::Connected,
             Phase::Joined { .. } => ParticipantState::Connecting,
@@ -600,6 +627,24 @@ impl Hub {
                     );
                 }
             }
+            MediaEvent::EchoVideo { leg, available } => {
+                if let Some(p) = self.participant_mut(&leg) {
+                    p.camera.available = available;
+                    p.dirty = true;
+                    self.sync(&leg.call);
+                }
+            }
+            MediaEvent::EchoReport { leg, report } => {
+                if let Some(endpoint) = self.participant(&leg).and_then(Participant::endpoint) {
+                    self.send(
+                        vec![endpoint],
+                        Event::EchoReport {
+                            call_id: leg.call,
+                            report,
+                        },
+                    );
+                }
+            }
             MediaEvent::DominantSpeakers { call, ranked } => {
                 if let Some(c) = self.calls.get(&call) {
                     let to = c.joined_endpoints();
@@ -660,6 +705,13 @@ impl Hub {
             .iter()
             .map(|t| Self::parse_target(t))
             .collect::<Result<Vec<_>, _>>()?;
+        let echo = targets.iter().any(|t| t == ECHO_BOT);
+        if echo && targets.len() > 1 {
+            return Err(error(
+                ErrorKind::InvalidArgument,
+                "the echo test service takes 1:1 calls only",
+            ));
+        }
         self.calls.insert(
             call_id.clone(),
             Call {
@@ -671,8 +723,12 @@ impl Hub {
                 unanswered: Vec::new(),
             },
         );
-        self.join(endpoint, &call_id, muted);
+        let caller = self.join(endpoint, &call_id, muted);
         self.sync(&call_id);
+        if echo {
+            self.start_echo(&call_id, caller);
+            return Ok(());
+        }
         let unreachable: Vec<_> = targets
             .into_iter()
             .filter_map(|target| self.invite(now, &call_id, target, Some(endpoint)))
@@ -808,6 +864,16 @@ impl Hub {
     ) -> Outcome {
         self.leg_of(endpoint, call_id)?;
         let target = Self::parse_target(&target)?;
+        let echo_call = self.calls[call_id]
+            .participants
+            .values()
+            .any(|p| matches!(p.phase, Phase::Bot));
+        if target == ECHO_BOT || echo_call {
+            return Err(error(
+                ErrorKind::InvalidArgument,
+                "the echo test service takes 1:1 calls only",
+            ));
+        }
         if self.calls[call_id].participants.len() >= self.config.max_participants {
             return Err(self.call_full());
         }
@@ -1025,9 +1091,28 @@ impl Hub {
         id
     }
 
+    /// The echo bot answers the call at once.
+    fn start_echo(&mut self, call_id: &CallId, caller: ParticipantId) {
+        let call = self.calls.get_mut(call_id).expect("call exists");
+        call.answered = true;
+        let bot = Self::new_participant(call, ECHO_BOT.into(), ECHO_BOT_NAME.into(), Phase::Bot);
+        call.participants
+            .get_mut(&bot)
+            .expect("just added")
+            .media_connected = true;
+        self.media(MediaCommand::OpenEcho {
+            leg: LegKey {
+                call: call_id.clone(),
+                participant: bot,
+            },
+            caller,
+        });
+        self.sync(call_id);
+    }
+
     /// Adds `endpoint` to the call as a joined participant: it gets the roster snapshot, and
-    /// the SFU opens its media connection.
-    fn join(&mut self, endpoint: EndpointId, call_id: &CallId, muted: bool) {
+    /// the SFU opens its media connection. Returns its participant id.
+    fn join(&mut self, endpoint: EndpointId, call_id: &CallId, muted: bool) -> ParticipantId {
         let ep = &self.endpoints[&endpoint];
         let (identity, display_name) = (ep.identity.clone(), ep.display_name.clone());
         let call = self.calls.get_mut(call_id).expect("call exists");
@@ -1048,6 +1133,7 @@ impl Hub {
                 participant: pid,
             },
         });
+        pid
     }
 
     /// Invites `identity` into the call: it appears as Connecting, then each of its endpoints
@@ -1189,6 +1275,15 @@ impl Hub {
         let Some(p) = call.participants.remove(&pid) else {
             return false;
         };
+        if p.is_joined() {
+            self.outputs
+                .push_back(HubOutput::Media(MediaCommand::Close {
+                    leg: LegKey {
+                        call: call_id.clone(),
+                        participant: pid,
+                    },
+                }));
+        }
         match p.phase {
             Phase::Joined { endpoint } => {
                 if let Some(ep) = self.endpoints.get_mut(&endpoint) {
@@ -1206,13 +1301,8 @@ impl Hub {
                         },
                     );
                 }
-                self.media(MediaCommand::Close {
-                    leg: LegKey {
-                        call: call_id.clone(),
-                        participant: pid,
-                    },
-                });
             }
+            Phase::Bot => {}
             Phase::Ringing {
                 endpoints,
                 deadline,
