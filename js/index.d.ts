@@ -253,6 +253,16 @@ type CallPropertyEvent =
   | 'isScreenSharingOnChanged'
   | 'isLocalVideoStartedChanged';
 
+/** `startScreenSharing` options (rtcall; ACS takes none). */
+export interface ScreenSharingOptions {
+  /** The surface the picker offers first. */
+  displaySurface?: 'monitor' | 'window' | 'browser';
+  /** Share the tab's (or system's) audio where the browser offers it, mixed with the microphone. */
+  audio?: boolean;
+  /** `'detail'` (default): full resolution, up to 15 fps, for text. `'motion'`: up to 30 fps, for video. */
+  contentHint?: 'detail' | 'motion';
+}
+
 /** A call. */
 export declare class Call {
   readonly kind: 'Call';
@@ -272,10 +282,14 @@ export declare class Call {
   resume(): Promise<void>;
   startVideo(localVideoStream: LocalVideoStream): Promise<void>;
   stopVideo(localVideoStream: LocalVideoStream): Promise<void>;
+  /** Opens the browser's picker and shares the screen, window or tab chosen. */
+  startScreenSharing(options?: ScreenSharingOptions): Promise<void>;
+  stopScreenSharing(): Promise<void>;
   addParticipant(identifier: CommunicationUserIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
   removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
   hangUp(options?: HangUpOptions): Promise<void>;
   feature(factory: typeof Features.DominantSpeakers): DominantSpeakersCallFeature;
+  feature(factory: typeof Features.EchoTest): EchoTestCallFeature;
   on(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
   on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   on(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
@@ -416,7 +430,33 @@ export declare class DominantSpeakersCallFeature {
 /** The class behind `Features.DominantSpeakers` (exported under this name too). */
 export { DominantSpeakersCallFeature as DominantSpeakersFeature };
 
+/** What the echo test bot (`8:echo123`) saw of the caller's media. */
+export interface EchoTestReport {
+  phase: 'prompt' | 'recording' | 'playback';
+  /** The caller's audio reached the bot (in the recording under way or the last one). */
+  audioReceived: boolean;
+  /** The caller's camera video reached the bot. */
+  videoReceived: boolean;
+  roundTripTimeMs?: number;
+  /** Share of the caller's packets lost on the way to the service. */
+  packetLossPercent?: number;
+  /** Interarrival jitter of the caller's audio. */
+  jitterMs?: number;
+}
+
+/** `call.feature(Features.EchoTest)` (rtcall) in a call to `8:echo123`. */
+export declare class EchoTestCallFeature {
+  readonly name: 'EchoTest';
+  /** Undefined until the bot's first report (about a second into the call). */
+  readonly report?: EchoTestReport;
+  on(event: 'reportChanged', listener: PropertyChangedEvent): void;
+  off(event: 'reportChanged', listener: PropertyChangedEvent): void;
+}
+export { EchoTestCallFeature as EchoTestFeature };
+
 /** The features `call.feature()` accepts. */
 export declare const Features: {
   readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
+  /** rtcall: the echo test's report. */
+  readonly EchoTest: { readonly name: 'EchoTest' };
 };

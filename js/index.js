@@ -13,6 +13,7 @@ export {
   CallClient,
   DeviceManager,
   DominantSpeakersFeature,
+  EchoTestFeature,
   IncomingCall,
   LocalVideoStream,
   RemoteParticipant,
@@ -29,8 +30,10 @@ export {
   isUnknownIdentifier,
 } from './rtcall.js';
 export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
+export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
 
 /** The call features `call.feature()` accepts. */
 export const Features = Object.freeze({
   DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
+  EchoTest: Object.freeze({ name: 'EchoTest' }),
 });

@@ -5,10 +5,11 @@
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
-use super::features::DominantSpeakersFeature;
+use super::features::{DominantSpeakersFeature, EchoTestFeature};
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
+use super::screen_share::ScreenShare;
 use super::streams::LocalVideoStream;
 use crate::engine::call::CallChange;
 use crate::media::peer::{replaced, PeerSession, SendSource};
@@ -65,10 +66,11 @@ pub struct CallInner {
     participants: RefCell<Vec<RemoteParticipant>>,
     /// Local videos being sent, with the object the app passed (handed back as is).
     local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
-    pub(crate) screen_on: Cell<bool>,
+    pub(crate) screen: RefCell<Option<ScreenShare>>,
     pub(crate) media: RefCell<Option<PeerSession>>,
-    microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
+    pub(crate) microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
+    echo_test: RefCell<Option<EchoTestFeature>>,
     pub(crate) emitter: Emitter,
     js: JsSelf,
 }
@@ -100,18 +102,15 @@ impl Call {
                 muted: Cell::new(muted),
                 participants: RefCell::default(),
                 local_video: RefCell::default(),
-                screen_on: Cell::new(false),
+                screen: RefCell::new(None),
                 media: RefCell::new(None),
                 microphone: RefCell::new(None),
                 dominant: RefCell::new(None),
+                echo_test: RefCell::new(None),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
             }),
         }
-    }
-
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
     }
 
     /// The object's one JS wrapper.
@@ -234,6 +233,13 @@ impl Call {
                     feature.update(self.identifiers_of(&ranked));
                 }
             }
+            CallChange::EchoReport(report) => {
+                inner
+                    .echo_test
+                    .borrow_mut()
+                    .get_or_insert_with(EchoTestFeature::new)
+                    .update(report);
+            }
         }
     }
 
@@ -268,6 +274,7 @@ impl Call {
     /// The call ended: media stops, objects let go.
     fn close(&self) {
         let inner = &self.inner;
+        self.end_screen_share();
         if let Some(media) = inner.media.borrow_mut().take() {
             media.close();
         }
@@ -279,9 +286,6 @@ impl Call {
             stream.detach_call(inner);
             stream.release();
         }
-        if inner.screen_on.replace(false) {
-            inner.emitter.changed("isScreenSharingOnChanged");
-        }
         if let Some(agent) = inner.agent.upgrade() {
             agent.remove_call(self);
         }
@@ -291,7 +295,7 @@ impl Call {
         inner.js.release();
     }
 
-    fn check_active(&self) -> Result<(), ApiError> {
+    pub(crate) fn check_active(&self) -> Result<(), ApiError> {
         match self.inner.state.get() {
             CallState::Disconnecting | CallState::Disconnected => {
                 Err(ApiError::new(SubCode::WrongState, "the call has ended"))
@@ -300,7 +304,7 @@ impl Call {
         }
     }
 
-    fn agent(&self) -> Result<Rc<AgentInner>, ApiError> {
+    pub(crate) fn agent(&self) -> Result<Rc<AgentInner>, ApiError> {
         self.inner
             .agent
             .upgrade()
@@ -431,12 +435,23 @@ impl Call {
     /// once it is being sent.
     pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
-        let pending = self
-            .inner
-            .media
-            .borrow()
-            .as_ref()
-            .and_then(|m| m.set_track(SendSource::Microphone, Some(Clone::clone(&track))));
+        // While a tab's audio is shared the line carries the mix: the microphone joins it.
+        let mixed = match self.inner.screen.borrow().as_ref().and_then(|s| s.mix()) {
+            Some(mix) => {
+                mix.set_microphone(Some(&track));
+                true
+            }
+            None => false,
+        };
+        let pending = if mixed {
+            None
+        } else {
+            self.inner
+                .media
+                .borrow()
+                .as_ref()
+                .and_then(|m| m.set_track(SendSource::Microphone, Some(Clone::clone(&track))))
+        };
         if let Some(old) = self.inner.microphone.borrow_mut().replace(track) {
             old.stop();
         }
@@ -535,7 +550,7 @@ impl Call {
     /// This endpoint is sharing its screen.
     #[wasm_bindgen(getter, js_name = isScreenSharingOn)]
     pub fn is_screen_sharing_on(&self) -> bool {
-        self.inner.screen_on.get()
+        self.inner.screen.borrow().is_some()
     }
 
     /// A local video is being sent.
@@ -544,15 +559,17 @@ impl Call {
         !self.inner.local_video.borrow().is_empty()
     }
 
-    /// The local videos being sent.
+    /// The local videos being sent: the camera (or app video), then the screen share.
     #[wasm_bindgen(getter, js_name = localVideoStreams, unchecked_return_type = "LocalVideoStream[]")]
     pub fn local_video_streams(&self) -> JsValue {
+        let screen = self.inner.screen.borrow().as_ref().map(|s| s.js.clone());
         array(
             self.inner
                 .local_video
                 .borrow()
                 .iter()
-                .map(|(_, js)| js.clone()),
+                .map(|(_, js)| js.clone())
+                .chain(screen),
         )
     }
 
@@ -622,6 +639,25 @@ impl Call {
                 .ok_or_else(|| ApiError::invalid_argument("stopVideo needs a LocalVideoStream"))?;
             this.stop_video(local).await
         })
+    }
+
+    /// Shares a screen, window or tab chosen in the browser's picker. Options (rtcall):
+    /// `{displaySurface?: 'monitor'|'window'|'browser', audio?: boolean,
+    /// contentHint?: 'detail'|'motion'}`.
+    #[wasm_bindgen(js_name = startScreenSharing, unchecked_return_type = "Promise<void>")]
+    pub fn js_start_screen_sharing(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ScreenSharingOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.start_screen_sharing(options).await })
+    }
+
+    /// Stops sharing the screen.
+    #[wasm_bindgen(js_name = stopScreenSharing, unchecked_return_type = "Promise<void>")]
+    pub fn js_stop_screen_sharing(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move { this.stop_screen_sharing().await })
     }
 
     /// Invites someone into the call; returns their `RemoteParticipant` at once.
@@ -717,8 +753,9 @@ impl Call {
         })
     }
 
-    /// A call feature: `call.feature(Features.DominantSpeakers)`.
-    #[wasm_bindgen(unchecked_return_type = "DominantSpeakersCallFeature")]
+    /// A call feature: `call.feature(Features.DominantSpeakers)`, or rtcall's
+    /// `call.feature(Features.EchoTest)` in a call to `8:echo123`.
+    #[wasm_bindgen(unchecked_return_type = "DominantSpeakersCallFeature | EchoTestCallFeature")]
     pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
         let name = js_sys::Reflect::get(&factory, &"name".into())
             .ok()
@@ -732,6 +769,15 @@ impl Call {
                     .dominant
                     .borrow_mut()
                     .get_or_insert_with(DominantSpeakersFeature::new)
+                    .clone();
+                Ok(feature.js())
+            }
+            "EchoTest" => {
+                let feature = self
+                    .inner
+                    .echo_test
+                    .borrow_mut()
+                    .get_or_insert_with(EchoTestFeature::new)
                     .clone();
                 Ok(feature.js())
             }

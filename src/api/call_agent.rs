@@ -521,10 +521,6 @@ fn defer_drop(socket: Option<SignalSocket>) {
 }
 
 impl CallAgent {
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
-    }
-
     /// The object's one JS wrapper.
     pub fn js(&self) -> JsValue {
         self.inner.js.get(|| self.clone().into())

@@ -201,10 +201,6 @@ pub struct DeviceManager {
 }
 
 impl DeviceManager {
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
-    }
-
     /// The object's one JS wrapper, after the first device listing.
     pub(crate) async fn ready(state: Rc<DeviceState>) -> Result<JsValue, ApiError> {
         state.listen();

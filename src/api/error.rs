@@ -35,6 +35,8 @@ pub enum SubCode {
     NotSupported = 41011,
     /// A call agent for this identity exists already in this client.
     AgentExists = 41012,
+    /// The user (or the browser's policy) refused: a cancelled screen picker, say.
+    PermissionDenied = 41013,
 }
 
 impl SubCode {
@@ -49,6 +51,7 @@ impl SubCode {
             SubCode::StreamUnavailable => 404,
             SubCode::ViewTimeout => 408,
             SubCode::NotSupported => 501,
+            SubCode::PermissionDenied => 403,
         }
     }
 }

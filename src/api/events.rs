@@ -122,7 +122,7 @@ pub fn array(values: impl IntoIterator<Item = JsValue>) -> JsValue {
     values.into_iter().collect::<js_sys::Array>().into()
 }
 
-/// Implements `on` and `off` on an exported class whose Rust type has an `emitter()`.
+/// Implements `on` and `off` on an exported class whose state (`inner`) has an `emitter`.
 macro_rules! emitter_methods {
     ($rust:ident, $js:literal) => {
         #[wasm_bindgen::prelude::wasm_bindgen(js_class = $js)]
@@ -130,13 +130,13 @@ macro_rules! emitter_methods {
             /// Subscribes `listener` to `event`.
             #[wasm_bindgen(skip_typescript)]
             pub fn on(&self, event: &str, listener: js_sys::Function) {
-                self.emitter().on(event, listener);
+                self.inner.emitter.on(event, listener);
             }
 
             /// Unsubscribes `listener` from `event`.
             #[wasm_bindgen(skip_typescript)]
             pub fn off(&self, event: &str, listener: js_sys::Function) {
-                self.emitter().off(event, &listener);
+                self.inner.emitter.off(event, &listener);
             }
         }
     };

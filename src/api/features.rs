@@ -1,9 +1,11 @@
 //! Call features reached with `call.feature(Features.X)`: `DominantSpeakers` (the ranked list
-//! of recent speakers, from the SFU).
+//! of recent speakers, from the SFU) and rtcall's `EchoTest` (what the `8:echo123` bot saw of
+//! the caller's media).
 
 use super::events::{array, emitter_methods, object, Emitter};
 use super::identifier::identifier_to_js;
 use super::object::JsSelf;
+use rtcall_protocol::signal::EchoReport;
 use rtcall_protocol::CommunicationIdentifier;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -33,10 +35,6 @@ impl DominantSpeakersFeature {
                 js: JsSelf::default(),
             }),
         }
-    }
-
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
     }
 
     /// The object's one JS wrapper.
@@ -81,3 +79,78 @@ impl DominantSpeakersFeature {
 }
 
 emitter_methods!(DominantSpeakersFeature, "DominantSpeakersFeature");
+
+struct EchoTestInner {
+    report: RefCell<Option<EchoReport>>,
+    emitter: Emitter,
+    js: JsSelf,
+}
+
+/// `Features.EchoTest` of a call to `8:echo123` (rtcall; ACS has no equivalent): the bot's
+/// report, updated about every second, so an app can tell the user whether their microphone
+/// and camera reach the service and how the network is.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct EchoTestFeature {
+    inner: Rc<EchoTestInner>,
+}
+
+impl EchoTestFeature {
+    pub(crate) fn new() -> Self {
+        EchoTestFeature {
+            inner: Rc::new(EchoTestInner {
+                report: RefCell::default(),
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// A new report from the bot.
+    pub(crate) fn update(&self, report: EchoReport) {
+        let changed = self.inner.report.borrow().as_ref() != Some(&report);
+        *self.inner.report.borrow_mut() = Some(report);
+        if changed {
+            self.inner.emitter.changed("reportChanged");
+        }
+    }
+}
+
+fn optional(value: Option<f64>) -> JsValue {
+    value.map_or(JsValue::UNDEFINED, JsValue::from)
+}
+
+#[wasm_bindgen]
+impl EchoTestFeature {
+    /// `'EchoTest'`.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        "EchoTest".into()
+    }
+
+    /// The latest report, or undefined before the first: `{phase: 'prompt'|'recording'|
+    /// 'playback', audioReceived, videoReceived, roundTripTimeMs?, packetLossPercent?,
+    /// jitterMs?}`.
+    #[wasm_bindgen(getter, unchecked_return_type = "EchoTestReport | undefined")]
+    pub fn report(&self) -> JsValue {
+        let report = self.inner.report.borrow();
+        let Some(r) = report.as_ref() else {
+            return JsValue::UNDEFINED;
+        };
+        object(&[
+            ("phase", r.phase.as_str().into()),
+            ("audioReceived", r.audio_received.into()),
+            ("videoReceived", r.video_received.into()),
+            ("roundTripTimeMs", optional(r.round_trip_ms)),
+            ("packetLossPercent", optional(r.packet_loss_percent)),
+            ("jitterMs", optional(r.jitter_ms)),
+        ])
+    }
+}
+
+emitter_methods!(EchoTestFeature, "EchoTestFeature");

@@ -40,10 +40,6 @@ impl IncomingCall {
         }
     }
 
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
-    }
-
     /// The object's one JS wrapper.
     pub fn js(&self) -> JsValue {
         self.inner.js.get(|| self.clone().into())

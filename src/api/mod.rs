@@ -15,6 +15,7 @@ pub mod incoming_call;
 mod object;
 pub mod participant;
 pub mod renderer;
+mod screen_share;
 pub mod streams;
 
 pub use call::Call;
@@ -23,7 +24,7 @@ pub use call_client::CallClient;
 pub use credential::TokenCredential;
 pub use device_manager::DeviceManager;
 pub use error::{ApiError, SubCode};
-pub use features::DominantSpeakersFeature;
+pub use features::{DominantSpeakersFeature, EchoTestFeature};
 pub use incoming_call::IncomingCall;
 pub use participant::RemoteParticipant;
 pub use renderer::{VideoStreamRenderer, VideoStreamRendererView};

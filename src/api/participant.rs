@@ -117,10 +117,6 @@ impl RemoteParticipant {
         *self.inner.streams.borrow_mut() = streams;
     }
 
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
-    }
-
     /// The object's one JS wrapper.
     pub fn js(&self) -> JsValue {
         self.inner.js.get(|| self.clone().into())

@@ -61,7 +61,11 @@ impl ViewInner {
             track.set_onmute(Some(mute.as_ref().unchecked_ref()));
             *self.track_events.borrow_mut() = Some((unmute, mute));
         }
-        let _ = self.video.play();
+        if stream.is_some() {
+            if let Ok(playing) = self.video.play() {
+                crate::media::settle(playing);
+            }
+        }
     }
 
     /// Removes the view; the last view of a remote stream unsubscribes it.
@@ -212,9 +216,15 @@ impl VideoStreamRenderer {
                 }
             }
         };
-        let default_scaling = match &self.inner.source {
-            ViewSource::Remote(remote) if remote.media_stream_type() == "ScreenSharing" => "Fit",
-            _ => "Stretch",
+        // Shared screens show whole (text must not be cropped or distorted); cameras fill.
+        let media_type = match &self.inner.source {
+            ViewSource::Remote(remote) => remote.media_stream_type(),
+            ViewSource::Local(local) => local.media_stream_type(),
+        };
+        let default_scaling = if media_type == "ScreenSharing" {
+            "Fit"
+        } else {
+            "Stretch"
         };
         let scaling = scaling.unwrap_or_else(|| default_scaling.to_owned());
         let fit = object_fit(&scaling).ok_or_else(|| {

@@ -27,6 +27,16 @@ pub enum LocalSource {
     },
     /// An app's own `MediaStream` (`RawMedia`).
     Stream(web_sys::MediaStream),
+    /// A screen, window or tab this call shares (`ScreenSharing`), captured by the library.
+    Screen(web_sys::MediaStream),
+}
+
+impl LocalSource {
+    /// Whether the library opened the track, and so stops it when done (an app's own
+    /// stream is the app's to stop).
+    fn owns_track(&self) -> bool {
+        !matches!(self, LocalSource::Stream(_))
+    }
 }
 
 /// A local video's state.
@@ -45,7 +55,7 @@ impl Drop for LocalStreamInner {
     fn drop(&mut self) {
         unregister(self.key);
         if let Some(track) = self.track.borrow_mut().take() {
-            if matches!(*self.source.borrow(), LocalSource::Device { .. }) {
+            if self.source.borrow().owns_track() {
                 track.stop();
             }
         }
@@ -60,10 +70,6 @@ pub struct LocalVideoStream {
 }
 
 impl LocalVideoStream {
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
-    }
-
     /// The stream an app passed in, if it is a `LocalVideoStream` of ours. Callers keep
     /// `value` itself to hand back, so the app sees its own object.
     pub fn from_js(value: &JsValue) -> Option<Self> {
@@ -85,7 +91,7 @@ impl LocalVideoStream {
                 // Another user may have opened it meanwhile: keep one track.
                 let mut slot = self.inner.track.borrow_mut();
                 if let Some(existing) = slot.clone() {
-                    if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+                    if self.inner.source.borrow().owns_track() {
                         track.stop();
                     }
                     return Ok(existing);
@@ -106,7 +112,7 @@ impl LocalVideoStream {
         self.inner.users.set(users);
         if users == 0 {
             if let Some(track) = self.inner.track.borrow_mut().take() {
-                if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+                if self.inner.source.borrow().owns_track() {
                     track.stop();
                 }
             }
@@ -144,6 +150,56 @@ impl LocalVideoStream {
                 .get(0)
                 .dyn_into::<web_sys::MediaStreamTrack>()
                 .map_err(|_| ApiError::invalid_argument("the MediaStream has no video track")),
+            // A live share holds its track; once it ended there is nothing to reopen.
+            LocalSource::Screen(_) => Err(ApiError::new(
+                SubCode::StreamUnavailable,
+                "the screen share has ended",
+            )),
+        }
+    }
+
+    /// A call's screen share, capturing `track` of `stream` (one user: the call).
+    pub(crate) fn screen(stream: web_sys::MediaStream, track: web_sys::MediaStreamTrack) -> Self {
+        let local = Self::with_source(LocalSource::Screen(stream));
+        *local.inner.track.borrow_mut() = Some(track);
+        local.inner.users.set(1);
+        local
+    }
+
+    fn with_source(source: LocalSource) -> Self {
+        LocalVideoStream {
+            inner: Rc::new_cyclic(|weak: &Weak<LocalStreamInner>| LocalStreamInner {
+                key: register(StreamRef::Local(weak.clone())),
+                source: RefCell::new(source),
+                track: RefCell::new(None),
+                users: Cell::new(0),
+                calls: RefCell::default(),
+                views: RefCell::default(),
+                emitter: Emitter::default(),
+            }),
+        }
+    }
+
+    /// A screen share's source is the user's pick in the browser's picker: sharing something
+    /// else is a new share.
+    fn check_switchable(&self) -> Result<(), ApiError> {
+        match &*self.inner.source.borrow() {
+            LocalSource::Screen(_) => Err(ApiError::new(
+                SubCode::WrongState,
+                "a screen share's source cannot be switched; stop sharing and start again",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends a screen share now, whoever still uses it: the capture stops (the browser's
+    /// sharing indicator goes away) and previews go blank.
+    pub(crate) fn end(&self) {
+        if let Some(track) = self.inner.track.borrow_mut().take() {
+            track.stop();
+        }
+        for view in self.inner.views.borrow().iter().filter_map(Weak::upgrade) {
+            view.show(None);
         }
     }
 
@@ -170,7 +226,7 @@ impl LocalVideoStream {
             view.show(track.as_ref());
         }
         if let Some(old) = old {
-            if matches!(*self.inner.source.borrow(), LocalSource::Device { .. }) {
+            if self.inner.source.borrow().owns_track() {
                 old.stop();
             }
         }
@@ -197,18 +253,7 @@ impl LocalVideoStream {
                 "LocalVideoStream needs a VideoDeviceInfo (from getCameras) or a MediaStream",
             ));
         };
-        let stream = LocalVideoStream {
-            inner: Rc::new_cyclic(|weak: &Weak<LocalStreamInner>| LocalStreamInner {
-                key: register(StreamRef::Local(weak.clone())),
-                source: RefCell::new(source),
-                track: RefCell::new(None),
-                users: Cell::new(0),
-                calls: RefCell::default(),
-                views: RefCell::default(),
-                emitter: Emitter::default(),
-            }),
-        };
-        Ok(stream)
+        Ok(Self::with_source(source))
     }
 
     /// The camera's `VideoDeviceInfo`, or the app's `MediaStream`.
@@ -216,16 +261,20 @@ impl LocalVideoStream {
     pub fn source(&self) -> JsValue {
         match &*self.inner.source.borrow() {
             LocalSource::Device { info, .. } => info.clone(),
-            LocalSource::Stream(stream) => Clone::clone(stream).into(),
+            LocalSource::Stream(stream) | LocalSource::Screen(stream) => {
+                Clone::clone(stream).into()
+            }
         }
     }
 
-    /// `'Video'` for a camera, `'RawMedia'` for an app's `MediaStream`.
+    /// `'Video'` for a camera, `'RawMedia'` for an app's `MediaStream`, `'ScreenSharing'` for
+    /// a call's screen share.
     #[wasm_bindgen(getter, js_name = mediaStreamType)]
     pub fn media_stream_type(&self) -> String {
         match &*self.inner.source.borrow() {
             LocalSource::Device { .. } => "Video".into(),
             LocalSource::Stream(_) => "RawMedia".into(),
+            LocalSource::Screen(_) => "ScreenSharing".into(),
         }
     }
 
@@ -237,6 +286,7 @@ impl LocalVideoStream {
     ) -> js_sys::Promise {
         let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
+            this.check_switchable()?;
             let id = device_id(&device).ok_or_else(|| {
                 ApiError::invalid_argument("switchSource needs a VideoDeviceInfo")
             })?;
@@ -255,7 +305,9 @@ impl LocalVideoStream {
     pub fn get_media_stream(&self) -> js_sys::Promise {
         let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            if let LocalSource::Stream(stream) = &*this.inner.source.borrow() {
+            if let LocalSource::Stream(stream) | LocalSource::Screen(stream) =
+                &*this.inner.source.borrow()
+            {
                 return Ok(Clone::clone(stream).into());
             }
             let track = match this.track() {
@@ -272,6 +324,7 @@ impl LocalVideoStream {
     pub fn set_media_stream(&self, stream: web_sys::MediaStream) -> js_sys::Promise {
         let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
+            this.check_switchable()?;
             *this.inner.source.borrow_mut() = LocalSource::Stream(stream);
             if this.inner.users.get() > 0 {
                 let track = this.open().await?;
@@ -345,10 +398,6 @@ impl RemoteVideoStream {
                 js: JsSelf::default(),
             }),
         }
-    }
-
-    fn emitter(&self) -> &Emitter {
-        &self.inner.emitter
     }
 
     /// The object's one JS wrapper.

@@ -668,7 +668,8 @@ fn call_of(event: &Event) -> Option<CallId> {
         Event::CallState { call_id, .. }
         | Event::Participants { call_id, .. }
         | Event::Speaking { call_id, .. }
-        | Event::DominantSpeakers { call_id, .. } => Some(call_id.clone()),
+        | Event::DominantSpeakers { call_id, .. }
+        | Event::EchoReport { call_id, .. } => Some(call_id.clone()),
         _ => None,
     }
 }

@@ -3,7 +3,7 @@
 //! property or collection event the JavaScript objects fire.
 
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, ParticipantState};
-use rtcall_protocol::signal::{Event, ParticipantInfo, StreamInfo};
+use rtcall_protocol::signal::{EchoReport, Event, ParticipantInfo, StreamInfo};
 use std::collections::BTreeMap;
 
 /// A remote participant, as last reported.
@@ -72,6 +72,8 @@ pub enum CallChange {
     Removed(Vec<RemoteModel>),
     /// The ranked dominant speakers changed to these, most dominant first.
     DominantSpeakers(Vec<ParticipantId>),
+    /// The echo test bot reported.
+    EchoReport(EchoReport),
 }
 
 /// A call.
@@ -210,6 +212,7 @@ impl CallModel {
                 self.dominant = ranked.clone();
                 changes.push(CallChange::DominantSpeakers(ranked));
             }
+            Event::EchoReport { report, .. } => changes.push(CallChange::EchoReport(report)),
             _ => {}
         }
         changes

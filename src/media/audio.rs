@@ -36,9 +36,7 @@ fn set_sink(element: &web_sys::HtmlAudioElement, sink: &str) {
             // A rejected sink (unplugged device) leaves the current output in place.
             if let Ok(promise) = f.call1(element, &sink.into()) {
                 if let Ok(promise) = promise.dyn_into::<js_sys::Promise>() {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-                    });
+                    super::settle(promise);
                 }
             }
         }

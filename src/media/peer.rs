@@ -164,8 +164,10 @@ impl PeerSession {
             };
         }
         let state = self.state.borrow();
-        find_send_transceiver(&self.pc, &state.lines, source)
-            .map(|transceiver| transceiver.sender().replace_track(track.as_ref()))
+        let transceiver = find_send_transceiver(&self.pc, &state.lines, source)?;
+        let sender = transceiver.sender();
+        tune(&sender, source, track.as_ref());
+        Some(sender.replace_track(track.as_ref()))
     }
 
     /// The track currently set for a source.
@@ -189,6 +191,17 @@ impl PeerSession {
         state.audio.clear();
         state.queue.clear();
         self.pc.close();
+    }
+}
+
+/// Sender settings that depend on what is sent: a screen share's profile.
+fn tune(
+    sender: &web_sys::RtcRtpSender,
+    source: SendSource,
+    track: Option<&web_sys::MediaStreamTrack>,
+) {
+    if let (SendSource::Screen, Some(track)) = (source, track) {
+        super::screen::tune_sender(sender, super::screen::ScreenProfile::of(track));
     }
 }
 
@@ -273,7 +286,9 @@ async fn apply_offer(
         if let Some(source) = source {
             transceiver.set_direction(web_sys::RtcRtpTransceiverDirection::Sendonly);
             let track = tracks.get(&source);
-            JsFuture::from(transceiver.sender().replace_track(track)).await?;
+            let sender = transceiver.sender();
+            JsFuture::from(sender.replace_track(track)).await?;
+            tune(&sender, source, track);
         }
     }
     let answer = JsFuture::from(pc.create_answer()).await?;

@@ -2,73 +2,12 @@
 // public API: media checked with getStats (packets arriving, frames decoded), states and end
 // reasons as @azure/communication-calling reports them.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { callPage, launchBrowser, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { accept, callPage, connected, flowing, ring, startServer, suite, until } from './harness.mjs';
 
-let server;
-let browser;
-const pages = [];
-
-before(async () => {
-  // A short ring so "no answer" ends in seconds.
-  server = await startServer(['--ring-timeout', '3']);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-async function user(name, as) {
-  const p = await callPage(browser, server, name, as);
-  pages.push(p);
-  return p;
-}
-
-async function closeAll() {
-  for (const p of pages.splice(0)) {
-    assert.deepEqual(p.problems, [], `${p.name}: no errors on the page`);
-    await p.page.close();
-  }
-}
-
-/** Waits until `predicate(arg)` holds in the page (it may be async). */
-function until(p, predicate, arg, timeout = 20_000) {
-  return p.page.waitForFunction(predicate, arg, { timeout, polling: 100 });
-}
-
-/** Starts a call from `caller` to `callees`; returns after every callee has it ringing. */
-async function ring(caller, callees, options = {}) {
-  await caller.page.evaluate(
-    ({ ids, options }) => {
-      window.call = agent.startCall(
-        ids.map((id) => ({ communicationUserId: id })),
-        options,
-      );
-      call.on('stateChanged', () => events.push(['state', call.state]));
-    },
-    { ids: callees.map((c) => c.id), options },
-  );
-  for (const callee of callees) await until(callee, () => incoming.length > 0);
-}
-
-async function accept(callee) {
-  await callee.page.evaluate(async () => {
-    window.call = await incoming.at(-1).accept({});
-    call.on('stateChanged', () => events.push(['state', call.state]));
-  });
-}
-
-async function connected(...ps) {
-  for (const p of ps) await until(p, () => call.state === 'Connected');
-}
-
-/** Inbound packets keep arriving: the count grows by `by` from now. */
-async function flowing(p, kind, by = 20) {
-  const start = await p.page.evaluate(async (kind) => (await __inbound())[kind], kind);
-  await until(p, async ({ kind, target }) => (await __inbound())[kind] >= target, { kind, target: start + by });
-}
+// A short ring so "no answer" ends in seconds.
+const ctx = suite({ serverArgs: ['--ring-timeout', '3'] });
+const { user, closeAll } = ctx;
 
 test('a 1:1 call carries audio and video both ways', async () => {
   const alice = await user('Alice');
@@ -145,7 +84,7 @@ test('reject, cancel, no answer and an offline callee end with their ACS reasons
   await until(bob, () => events.some(([e, r]) => e === 'incomingEnded' && r.subCode === 10004));
   // Bob is gone.
   await bob.page.close();
-  pages.splice(pages.indexOf(bob), 1);
+  ctx.pages.splice(ctx.pages.indexOf(bob), 1);
   await alice.page.evaluate((id) => {
     window.call = agent.startCall([{ communicationUserId: id }]);
   }, bob.id);
@@ -380,7 +319,7 @@ test('a call agent per identity, refused tokens, and losing the service', async 
 
 test('losing the service disconnects the agent with connectionIssue', async () => {
   const own = await startServer();
-  const { page, problems } = await callPage(browser, own, 'Alice');
+  const { page, problems } = await callPage(ctx.browser, own, 'Alice');
   await page.evaluate(() => {
     window.changes = [];
     agent.on('connectionStateChanged', (e) => changes.push(e));

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -57,13 +59,21 @@ export async function startServer(extraArgs = []) {
   };
 }
 
-/** Launches headless Chromium (Debian's, never a downloaded one). */
-export function launchBrowser() {
+/**
+ * Launches headless Chromium (Debian's, never a downloaded one). `displayMediaType`
+ * (`monitor`, `window` or `browser`) is what its fake screen picker returns.
+ */
+export function launchBrowser({ displayMediaType } = {}) {
+  const args = chromiumArgs.map((arg) =>
+    displayMediaType && arg.startsWith('--use-fake-device-for-media-stream=')
+      ? arg.replace(/display-media-type=\w+/, `display-media-type=${displayMediaType}`)
+      : arg,
+  );
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     // The sandbox needs user namespaces that CI's root containers do not offer.
-    args: [...chromiumArgs, '--no-sandbox'],
+    args: [...args, '--no-sandbox'],
   });
 }
 
@@ -97,8 +107,21 @@ function recordPeerConnections() {
   };
   window.RTCPeerConnection.prototype = Original.prototype;
   // Inbound media totals over every connection: packets and decoded video frames.
+  // Per inbound video stream: decoded frames and size, for tests that tell streams apart.
+  window.__inboundVideo = async () => {
+    const streams = [];
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          streams.push({ mid: s.mid, frames: s.framesDecoded ?? 0, width: s.frameWidth, height: s.frameHeight });
+        }
+      }
+    }
+    return streams;
+  };
   window.__inbound = async () => {
-    const totals = { audio: 0, video: 0, frames: 0, samples: 0 };
+    const totals = { audio: 0, video: 0, frames: 0, samples: 0, energy: 0 };
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
       for (const s of (await pc.getStats()).values()) {
@@ -107,6 +130,7 @@ function recordPeerConnections() {
           totals.audio += s.packetsReceived;
           // Audio samples are only pulled from the jitter buffer while something plays them.
           totals.samples += s.totalSamplesReceived ?? 0;
+          totals.energy += s.totalAudioEnergy ?? 0;
         } else {
           totals.video += s.packetsReceived;
           totals.frames += s.framesDecoded ?? 0;
@@ -145,4 +169,72 @@ export async function callPage(browser, server, name, as) {
     { name, as },
   );
   return { page, problems, id: me.id, token: me.token, name };
+}
+
+/**
+ * A test file's server and browser, started before its tests and stopped after them, and
+ * its pages: `user(name)` opens a signed-in page, `closeAll()` checks each page logged no
+ * errors and closes it.
+ */
+export function suite({ serverArgs = [], browserOptions } = {}) {
+  const ctx = { server: undefined, browser: undefined, pages: [] };
+  before(async () => {
+    ctx.server = await startServer(serverArgs);
+    ctx.browser = await launchBrowser(browserOptions);
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  ctx.user = async (name, as, browser = ctx.browser) => {
+    const p = await callPage(browser, ctx.server, name, as);
+    ctx.pages.push(p);
+    return p;
+  };
+  ctx.closeAll = async () => {
+    for (const p of ctx.pages.splice(0)) {
+      assert.deepEqual(p.problems, [], `${p.name}: no errors on the page`);
+      await p.page.close();
+    }
+  };
+  return ctx;
+}
+
+/** Waits until `predicate(arg)` holds in the page (it may be async). */
+export function until(p, predicate, arg, timeout = 20_000) {
+  return p.page.waitForFunction(predicate, arg, { timeout, polling: 100 });
+}
+
+/** Starts a call from `caller` to `callees`; returns after every callee has it ringing. */
+export async function ring(caller, callees, options = {}) {
+  await caller.page.evaluate(
+    ({ ids, options }) => {
+      window.call = agent.startCall(
+        ids.map((id) => ({ communicationUserId: id })),
+        options,
+      );
+      call.on('stateChanged', () => events.push(['state', call.state]));
+    },
+    { ids: callees.map((c) => c.id), options },
+  );
+  for (const callee of callees) await until(callee, () => incoming.length > 0);
+}
+
+/** Accepts the latest incoming call (options as for `IncomingCall.accept`). */
+export async function accept(callee, options = {}) {
+  await callee.page.evaluate(async (options) => {
+    window.call = await incoming.at(-1).accept(options);
+    call.on('stateChanged', () => events.push(['state', call.state]));
+  }, options);
+}
+
+/** Waits until every page's `call` is Connected. */
+export async function connected(...ps) {
+  for (const p of ps) await until(p, () => call.state === 'Connected');
+}
+
+/** Inbound packets keep arriving: the count grows by `by` from now. */
+export async function flowing(p, kind, by = 20) {
+  const start = await p.page.evaluate(async (kind) => (await __inbound())[kind], kind);
+  await until(p, async ({ kind, target }) => (await __inbound())[kind] >= target, { kind, target: start + by });
 }

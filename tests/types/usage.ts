@@ -127,3 +127,21 @@ export async function calling(token: string, calleeId: string, container: HTMLEl
   const impossible: boolean = call.state === 'Paused';
   void impossible;
 }
+
+// Screen sharing (the ACS call, plus rtcall's options) and the echo test with its report.
+export async function sharingAndTesting(callAgent: CallAgent): Promise<void> {
+  const call = callAgent.startCall([{ communicationUserId: '8:echo123' }]);
+  call.on('isScreenSharingOnChanged', () => console.log(call.isScreenSharingOn));
+  await call.startScreenSharing();
+  await call.startScreenSharing({ displaySurface: 'browser', audio: true, contentHint: 'motion' });
+  const preview = call.localVideoStreams.find((s) => s.mediaStreamType === 'ScreenSharing');
+  if (preview) await new VideoStreamRenderer(preview).createView();
+  await call.stopScreenSharing();
+  const echo = call.feature(Features.EchoTest);
+  echo.on('reportChanged', () => {
+    const report = echo.report;
+    if (report) console.log(report.phase, report.audioReceived, report.videoReceived, report.roundTripTimeMs ?? 'n/a');
+  });
+  // @ts-expect-error: displaySurface is monitor, window or browser
+  await call.startScreenSharing({ displaySurface: 'desk' });
+}
