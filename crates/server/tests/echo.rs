@@ -116,50 +116,59 @@ async fn the_bot_plays_a_prompt_then_sends_back_what_it_recorded() {
     assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
 }
 
+/// Callers testing at once in this test.
+const SIMULTANEOUS: u8 = 8;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_test_calls_each_hear_only_themselves() {
     let dir = data_dir();
     let server = start_server(dir.path());
-    let mut alice = Client::connect(&server.url, "Alice", 1).await;
-    let mut bob = Client::connect(&server.url, "Bob", 2).await;
-    let alice_call = call_echo(&mut alice).await;
-    let bob_call = call_echo(&mut bob).await;
     let speaking = Sending {
         audio_level: Some(-20),
         video_fps: 0,
         simulcast: false,
     };
-    alice.send(&alice_call, speaking);
-    bob.send(&bob_call, speaking);
-    alice
-        .wait_media(&alice_call, "her own audio back", |m| {
-            m.audio_from_tag(1) >= 50
-        })
-        .await;
-    bob.wait_media(&bob_call, "his own audio back", |m| {
-        m.audio_from_tag(2) >= 50
-    })
-    .await;
-    let alice_media = alice.media(&alice_call);
-    let bob_media = bob.media(&bob_call);
-    assert_eq!(alice_media.lock().unwrap().audio_from_tag(2), 0);
-    assert_eq!(bob_media.lock().unwrap().audio_from_tag(1), 0);
-    // Audio only: no video comes back, and the report says so.
-    assert_eq!(alice_media.lock().unwrap().frames(LineKind::Video), 0);
-    let report = wait_report(&mut alice, |r| r.audio_received).await;
+    let mut callers = Vec::new();
+    for tag in 1..=SIMULTANEOUS {
+        let mut client = Client::connect(&server.url, &format!("Caller {tag}"), tag).await;
+        let call = call_echo(&mut client).await;
+        client.send(&call, speaking);
+        callers.push((client, call));
+    }
+    for (client, call) in &callers {
+        let own = client.tag;
+        client
+            .wait_media(call, "their own audio back", |m| {
+                m.audio_from_tag(own) >= 50
+            })
+            .await;
+    }
+    for (client, call) in &callers {
+        let media = client.media(call);
+        let media = media.lock().unwrap();
+        for other in (1..=SIMULTANEOUS).filter(|t| *t != client.tag) {
+            assert_eq!(
+                media.audio_from_tag(other),
+                0,
+                "{} hears {other}",
+                client.tag
+            );
+        }
+        // Audio only: no video comes back.
+        assert_eq!(media.frames(LineKind::Video), 0);
+    }
+    let (first, rest) = callers.split_first_mut().expect("callers");
+    let report = wait_report(&mut first.0, |r| r.audio_received).await;
     assert!(!report.video_received);
 
-    // Bob hanging up leaves Alice's test running.
-    bob.ok(Request::HangUp {
-        call_id: bob_call.clone(),
-        for_everyone: false,
-    })
-    .await;
-    bob.wait_call_state(&bob_call, CallState::Disconnected)
-        .await;
-    let before = alice_media.lock().unwrap().audio_from_tag(1);
+    // The others hanging up leave the first one's test running.
+    for (client, call) in rest {
+        client.hang_up(call).await;
+    }
+    let (alice, alice_call) = first;
+    let before = alice.media(alice_call).lock().unwrap().audio_from_tag(1);
     alice
-        .wait_media(&alice_call, "the next playback", |m| {
+        .wait_media(alice_call, "the next playback", |m| {
             m.audio_from_tag(1) >= before + 50
         })
         .await;
