@@ -232,14 +232,17 @@ test('switching camera and microphone mid-call replaces tracks without renegotia
     window.offersBefore = __pcs[0].getTransceivers().length;
     return sender.track.label;
   });
-  await alice.page.evaluate(() => camera.switchSource(cameras[1]));
+  // Chromium's second fake camera sends Y16 (depth) frames, which WebRTC cannot encode; the
+  // third sends MJPEG, like most real webcams.
+  await alice.page.evaluate(() => camera.switchSource(cameras[2]));
   const after = await alice.page.evaluate(() => {
     const sender = __pcs[0].getSenders().find((s) => s.track?.kind === 'video');
     return { label: sender.track.label, transceivers: __pcs[0].getTransceivers().length, offersBefore };
   });
   assert.notEqual(after.label, before);
   assert.equal(after.transceivers, after.offersBefore, 'no new m-lines: no renegotiation');
-  await flowing(bob, 'frames', 10);
+  // Two seconds of frames: more than could still be in flight from the old camera.
+  await flowing(bob, 'frames', 40);
   // The microphone, through the device manager.
   const microphones = await alice.page.evaluate(async () => {
     const mics = await devices.getMicrophones();

@@ -97,7 +97,7 @@ export async function openPage(browser, url, initScript) {
  * Before any page script: records every RTCPeerConnection the page makes (in `__pcs`), so
  * tests can read `getStats()` without the library exposing its connections.
  */
-function recordPeerConnections() {
+export function recordPeerConnections() {
   const Original = window.RTCPeerConnection;
   window.__pcs = [];
   window.RTCPeerConnection = function (...args) {
@@ -200,9 +200,17 @@ export function suite({ serverArgs = [], browserOptions } = {}) {
   return ctx;
 }
 
-/** Waits until `predicate(arg)` holds in the page (it may be async). */
-export function until(p, predicate, arg, timeout = 20_000) {
-  return p.page.waitForFunction(predicate, arg, { timeout, polling: 100 });
+/**
+ * Waits until `predicate(arg)` holds in the page; the predicate may be async. (Playwright's
+ * `waitForFunction` takes a returned promise as truthy, so it cannot wait on `getStats()`.)
+ */
+export async function until(p, predicate, arg, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await p.page.evaluate(predicate, arg)) return;
+    if (Date.now() > deadline) throw new Error(`${p.name ?? 'page'}: not within ${timeout} ms: ${predicate}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Starts a call from `caller` to `callees`; returns after every callee has it ringing. */
