@@ -98,7 +98,7 @@ impl RemoteParticipant {
             state: true,
             muted: true,
             display_name: true,
-            speaking: false,
+            speaking: true,
             streams: true,
         };
         self.update(model, changes);
@@ -107,6 +107,7 @@ impl RemoteParticipant {
     fn fill(&self, model: &RemoteModel) {
         *self.inner.display_name.borrow_mut() = model.display_name.clone();
         self.inner.muted.set(model.muted);
+        self.inner.speaking.set(model.speaking);
         let streams: Vec<RemoteVideoStream> = model
             .streams
             .iter()

@@ -84,6 +84,7 @@ fn info(id: u32, identity: &str, state: ParticipantState, muted: bool) -> Partic
         display_name: identity.to_uppercase(),
         state,
         muted,
+        speaking: false,
         streams: vec![StreamInfo {
             stream_id: StreamId(id * 2),
             kind: StreamKind::Video,
@@ -257,6 +258,16 @@ fn a_call_and_its_roster_follow_the_server() {
     assert_eq!(
         h.agent.call(&CallId("c".into())).unwrap().dominant,
         [ParticipantId(1), ParticipantId(0)]
+    );
+    // A roster frame carries speaking too (what a joiner learns of those already speaking):
+    // this one says bob has stopped.
+    h.frame(participants(
+        vec![info(1, "8:acs:r_bob", ParticipantState::Connected, true)],
+        vec![],
+    ));
+    let changes = h.call_changes();
+    assert!(
+        matches!(&changes[..], [CallChange::Participant(p, ParticipantChanges { speaking: true, state: false, .. })] if !p.speaking)
     );
 
     h.frame(participants(

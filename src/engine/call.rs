@@ -35,7 +35,7 @@ impl RemoteModel {
             display_name: info.display_name.clone(),
             state: info.state,
             muted: info.muted,
-            speaking: false,
+            speaking: info.speaking,
             streams: info.streams.clone(),
             end_reason: None,
         }
@@ -154,11 +154,12 @@ impl CallModel {
                                 state: known.state != info.state,
                                 muted: known.muted != info.muted,
                                 display_name: known.display_name != info.display_name,
-                                speaking: false,
+                                speaking: known.speaking != info.speaking,
                                 streams: known.streams != info.streams,
                             };
                             known.state = info.state;
                             known.muted = info.muted;
+                            known.speaking = info.speaking;
                             known.display_name = info.display_name.clone();
                             known.streams = info.streams.clone();
                             if diff != ParticipantChanges::default() {

@@ -414,6 +414,9 @@ pub struct ParticipantInfo {
     pub state: ParticipantState,
     /// Microphone muted.
     pub muted: bool,
+    /// Speaking now (so a joiner learns who already is; changes come as `Speaking` events).
+    #[serde(default)]
+    pub speaking: bool,
     /// Video streams the participant has (available or not).
     #[serde(default)]
     pub streams: Vec<StreamInfo>,

@@ -238,6 +238,8 @@ struct Participant {
     phase: Phase,
     media_connected: bool,
     muted: bool,
+    /// Speaking now, as the media side last said.
+    speaking: bool,
     hold: bool,
     camera: Stream,
     screen: Stream,
@@ -275,6 +277,7 @@ impl Participant {
             display_name: self.display_name.clone(),
             state: self.told_state.unwrap_or(ParticipantState::Idle),
             muted: self.muted,
+            speaking: self.speaking,
             streams: [
                 (&self.camera, StreamKind::Video),
                 (&self.screen, StreamKind::ScreenSharing),
@@ -615,6 +618,9 @@ impl Hub {
                 }
             }
             MediaEvent::Speaking { leg, speaking } => {
+                if let Some(p) = self.participant_mut(&leg) {
+                    p.speaking = speaking;
+                }
                 if let Some(call) = self.calls.get(&leg.call) {
                     let to = call.joined_endpoints();
                     self.send(
@@ -814,7 +820,7 @@ impl Hub {
         let ep = self.endpoints.get_mut(&endpoint).expect("endpoint exists");
         ep.ringing.remove(call_id);
         ep.legs.insert(call_id.clone(), pid);
-        self.snapshot(endpoint, call_id);
+        self.snapshot(endpoint, call_id, pid);
         self.media(MediaCommand::Open {
             leg: LegKey {
                 call: call_id.clone(),
@@ -1074,6 +1080,7 @@ impl Hub {
                 phase,
                 media_connected: false,
                 muted: false,
+                speaking: false,
                 hold: false,
                 camera: Stream {
                     id: camera,
@@ -1126,7 +1133,7 @@ impl Hub {
             .expect("endpoint exists")
             .legs
             .insert(call_id.clone(), pid);
-        self.snapshot(endpoint, call_id);
+        self.snapshot(endpoint, call_id, pid);
         self.media(MediaCommand::Open {
             leg: LegKey {
                 call: call_id.clone(),
@@ -1369,13 +1376,15 @@ impl Hub {
         self.calls.remove(call_id);
     }
 
-    /// Sends a new joiner everything about the call: its own state and the full roster.
-    fn snapshot(&mut self, endpoint: EndpointId, call_id: &CallId) {
+    /// Sends a new joiner the roster as the others know it. Not the joiner itself: it learns
+    /// its participant id with its own call state (next sync), and would otherwise see itself
+    /// as a remote participant until then.
+    fn snapshot(&mut self, endpoint: EndpointId, call_id: &CallId, joiner: ParticipantId) {
         let call = &self.calls[call_id];
         let upsert: Vec<ParticipantInfo> = call
             .participants
             .values()
-            .filter(|p| p.told_state.is_some())
+            .filter(|p| p.id != joiner && p.told_state.is_some())
             .map(Participant::info)
             .collect();
         if !upsert.is_empty() {

@@ -486,9 +486,12 @@ fn adding_a_participant_promotes_a_one_to_one_call_without_touching_media() {
     for e in [A, B] {
         assert!(roster(&h.events(e)).contains(&(2, ParticipantState::Connecting, None)));
     }
-    // Carol got the whole roster on joining.
+    // Carol got the others on joining (herself she learns with her participant id).
     let snapshot = h.events(C);
-    assert!(matches!(&snapshot[0], Event::Participants { upsert, .. } if upsert.len() == 3));
+    assert!(
+        matches!(&snapshot[0], Event::Participants { upsert, .. } if upsert.iter().map(|p| p.participant_id.0).collect::<Vec<_>>() == [0, 1]),
+        "{snapshot:?}"
+    );
     // With three in the call, one leaving does not end it.
     hang_up(&mut h, A, "c1", false);
     assert!(h.call_states(B).is_empty());
@@ -817,6 +820,51 @@ fn media_events_reach_the_call() {
             matches!(&events[..], [Event::DominantSpeakers { ranked, .. }, Event::Speaking { speaking: true, .. }] if ranked[0] == ParticipantId(1))
         );
     }
+}
+
+#[test]
+fn a_joiner_hears_its_own_id_before_the_roster_and_who_is_speaking_already() {
+    let mut h = Harness::cast();
+    start(&mut h, A, "c1", &["bob"]);
+    h.media_connected("c1", 0);
+    h.hub.handle_media(
+        h.now,
+        MediaEvent::Speaking {
+            leg: leg("c1", 0),
+            speaking: true,
+        },
+    );
+    h.events(B);
+    accept(&mut h, B, "c1");
+    let events = h.events(B);
+    // Bob is participant 1; no roster frame lists him before he knows that id is his.
+    let own_id_at = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::CallState {
+                    participant_id: Some(ParticipantId(1)),
+                    ..
+                }
+            )
+        })
+        .expect("bob is told his participant id");
+    let listed_at = events.iter().position(|e| {
+        matches!(e, Event::Participants { upsert, .. } if upsert.iter().any(|p| p.participant_id == ParticipantId(1)))
+    });
+    assert!(listed_at.is_none_or(|at| at > own_id_at), "{events:?}");
+    // Alice was already speaking: the roster says so, with no Speaking event to wait for.
+    let alice = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Participants { upsert, .. } => {
+                upsert.iter().find(|p| p.participant_id == ParticipantId(0))
+            }
+            _ => None,
+        })
+        .expect("bob is told about alice");
+    assert!(alice.speaking);
 }
 
 // ---- bad input ----
