@@ -176,9 +176,9 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
             ice_servers,
         },
     );
-    if socket.send(frame_text(&welcome)).await.is_err() {
-        return;
-    }
+    // The hub knows the endpoint before the client hears it is welcome, so a call to this
+    // identity made right after rings here. Whatever the hub sends meanwhile waits in the
+    // outbox, which is drained only after the welcome.
     let (outbox, mut inbox) = mpsc::channel::<OutgoingFrame>(OUTBOX_CAPACITY);
     if !state.node.send(NodeInput::Connect {
         endpoint,
@@ -186,6 +186,10 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
         display_name,
         outbox,
     }) {
+        return;
+    }
+    if socket.send(frame_text(&welcome)).await.is_err() {
+        state.node.send(NodeInput::Disconnect { endpoint });
         return;
     }
     let (mut sink, mut stream) = socket.split();
