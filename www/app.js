@@ -1,12 +1,29 @@
-// The demo app. It uses only rtcall's public API, imported by name like any customer app.
-import { AzureCommunicationTokenCredential, CallClient } from 'rtcall';
+// The demo app. It uses only rtcall's public API, imported by name like any customer app:
+// sign-in, the lobby (call people, join a group, test devices), the incoming call dialog and
+// the device pickers live here; the in-call screen is `CallView`.
+import { AzureCommunicationTokenCredential, CallClient, LocalVideoStream } from 'rtcall';
+import { CallView, endReasonText } from './call-view.js';
+import { $, act, copy, showError, showStatus } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
+const ECHO_BOT = '8:echo123';
 
-function showStatus(message, isError = false) {
-  $('status').textContent = message;
-  $('status').classList.toggle('error', isError);
-}
+const app = {
+  client: new CallClient(),
+  credential: undefined,
+  agent: undefined,
+  devices: undefined,
+  /** Resolves once the device list is in (calls wait for it to pick a camera). */
+  devicesReady: undefined,
+  cameras: [],
+  /** The camera LocalVideoStream, shared by previews and calls (switching follows everywhere). */
+  localVideo: { stream: undefined },
+  view: undefined,
+  incoming: undefined,
+};
+
+const selectedCamera = () => app.cameras?.find((c) => c.id === $('camera-select').value) ?? app.cameras?.[0];
+
+// ---- sign-in ----
 
 /** Asks this server's demo endpoint for a new identity and a calling token. */
 async function fetchDemoIdentity() {
@@ -25,37 +42,250 @@ async function verifiedIdentity(credential) {
   return body.identity.id;
 }
 
+const NAME_KEY = 'rtcall-demo.display-name';
+
+const onIncoming = ({ incomingCall }) => ringing(incomingCall);
+const onConnection = ({ newValue, reason }) => {
+  if (newValue === 'Disconnected') showError(`Disconnected from the service${reason ? ` (${reason})` : ''}. Sign in again.`);
+};
+
+/** (Re)creates the call agent with the display name in the field. */
+async function createAgent() {
+  if (app.agent) {
+    app.agent.off('connectionStateChanged', onConnection);
+    app.agent.off('incomingCall', onIncoming);
+    await app.agent.dispose();
+  }
+  app.agent = await app.client.createCallAgent(app.credential, { displayName: $('display-name').value.trim() || 'Guest' });
+  app.agent.on('incomingCall', onIncoming);
+  app.agent.on('connectionStateChanged', onConnection);
+}
+
 async function signIn() {
+  if (app.view) return showError('Leave the call before signing in as someone else.');
   $('sign-in').disabled = true;
   showStatus('Signing in…');
-  try {
+  await act('Could not sign in', async () => {
     const { token } = await fetchDemoIdentity();
-    const credential = new AzureCommunicationTokenCredential(token);
-    // Constructing the client proves the package loaded; calls arrive with the next issues.
-    new CallClient();
-    const id = await verifiedIdentity(credential);
-    const { expiresOnTimestamp } = await credential.getToken();
+    app.credential = new AzureCommunicationTokenCredential(token);
+    const id = await verifiedIdentity(app.credential);
+    if (!$('display-name').value) $('display-name').value = `Guest ${id.slice(-4)}`;
+    await createAgent();
+    // Calls need the camera list: until it is in, the call controls stay hidden.
+    app.devicesReady = setUpDevices();
+    await app.devicesReady;
+    const { expiresOnTimestamp } = await app.credential.getToken();
     $('identity-id').textContent = id;
     $('token-expiry').textContent = new Date(expiresOnTimestamp).toLocaleString();
     $('token-expiry').dateTime = new Date(expiresOnTimestamp).toISOString();
+    for (const shown of ['signed-in', 'signed-in-note', 'actions', 'devices']) $(shown).hidden = false;
     $('signed-out').hidden = true;
-    $('signed-in').hidden = false;
     $('sign-in').textContent = 'Sign in as a new user';
-    showStatus('Signed in.');
-  } catch (error) {
-    showStatus(`Could not sign in: ${error.message}`, true);
-  } finally {
-    $('sign-in').disabled = false;
-  }
+    showStatus('Signed in. Share your id to be called, or call someone.');
+    // A group link joins directly.
+    const group = new URLSearchParams(location.search).get('group');
+    if (group && !app.view) {
+      $('group-id').value = group;
+      groupChanged();
+      join(group);
+    }
+  });
+  $('sign-in').disabled = false;
 }
 
-$('sign-in').addEventListener('click', signIn);
-$('copy-id').addEventListener('click', async () => {
-  try {
-    await navigator.clipboard.writeText($('identity-id').textContent);
-    showStatus('Identity id copied.');
-  } catch {
-    showStatus('Copying is not allowed here; select the id and copy it by hand.', true);
-  }
+// ---- devices ----
+
+function fill(select, list, selected) {
+  const previous = select.value;
+  select.replaceChildren(...list.map((d) => new Option(d.name || d.id, d.id)));
+  select.value = selected?.id ?? previous;
+  if (!select.value && list[0]) select.value = list[0].id;
+  select.disabled = list.length === 0;
+}
+
+async function refreshDevices() {
+  const devices = app.devices;
+  app.cameras = await devices.getCameras();
+  fill($('camera-select'), app.cameras, app.localVideo.stream?.source);
+  fill($('microphone-select'), await devices.getMicrophones(), devices.selectedMicrophone);
+  const speakers = devices.isSpeakerSelectionAvailable ? await devices.getSpeakers() : [];
+  fill($('speaker-select'), speakers, devices.selectedSpeaker);
+}
+
+async function setUpDevices() {
+  if (app.devices) return refreshDevices();
+  app.devices = await app.client.getDeviceManager();
+  await app.devices.askDevicePermission({ audio: true, video: true });
+  app.devices.on('videoDevicesUpdated', refreshDevices);
+  app.devices.on('audioDevicesUpdated', refreshDevices);
+  await refreshDevices();
+}
+
+$('camera-select').addEventListener('change', () =>
+  act('Cannot switch the camera', async () => {
+    // The camera stream is shared by the preview and the call: both follow.
+    if (app.localVideo.stream) await app.localVideo.stream.switchSource(selectedCamera());
+  }),
+);
+$('microphone-select').addEventListener('change', (e) =>
+  act('Cannot switch the microphone', async () => {
+    const microphone = (await app.devices.getMicrophones()).find((m) => m.id === e.target.value);
+    await app.devices.selectMicrophone(microphone);
+  }),
+);
+$('speaker-select').addEventListener('change', (e) =>
+  act('Cannot switch the speaker', async () => {
+    const speaker = (await app.devices.getSpeakers()).find((s) => s.id === e.target.value);
+    await app.devices.selectSpeaker(speaker);
+  }),
+);
+
+// ---- calls ----
+
+/** Call options with the selected camera (once the camera list is in, e.g. for an early incoming call). */
+async function videoOptions(withVideo) {
+  if (!withVideo) return {};
+  await app.devicesReady;
+  const camera = selectedCamera();
+  if (!camera) return {};
+  app.localVideo.stream ??= new LocalVideoStream(camera);
+  return { videoOptions: { localVideoStreams: [app.localVideo.stream] } };
+}
+
+function enterCall(call, { echo = false } = {}) {
+  $('lobby').hidden = true;
+  $('in-call').hidden = false;
+  app.view = new CallView(call, {
+    camera: selectedCamera,
+    localVideo: app.localVideo,
+    echo,
+    onEnd: (reason, leftByMe) => {
+      app.view = undefined;
+      $('in-call').hidden = true;
+      $('lobby').hidden = false;
+      if (reason) showStatus(endReasonText(reason, leftByMe));
+    },
+  });
+  showStatus('');
+}
+
+function startCall(ids, withVideo) {
+  if (app.view) return showError('You are in a call already.');
+  act('Cannot start the call', async () => {
+    const options = await videoOptions(withVideo);
+    if (app.view) return;
+    const call = app.agent.startCall(
+      ids.map((id) => ({ communicationUserId: id })),
+      options,
+    );
+    enterCall(call, { echo: ids.length === 1 && ids[0] === ECHO_BOT });
+  });
+}
+
+function join(groupId) {
+  if (app.view) return showError('You are in a call already.');
+  act('Cannot join the group call', async () => {
+    const options = await videoOptions($('call-video').checked);
+    if (app.view) return;
+    enterCall(app.agent.join({ groupId }, options));
+  });
+}
+
+$('call-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const ids = $('callee-ids').value.split(/[\s,]+/).filter(Boolean);
+  if (ids.length === 0) return showError('Enter at least one identity id to call.');
+  startCall(ids, $('call-video').checked);
 });
+
+function groupChanged() {
+  const link = new URL(location.href);
+  link.search = '';
+  link.searchParams.set('group', $('group-id').value);
+  $('group-link').href = link.href;
+  $('group-link').textContent = link.href;
+}
+$('group-id').addEventListener('input', groupChanged);
+$('new-group').addEventListener('click', () => {
+  $('group-id').value = crypto.randomUUID();
+  groupChanged();
+});
+$('copy-link').addEventListener('click', () => copy($('group-link').href, 'Link'));
+$('group-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  join($('group-id').value.trim());
+});
+$('echo-button').addEventListener('click', () => startCall([ECHO_BOT], true));
+
+// ---- incoming calls ----
+
+function ringing(incomingCall) {
+  if (app.view) return act('Cannot decline a second call', () => incomingCall.reject());
+  app.incoming = incomingCall;
+  const { displayName, identifier } = incomingCall.callerInfo;
+  $('incoming-title').textContent = `${displayName || identifier.communicationUserId || 'Someone'} is calling`;
+  $('incoming').showModal();
+  incomingCall.on('callEnded', () => {
+    if (app.incoming !== incomingCall) return;
+    app.incoming = undefined;
+    $('incoming').close();
+    showStatus('Missed call.');
+  });
+}
+
+async function answer(withVideo) {
+  const incomingCall = app.incoming;
+  app.incoming = undefined;
+  $('incoming').close();
+  if (!incomingCall) return;
+  await act('Cannot answer', async () => enterCall(await incomingCall.accept(await videoOptions(withVideo))));
+}
+$('accept-video').addEventListener('click', () => answer(true));
+$('accept-audio').addEventListener('click', () => answer(false));
+$('reject').addEventListener('click', () => {
+  const incomingCall = app.incoming;
+  app.incoming = undefined;
+  $('incoming').close();
+  act('Cannot decline', () => incomingCall?.reject());
+});
+// Escape closes the dialog: that declines.
+$('incoming').addEventListener('cancel', (e) => {
+  e.preventDefault();
+  $('reject').click();
+});
+
+// ---- in-call controls ----
+
+$('mute').addEventListener('click', () => app.view?.toggleMute());
+$('camera').addEventListener('click', () => app.view?.toggleCamera());
+$('share').addEventListener('click', () => app.view?.toggleShare());
+$('hold').addEventListener('click', () => app.view?.toggleHold());
+$('hang-up').addEventListener('click', () => app.view?.hangUp(false));
+$('end-for-all').addEventListener('click', () => app.view?.hangUp(true));
+$('add-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const id = $('add-id').value.trim();
+  $('add-id').value = '';
+  if (id) app.view?.add(id);
+});
+
+// ---- identity header ----
+
+$('sign-in').addEventListener('click', signIn);
+$('copy-id').addEventListener('click', () => copy($('identity-id').textContent, 'Identity id'));
+$('display-name').addEventListener('change', () => {
+  localStorage.setItem(NAME_KEY, $('display-name').value.trim());
+  if (!app.credential) return;
+  if (app.view) return showError('Your name changes for your next call.');
+  act('Cannot change your name', async () => {
+    await createAgent();
+    showStatus(`You are now “${$('display-name').value.trim()}”.`);
+  });
+});
+window.addEventListener('unhandledrejection', (e) => showError('Something went wrong', e.reason));
+
+// The name a person chose last time, so a group link joins under it.
+$('display-name').value = localStorage.getItem(NAME_KEY) ?? '';
+const group = new URLSearchParams(location.search).get('group');
+if (group) signIn();
 document.body.dataset.ready = 'true';

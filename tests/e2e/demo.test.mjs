@@ -1,0 +1,215 @@
+// The demo app driven like a person would: by the labels and roles of its controls, in real
+// pages against a real server. Screenshots of the main states go to target/test-artifacts/demo/,
+// and every screenshot of video is checked to show a picture (pixel variance), not a blank.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { openPage, recordPeerConnections, repoRoot, suite } from './harness.mjs';
+
+const ctx = suite({ serverArgs: ['--echo-record-ms', '2000'] });
+const artifacts = path.join(repoRoot, 'target/test-artifacts/demo');
+mkdirSync(artifacts, { recursive: true });
+const TIMEOUT = 20_000;
+
+async function person(name, url = ctx.server.url, viewport) {
+  const p = await openPage(ctx.browser, url, recordPeerConnections);
+  if (viewport) await p.page.setViewportSize(viewport);
+  p.name = name;
+  ctx.pages.push(p);
+  return p;
+}
+
+async function signIn(p) {
+  await p.page.getByLabel('Your name, as others see it').fill(p.name);
+  await p.page.getByRole('button', { name: 'Sign in' }).click();
+  await p.page.locator('#identity-id').filter({ hasText: '8:acs:' }).waitFor({ timeout: TIMEOUT });
+  p.id = await p.page.textContent('#identity-id');
+  return p;
+}
+
+const stateIs = (p, state) => p.page.locator('#call-state').filter({ hasText: new RegExp(`^${state}$`) }).waitFor({ timeout: TIMEOUT });
+const statusSays = (p, text) => p.page.locator('#status').filter({ hasText: text }).waitFor({ timeout: TIMEOUT });
+
+/**
+ * Waits until a video inside `selector` shows a live picture: new frames keep being painted
+ * (a frozen last frame does not count), and drawn to a small canvas its luminance varies (a
+ * blank or black element has none). Returns the variance.
+ */
+async function showsPicture(p, selector) {
+  const handle = await p.page.waitForFunction(
+    (selector) => {
+      window.__framesSeen ??= new WeakMap();
+      for (const video of document.querySelectorAll(`${selector} video`)) {
+        if (video.videoWidth === 0) continue;
+        const frames = video.getVideoPlaybackQuality().totalVideoFrames;
+        if (!__framesSeen.has(video)) __framesSeen.set(video, frames);
+        if (frames < __framesSeen.get(video) + 5) continue;
+        const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 36 });
+        const g = canvas.getContext('2d', { willReadFrequently: true });
+        g.drawImage(video, 0, 0, 64, 36);
+        const { data } = g.getImageData(0, 0, 64, 36);
+        let sum = 0;
+        let squares = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+          sum += y;
+          squares += y * y;
+        }
+        const n = data.length / 4;
+        const variance = squares / n - (sum / n) ** 2;
+        if (variance > 20) return variance;
+      }
+      return false;
+    },
+    selector,
+    { timeout: TIMEOUT, polling: 200 },
+  );
+  return handle.jsonValue();
+}
+
+function screenshot(p, name) {
+  return p.page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+test('two people call each other and use every control', async () => {
+  const alice = await signIn(await person('Alice'));
+  const bob = await signIn(await person('Bob'));
+  await screenshot(alice, 'signed-in');
+  // A phone number cannot be called yet, and the page says why.
+  await alice.page.getByText('Call a phone number').click();
+  assert.equal(await alice.page.getByLabel('Phone number').isDisabled(), true);
+
+  await alice.page.getByLabel(/^Identity ids/).fill(bob.id);
+  await alice.page.getByRole('button', { name: 'Call', exact: true }).click();
+  await bob.page.getByRole('dialog').getByText('Alice is calling').waitFor({ timeout: TIMEOUT });
+  await screenshot(bob, 'ringing');
+  // The dialog is keyboard-ready: its first button has focus, and Enter answers.
+  assert.equal(await bob.page.evaluate(() => document.activeElement.textContent), 'Accept with video');
+  await bob.page.keyboard.press('Enter');
+  await stateIs(alice, 'Connected');
+  await stateIs(bob, 'Connected');
+  // Each sees the other's camera and its own preview, mirrored.
+  for (const p of [alice, bob]) {
+    await showsPicture(p, '.tile.remote');
+    await showsPicture(p, '.tile.local');
+  }
+  assert.match(await alice.page.locator('.tile.local video').evaluate((v) => getComputedStyle(v).transform), /matrix\(-1/);
+  await screenshot(alice, 'one-to-one-video');
+
+  // Mute: Bob's roster shows Alice muted.
+  await alice.page.getByRole('button', { name: 'Mute' }).click();
+  await bob.page.locator('#roster li', { hasText: 'Alice' }).locator('.muted').waitFor({ state: 'visible', timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: 'Unmute' }).click();
+  await bob.page.locator('#roster li', { hasText: 'Alice' }).locator('.muted').waitFor({ state: 'hidden', timeout: TIMEOUT });
+
+  // Share the screen: Bob sees it large.
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  await showsPicture(bob, '#stage');
+  await showsPicture(alice, '.tile.local-screen');
+  await alice.page.getByRole('button', { name: 'Stop sharing' }).click();
+  await bob.page.locator('#stage').waitFor({ state: 'hidden', timeout: TIMEOUT });
+
+  // Hold and resume.
+  await alice.page.getByRole('button', { name: 'Hold' }).click();
+  await stateIs(alice, 'LocalHold');
+  await stateIs(bob, 'RemoteHold');
+  await bob.page.locator('#roster li[data-state="Hold"]', { hasText: 'Alice' }).waitFor({ timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: 'Resume' }).click();
+  await stateIs(alice, 'Connected');
+
+  // Another camera and microphone mid-call: the call sends the new devices.
+  const label = (kind) => alice.page.evaluate((kind) => __pcs.at(-1).getSenders().find((s) => s.track?.kind === kind)?.track.label, kind);
+  const [cameraBefore, micBefore] = [await label('video'), await label('audio')];
+  // Chromium's second fake camera sends Y16 (depth) frames WebRTC cannot encode; the third is
+  // an ordinary MJPEG one.
+  assert.equal(cameraBefore, 'fake_device_0');
+  await alice.page.getByLabel('Camera', { exact: true }).selectOption({ label: 'fake_device_2' });
+  const microphones = await alice.page.locator('#microphone-select option').allTextContents();
+  await alice.page.getByLabel('Microphone', { exact: true }).selectOption({ label: microphones.find((m) => m !== micBefore && m !== 'Default') });
+  await alice.page.waitForFunction((before) => __pcs.at(-1).getSenders().find((s) => s.track?.kind === 'video')?.track.label !== before, cameraBefore);
+  await alice.page.waitForFunction((before) => __pcs.at(-1).getSenders().find((s) => s.track?.kind === 'audio')?.track.label !== before, micBefore);
+  await showsPicture(bob, '.tile.remote');
+
+  // Camera off and on again.
+  await alice.page.getByRole('button', { name: 'Stop camera' }).click();
+  await bob.page.locator('.tile.remote.has-video').waitFor({ state: 'detached', timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: 'Start camera' }).click();
+  await showsPicture(bob, '.tile.remote');
+
+  await alice.page.getByRole('button', { name: 'Leave' }).click();
+  await statusSays(alice, 'You left the call. (0/0)');
+  await statusSays(bob, 'The call ended: the other side hung up. (0/0)');
+  await ctx.closeAll();
+});
+
+test('a group by link, someone added and removed, a screen share, ended for everyone', async () => {
+  const alice = await signIn(await person('Alice'));
+  await alice.page.getByRole('button', { name: 'New group id' }).click();
+  const link = await alice.page.locator('#group-link').getAttribute('href');
+  await alice.page.getByRole('button', { name: 'Join' }).click();
+  await stateIs(alice, 'Connected');
+  // Bob opens the link on a phone: it signs in (as a guest: he never typed a name here) and
+  // joins by itself.
+  const bob = await person('Bob', link, { width: 390, height: 844 });
+  await bob.page.locator('#identity-id').filter({ hasText: '8:acs:' }).waitFor({ timeout: TIMEOUT });
+  await stateIs(bob, 'Connected');
+  const carol = await signIn(await person('Carol'));
+  await alice.page.getByLabel('Add someone (identity id)').fill(carol.id);
+  await alice.page.getByRole('button', { name: 'Add', exact: true }).click();
+  await carol.page.getByRole('button', { name: 'Accept audio only' }).click();
+  await stateIs(carol, 'Connected');
+  // Once Carol answers, Alice's status no longer says she is being called.
+  await alice.page.locator('#status').filter({ hasText: /^$/ }).waitFor({ timeout: TIMEOUT });
+  for (const p of [alice, bob, carol]) {
+    await p.page.waitForFunction(() => document.querySelectorAll('#roster li[data-state="Connected"]').length === 2, null, { timeout: TIMEOUT });
+  }
+  // Chromium's fake microphones beep: with Bob and Carol muted, Alice is the one speaking.
+  for (const p of [bob, carol]) await p.page.getByRole('button', { name: 'Mute' }).click();
+  await bob.page.locator('#roster li.dominant', { hasText: 'Alice' }).waitFor({ timeout: TIMEOUT });
+  await carol.page.locator('#roster li', { hasText: 'Alice' }).locator('.speaking').waitFor({ state: 'visible', timeout: TIMEOUT });
+  await alice.page.locator('#roster li', { hasText: 'Guest' }).locator('.muted').waitFor({ state: 'visible', timeout: TIMEOUT });
+
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  await showsPicture(bob, '#stage');
+  await showsPicture(bob, '.tile.remote');
+  await screenshot(bob, 'group-phone-share');
+  await showsPicture(carol, '#stage');
+  await screenshot(carol, 'group-gallery-share');
+  // The phone layout fits its width.
+  assert.equal(await bob.page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true);
+
+  await alice.page.getByRole('button', { name: 'Remove Carol' }).click();
+  await statusSays(carol, 'You were removed from the call. (0/5300)');
+  await alice.page.locator('#roster li', { hasText: 'Carol' }).filter({ hasText: 'removed' }).waitFor({ timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: 'End for everyone' }).click();
+  await statusSays(bob, 'The call was ended for everyone. (0/4097)');
+  await ctx.closeAll();
+});
+
+test('testing my devices with the echo service reports microphone and camera working', async () => {
+  const alice = await signIn(await person('Alice'));
+  await alice.page.getByRole('button', { name: 'Test my devices' }).click();
+  await stateIs(alice, 'Connected');
+  await alice.page.locator('#echo-report[data-audio="true"][data-video="true"]').waitFor({ timeout: TIMEOUT });
+  assert.match(await alice.page.textContent('#echo-report'), /Microphone works; camera works/);
+  // The bot plays her camera back as its own video.
+  await showsPicture(alice, '.tile.remote');
+  await screenshot(alice, 'echo-test');
+  await alice.page.getByRole('button', { name: 'Leave' }).click();
+  await statusSays(alice, 'You left the call.');
+  await ctx.closeAll();
+});
+
+test('calling someone who does not exist says so in words', async () => {
+  const alice = await signIn(await person('Alice'));
+  const missing = alice.id.replace(/_[0-9a-f-]+$/, `_${crypto.randomUUID()}`);
+  await alice.page.getByLabel(/^Identity ids/).fill(missing);
+  await alice.page.getByRole('button', { name: 'Call', exact: true }).click();
+  await statusSays(alice, 'There is no user with that id. (404/10404)');
+  // Not an id at all: refused with a message.
+  await alice.page.getByLabel(/^Identity ids/).fill('hello');
+  await alice.page.getByRole('button', { name: 'Call', exact: true }).click();
+  await alice.page.locator('#error, #status').filter({ hasText: /\(\d+\/\d+\)/ }).first().waitFor({ timeout: TIMEOUT });
+  await ctx.closeAll();
+});

@@ -1,0 +1,318 @@
+// The in-call screen: gallery (local preview mirrored, remote cameras, a screen share large on
+// the stage), the roster with states, mute and speaking, the controls, and the echo test's
+// report. One `CallView` per call; it hands the call back to the lobby when it ends.
+import { Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
+import { $, act, el, initials, showStatus } from './ui.js';
+
+/** A call's end reason, in words. */
+export function endReasonText({ code, subCode }, leftByMe) {
+  const known = {
+    '0/0': leftByMe ? 'You left the call.' : 'The call ended: the other side hung up.',
+    '0/4097': 'The call was ended for everyone.',
+    '0/4521': 'The other side left abruptly.',
+    '0/5000': 'You were removed from the call.',
+    '0/5300': 'You were removed from the call.',
+    '0/5003': 'Everyone declined the call.',
+    '487/0': 'The caller cancelled.',
+    '487/10003': 'The call was answered on another device.',
+    '487/10004': 'Nobody answered.',
+    '480/10037': 'Nobody is signed in with that id right now.',
+    '603/0': 'The call was declined.',
+    '404/10404': 'There is no user with that id.',
+    '410/3100': 'The media connection failed.',
+    '496/7': 'The connection to the service was lost.',
+  };
+  return `${known[`${code}/${subCode}`] ?? 'The call ended.'} (${code}/${subCode})`;
+}
+
+/** Why a participant left, in words (shown briefly in the roster). */
+function leftText({ code, subCode }) {
+  if (code === 0 && (subCode === 5000 || subCode === 5300)) return 'removed';
+  if (code === 603) return 'declined';
+  if (code === 487 && subCode === 10004) return 'no answer';
+  if (code === 480 || code === 404) return 'unreachable';
+  return 'left';
+}
+
+export class CallView {
+  /**
+   * `camera()` gives the selected camera's VideoDeviceInfo, `localVideo.stream` is the app's one
+   * camera LocalVideoStream (made on first use), `echo` marks a device test call, `onEnd` is
+   * called with the end reason once the call is over.
+   */
+  constructor(call, { camera, localVideo, echo, onEnd }) {
+    this.call = call;
+    this.selectedCamera = camera;
+    this.localVideo = localVideo;
+    this.onEnd = onEnd;
+    this.leftByMe = false;
+    this.renderers = new Map(); // stream -> VideoStreamRenderer
+    this.people = new Map(); // participant -> { item, tile }
+    this.dominant = call.feature(Features.DominantSpeakers);
+    this.listeners = [];
+    $('gallery').replaceChildren();
+    $('stage').replaceChildren();
+    $('stage').hidden = true;
+    $('roster').replaceChildren();
+    $('echo-report').hidden = !echo;
+    $('add-form').hidden = echo;
+    $('end-for-all').hidden = echo;
+    $('call-title').textContent = echo ? 'Testing your devices' : 'Call';
+    this.localTile = this.tile('You', 'local');
+    $('gallery').append(this.localTile.element);
+
+    this.on(call, 'stateChanged', () => this.stateChanged());
+    this.on(call, 'isMutedChanged', () => this.controls());
+    this.on(call, 'isScreenSharingOnChanged', () => this.controls());
+    this.on(call, 'isLocalVideoStartedChanged', () => this.controls());
+    this.on(call, 'localVideoStreamsUpdated', ({ added, removed }) => {
+      added.forEach((s) => this.showLocal(s));
+      removed.forEach((s) => this.hideLocal(s));
+    });
+    this.on(call, 'remoteParticipantsUpdated', ({ added, removed }) => {
+      added.forEach((p) => this.join(p));
+      removed.forEach((p) => this.leave(p));
+    });
+    this.on(this.dominant, 'dominantSpeakersChanged', () => this.highlightDominant());
+    if (echo) {
+      const feature = call.feature(Features.EchoTest);
+      this.on(feature, 'reportChanged', () => this.echoReport(feature.report));
+    }
+    call.remoteParticipants.forEach((p) => this.join(p));
+    call.localVideoStreams.forEach((s) => this.showLocal(s));
+    this.stateChanged();
+  }
+
+  on(target, event, listener) {
+    target.on(event, listener);
+    this.listeners.push(() => target.off(event, listener));
+  }
+
+  // ---- tiles and views ----
+
+  tile(name, kind) {
+    const video = el('div', { class: 'video' });
+    const label = el('span', { class: 'name' }, name);
+    const avatar = el('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(name));
+    const element = el('figure', { class: `tile ${kind}` }, avatar, video, el('figcaption', {}, label));
+    return { element, video, label, avatar };
+  }
+
+  async render(stream, container, options) {
+    if (this.renderers.has(stream)) return;
+    const renderer = new VideoStreamRenderer(stream);
+    this.renderers.set(stream, renderer);
+    await act('Cannot show a video', async () => {
+      const view = await renderer.createView(options);
+      // The stream may have gone while the view was being made.
+      if (this.renderers.get(stream) !== renderer) return view.dispose();
+      container.replaceChildren(view.target);
+      container.closest('.tile')?.classList.add('has-video');
+    });
+  }
+
+  hide(stream) {
+    const renderer = this.renderers.get(stream);
+    if (!renderer) return;
+    this.renderers.delete(stream);
+    renderer.dispose();
+    for (const tile of document.querySelectorAll('.tile.has-video')) {
+      if (!tile.querySelector('video')) tile.classList.remove('has-video');
+    }
+    if (!$('stage').querySelector('video')) $('stage').hidden = true;
+  }
+
+  showLocal(stream) {
+    if (stream.mediaStreamType === 'ScreenSharing') {
+      const tile = this.tile('Your screen', 'local-screen');
+      $('gallery').append(tile.element);
+      this.localScreen = tile;
+      this.render(stream, tile.video);
+    } else {
+      this.render(stream, this.localTile.video, { isMirrored: true });
+    }
+  }
+
+  hideLocal(stream) {
+    this.hide(stream);
+    if (stream.mediaStreamType === 'ScreenSharing') {
+      this.localScreen?.element.remove();
+      this.localScreen = undefined;
+    }
+  }
+
+  // ---- participants ----
+
+  join(participant) {
+    const name = () => participant.displayName || participant.identifier.communicationUserId || 'Someone';
+    const tile = this.tile(name(), 'remote');
+    $('gallery').append(tile.element);
+    const state = el('span', { class: 'badge' });
+    const muted = el('span', { class: 'muted', title: 'Muted' }, 'muted');
+    const speaking = el('span', { class: 'speaking', title: 'Speaking' }, 'speaking');
+    const remove = el('button', { type: 'button', class: 'quiet small', 'aria-label': `Remove ${name()}` }, 'Remove');
+    remove.addEventListener('click', () =>
+      act(`Cannot remove ${name()}`, () => this.call.removeParticipant(participant.identifier)),
+    );
+    const label = el('span', { class: 'person' }, name());
+    const item = el('li', {}, label, state, muted, speaking, remove);
+    $('roster').append(item);
+    const entry = { item, tile, state, muted, speaking, label, remove };
+    this.people.set(participant, entry);
+    const update = () => {
+      entry.state.textContent = participant.state;
+      entry.muted.hidden = !participant.isMuted;
+      entry.speaking.hidden = !participant.isSpeaking;
+      entry.label.textContent = name();
+      tile.label.textContent = name();
+      tile.avatar.textContent = initials(name());
+      tile.element.classList.toggle('speaking', participant.isSpeaking);
+      item.dataset.state = participant.state;
+      entry.remove.setAttribute('aria-label', `Remove ${name()}`);
+      entry.remove.hidden = participant.state === 'Disconnected' || $('add-form').hidden;
+    };
+    for (const event of ['stateChanged', 'isMutedChanged', 'isSpeakingChanged', 'displayNameChanged']) {
+      this.on(participant, event, update);
+    }
+    const watch = (stream) => {
+      const show = () => {
+        if (!stream.isAvailable) return this.hide(stream);
+        if (stream.mediaStreamType === 'ScreenSharing') {
+          $('stage').hidden = false;
+          const holder = el('div', { class: 'video' });
+          $('stage').replaceChildren(holder, el('p', { class: 'stage-label' }, `${name()} is sharing`));
+          this.render(stream, holder);
+        } else {
+          this.render(stream, tile.video);
+        }
+      };
+      this.on(stream, 'isAvailableChanged', show);
+      show();
+    };
+    participant.videoStreams.forEach(watch);
+    this.on(participant, 'videoStreamsUpdated', ({ added, removed }) => {
+      added.forEach(watch);
+      removed.forEach((s) => this.hide(s));
+    });
+    update();
+  }
+
+  leave(participant) {
+    const entry = this.people.get(participant);
+    if (!entry) return;
+    this.people.delete(participant);
+    participant.videoStreams.forEach((s) => this.hide(s));
+    entry.tile.element.remove();
+    entry.state.textContent = participant.callEndReason ? leftText(participant.callEndReason) : 'left';
+    entry.item.dataset.state = 'Disconnected';
+    entry.remove.hidden = true;
+    // The roster says who left, and why, for a few seconds.
+    setTimeout(() => entry.item.remove(), 5000);
+  }
+
+  highlightDominant() {
+    const [first] = this.dominant.dominantSpeakers.speakersList;
+    for (const [participant, { item, tile }] of this.people) {
+      const dominant = first?.communicationUserId === participant.identifier.communicationUserId;
+      item.classList.toggle('dominant', dominant);
+      tile.element.classList.toggle('dominant', dominant);
+    }
+  }
+
+  // ---- call state and controls ----
+
+  stateChanged() {
+    const state = this.call.state;
+    $('call-state').textContent = state;
+    this.controls();
+    if (state === 'Disconnected') this.end();
+  }
+
+  controls() {
+    const call = this.call;
+    const live = call.state === 'Connected' || call.state === 'LocalHold' || call.state === 'RemoteHold';
+    const set = (id, pressed, text) => {
+      $(id).setAttribute('aria-pressed', String(pressed));
+      $(id).textContent = text;
+      $(id).disabled = !live;
+    };
+    set('mute', call.isMuted, call.isMuted ? 'Unmute' : 'Mute');
+    set('camera', call.isLocalVideoStarted, call.isLocalVideoStarted ? 'Stop camera' : 'Start camera');
+    set('share', call.isScreenSharingOn, call.isScreenSharingOn ? 'Stop sharing' : 'Share screen');
+    set('hold', call.state === 'LocalHold', call.state === 'LocalHold' ? 'Resume' : 'Hold');
+    $('share').hidden = !navigator.mediaDevices?.getDisplayMedia;
+    this.localTile.element.classList.toggle('muted', call.isMuted);
+  }
+
+  async toggleMute() {
+    await act('Cannot change mute', () => (this.call.isMuted ? this.call.unmute() : this.call.mute()));
+  }
+
+  async toggleCamera() {
+    await act('Cannot change the camera', async () => {
+      if (this.call.isLocalVideoStarted) {
+        const stream = this.call.localVideoStreams.find((s) => s.mediaStreamType !== 'ScreenSharing');
+        await this.call.stopVideo(stream);
+      } else {
+        const camera = this.selectedCamera();
+        if (!camera) throw new Error('no camera found');
+        this.localVideo.stream ??= new LocalVideoStream(camera);
+        await this.call.startVideo(this.localVideo.stream);
+      }
+    });
+  }
+
+  async toggleShare() {
+    await act('Cannot share the screen', async () => {
+      if (this.call.isScreenSharingOn) {
+        await this.call.stopScreenSharing();
+      } else {
+        await this.call.startScreenSharing();
+      }
+    });
+  }
+
+  async toggleHold() {
+    await act('Cannot change hold', () => (this.call.state === 'LocalHold' ? this.call.resume() : this.call.hold()));
+  }
+
+  async hangUp(forEveryone) {
+    this.leftByMe = true;
+    await act('Cannot hang up', () => this.call.hangUp({ forEveryone }));
+  }
+
+  async add(id) {
+    await act(`Cannot add ${id}`, async () => {
+      const participant = this.call.addParticipant({ communicationUserId: id });
+      const calling = `Calling ${participant.displayName || id}…`;
+      showStatus(calling);
+      // The status says "Calling" only while they ring; the roster takes over from there.
+      const answered = () => {
+        if (participant.state === 'Connected' || participant.state === 'Disconnected') {
+          participant.off('stateChanged', answered);
+          if ($('status').textContent === calling) showStatus('');
+        }
+      };
+      this.on(participant, 'stateChanged', answered);
+    });
+  }
+
+  echoReport(report) {
+    if (!report) return;
+    const yes = (ok, what) => `${what} ${ok ? 'works' : 'not detected'}`;
+    const phases = { prompt: 'Listen for the tone…', recording: 'Recording: say something…', playback: 'Playing you back…' };
+    const network = report.roundTripTimeMs !== undefined ? `, round trip ${Math.round(report.roundTripTimeMs)} ms` : '';
+    $('echo-report').textContent = `${phases[report.phase] ?? ''} ${yes(report.audioReceived, 'Microphone')}; ${yes(
+      report.videoReceived,
+      'camera',
+    )}${network}.`;
+    $('echo-report').dataset.audio = String(report.audioReceived);
+    $('echo-report').dataset.video = String(report.videoReceived);
+  }
+
+  end() {
+    for (const stop of this.listeners.splice(0)) stop();
+    for (const stream of [...this.renderers.keys()]) this.hide(stream);
+    this.onEnd(this.call.callEndReason, this.leftByMe);
+  }
+}
