@@ -251,11 +251,7 @@ async fn apply_offer(
     let description = web_sys::RtcSessionDescriptionInit::new(web_sys::RtcSdpType::Offer);
     description.set_sdp(&offer.sdp);
     JsFuture::from(pc.set_remote_description(&description)).await?;
-    let tracks = {
-        let mut s = state.borrow_mut();
-        s.lines = offer.media.clone();
-        s.tracks.clone()
-    };
+    state.borrow_mut().lines = offer.media.clone();
     let mut playing = Vec::new();
     for transceiver in pc.get_transceivers().iter() {
         let transceiver: web_sys::RtcRtpTransceiver = transceiver.unchecked_into();
@@ -285,10 +281,12 @@ async fn apply_offer(
         };
         if let Some(source) = source {
             transceiver.set_direction(web_sys::RtcRtpTransceiverDirection::Sendonly);
-            let track = tracks.get(&source);
+            // The track as it is now, not as it was when the offer came: a camera that opened
+            // while this offer was being applied must not be replaced by the nothing before it.
+            let track = state.borrow().tracks.get(&source).cloned();
             let sender = transceiver.sender();
-            JsFuture::from(sender.replace_track(track)).await?;
-            tune(&sender, source, track);
+            JsFuture::from(sender.replace_track(track.as_ref())).await?;
+            tune(&sender, source, track.as_ref());
         }
     }
     let answer = JsFuture::from(pc.create_answer()).await?;
