@@ -10,7 +10,8 @@ WASM_PACK_VERSION=0.15.1
 # chromium + chromium-driver: headless browser tests (never a downloaded browser).
 # cmake, pkg-config: native builds of C dependencies (aws-lc for DTLS).
 # libopus-dev: the echo bot encodes its prompt tone with libopus.
-APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev)
+# espeak-ng: the DSP tests synthesize speech to suppress noise in.
+APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng)
 
 say() { printf 'setup: %s\n' "$*"; }
 
