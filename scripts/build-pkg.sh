@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the release wasm (wasm-pack, web target), shrunk with
-# wasm-opt from npm's binaryen, plus the hand-written entry and types from js/.
+# wasm-opt from npm's binaryen, the AudioWorklet DSP module (loaded only when an audio effect is
+# on), plus the hand-written entry and types from js/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ node_modules/.bin/wasm-opt -Oz \
   --enable-mutable-globals --enable-multivalue --enable-reference-types --strip-debug --strip-producers \
   pkg/rtcall_bg.wasm -o pkg/rtcall_bg.wasm
 
+bash scripts/build-worklet.sh
 cp js/index.js js/index.d.ts pkg/
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" js/package.json > pkg/package.json

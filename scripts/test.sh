@@ -47,7 +47,7 @@ layer() {
 lint() {
   cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets -- -D warnings &&
-    cargo clippy -p rtcall --target wasm32-unknown-unknown --all-targets -- -D warnings &&
+    cargo clippy -p rtcall -p rtcall-dsp-worklet --target wasm32-unknown-unknown --all-targets -- -D warnings &&
     echo "test result: ok. 3 passed; 0 failed"
 }
 types() {
