@@ -275,6 +275,8 @@ export declare class Call {
   readonly isScreenSharingOn: boolean;
   readonly isLocalVideoStarted: boolean;
   readonly localVideoStreams: ReadonlyArray<LocalVideoStream>;
+  /** The microphone being sent (one object for the call's life). */
+  readonly localAudioStreams: ReadonlyArray<LocalAudioStream>;
   readonly remoteParticipants: ReadonlyArray<RemoteParticipant>;
   mute(): Promise<void>;
   unmute(): Promise<void>;
@@ -454,8 +456,63 @@ export declare class EchoTestCallFeature {
 }
 export { EchoTestCallFeature as EchoTestFeature };
 
-/** The features `call.feature()` accepts. */
+/** The call's microphone. */
+export declare class LocalAudioStream {
+  readonly mediaStreamType: 'Audio';
+  /** The microphone as captured (before effects). */
+  getMediaStream(): Promise<MediaStream>;
+  /** Its volume; loads the DSP worklet on first use. */
+  getVolume(): Promise<Volume>;
+  feature(factory: typeof Features.AudioEffects): AudioEffectsFeature;
+}
+
+/** A microphone's volume. */
+export declare class Volume {
+  /** 0 (silence) to 100 (full scale), updated about ten times a second. */
+  readonly level: number;
+  on(event: 'levelChanged', listener: PropertyChangedEvent): void;
+  off(event: 'levelChanged', listener: PropertyChangedEvent): void;
+}
+
+export type AudioEffect = DeepNoiseSuppressionEffect | BrowserNoiseSuppressionEffect;
+export interface AudioEffects {
+  noiseSuppression?: AudioEffect;
+}
+export interface ActiveAudioEffects {
+  noiseSuppression?: 'DeepNoiseSuppression' | 'BrowserNoiseSuppression';
+}
+export interface AudioEffectErrorPayload {
+  code: number;
+  subCode: number;
+  message: string;
+}
+
+/** `localAudioStream.feature(Features.AudioEffects)`: noise suppression on the microphone. */
+export declare class AudioEffectsFeature {
+  readonly name: 'AudioEffects';
+  readonly activeEffects: ActiveAudioEffects;
+  isSupported(effect: AudioEffect): Promise<boolean>;
+  /** Turns the effect on; swaps the sent track in place (no renegotiation). */
+  startEffects(effects: AudioEffects): Promise<void>;
+  stopEffects(effects: { noiseSuppression?: boolean }): Promise<void>;
+  on(event: 'effectsStarted' | 'effectsStopped', listener: (effects: ActiveAudioEffects) => void): void;
+  on(event: 'effectsError', listener: (error: AudioEffectErrorPayload) => void): void;
+  off(event: 'effectsStarted' | 'effectsStopped', listener: (effects: ActiveAudioEffects) => void): void;
+  off(event: 'effectsError', listener: (error: AudioEffectErrorPayload) => void): void;
+}
+
+/** rtcall's noise suppression, in an AudioWorklet. */
+export declare class DeepNoiseSuppressionEffect {
+  readonly name: 'DeepNoiseSuppression';
+}
+/** The browser's noise suppression. */
+export declare class BrowserNoiseSuppressionEffect {
+  readonly name: 'BrowserNoiseSuppression';
+}
+
+/** The features `call.feature()` and `localAudioStream.feature()` accept. */
 export declare const Features: {
+  readonly AudioEffects: { readonly name: 'AudioEffects' };
   readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
   /** rtcall: the echo test's report. */
   readonly EchoTest: { readonly name: 'EchoTest' };

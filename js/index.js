@@ -2,11 +2,14 @@
 // an app only imports classes, from a bundler or from a <script type="module"> with an import
 // map, and never calls an init(). The names are those of @azure/communication-calling and
 // @azure/communication-common, so both specifiers can resolve to this file.
-import init from './rtcall.js';
+import init, { __rtcallSetAudioWorklet } from './rtcall.js';
 
 await init({ module_or_path: new URL('./rtcall_bg.wasm', import.meta.url) });
+// The microphone DSP (noise suppression, levels) loads from next to this file, on first use.
+__rtcallSetAudioWorklet(new URL('./dsp-worklet.js', import.meta.url).href, new URL('./rtcall_dsp.wasm', import.meta.url).href);
 
 export {
+  AudioEffectsFeature,
   AzureCommunicationTokenCredential,
   Call,
   CallAgent,
@@ -15,11 +18,13 @@ export {
   DominantSpeakersFeature,
   EchoTestFeature,
   IncomingCall,
+  LocalAudioStream,
   LocalVideoStream,
   RemoteParticipant,
   RemoteVideoStream,
   VideoStreamRenderer,
   VideoStreamRendererView,
+  Volume,
   createIdentifierFromRawId,
   getIdentifierKind,
   getIdentifierRawId,
@@ -32,8 +37,23 @@ export {
 export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
 
-/** The call features `call.feature()` accepts. */
+/** The features `call.feature()` and `localAudioStream.feature()` accept. */
 export const Features = Object.freeze({
+  AudioEffects: Object.freeze({ name: 'AudioEffects' }),
   DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
   EchoTest: Object.freeze({ name: 'EchoTest' }),
 });
+
+/** rtcall's noise suppression (RNNoise-class, in an AudioWorklet); the name ACS's effects package uses. */
+export class DeepNoiseSuppressionEffect {
+  get name() {
+    return 'DeepNoiseSuppression';
+  }
+}
+
+/** The browser's own noise suppression (the `noiseSuppression` track constraint). */
+export class BrowserNoiseSuppressionEffect {
+  get name() {
+    return 'BrowserNoiseSuppression';
+  }
+}

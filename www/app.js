@@ -260,6 +260,7 @@ $('mute').addEventListener('click', () => app.view?.toggleMute());
 $('camera').addEventListener('click', () => app.view?.toggleCamera());
 $('share').addEventListener('click', () => app.view?.toggleShare());
 $('hold').addEventListener('click', () => app.view?.toggleHold());
+$('noise-suppression').addEventListener('change', (e) => app.view?.toggleNoiseSuppression(e.target.checked));
 $('hang-up').addEventListener('click', () => app.view?.hangUp(false));
 $('end-for-all').addEventListener('click', () => app.view?.hangUp(true));
 $('add-form').addEventListener('submit', (e) => {

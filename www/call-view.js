@@ -1,7 +1,7 @@
 // The in-call screen: gallery (local preview mirrored, remote cameras, a screen share large on
 // the stage), the roster with states, mute and speaking, the controls, and the echo test's
 // report. One `CallView` per call; it hands the call back to the lobby when it ends.
-import { Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
+import { DeepNoiseSuppressionEffect, Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
 import { $, act, el, initials, showStatus } from './ui.js';
 
 /** A call's end reason, in words. */
@@ -80,7 +80,32 @@ export class CallView {
     }
     call.remoteParticipants.forEach((p) => this.join(p));
     call.localVideoStreams.forEach((s) => this.showLocal(s));
+    this.microphone();
     this.stateChanged();
+  }
+
+  /** The microphone's level meter and the noise-suppression switch (rtcall's, in a worklet). */
+  async microphone() {
+    const [stream] = this.call.localAudioStreams;
+    $('mic-level').value = 0;
+    $('noise-suppression').checked = false;
+    if (!stream) return;
+    this.effects = stream.feature(Features.AudioEffects);
+    this.on(this.effects, 'effectsStarted', () => ($('noise-suppression').checked = true));
+    this.on(this.effects, 'effectsStopped', () => ($('noise-suppression').checked = false));
+    $('noise-suppression-label').hidden = !(await this.effects.isSupported(new DeepNoiseSuppressionEffect()));
+    await act('Cannot show the microphone level', async () => {
+      const volume = await stream.getVolume();
+      this.on(volume, 'levelChanged', () => ($('mic-level').value = volume.level));
+    });
+  }
+
+  async toggleNoiseSuppression(on) {
+    await act('Cannot change noise suppression', async () => {
+      if (on) await this.effects?.startEffects({ noiseSuppression: new DeepNoiseSuppressionEffect() });
+      else await this.effects?.stopEffects({ noiseSuppression: true });
+    });
+    $('noise-suppression').checked = this.effects?.activeEffects.noiseSuppression === 'DeepNoiseSuppression';
   }
 
   on(target, event, listener) {

@@ -2,6 +2,7 @@
 //! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
 //! when the server confirms.
 
+use super::audio_stream::MicrophoneEffects;
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -69,6 +70,8 @@ pub struct CallInner {
     pub(crate) screen: RefCell<Option<ScreenShare>>,
     pub(crate) media: RefCell<Option<PeerSession>>,
     pub(crate) microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
+    /// The microphone's volume and effects (its DSP worklet, once asked for).
+    pub(crate) effects: MicrophoneEffects,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
     pub(crate) emitter: Emitter,
@@ -105,6 +108,7 @@ impl Call {
                 screen: RefCell::new(None),
                 media: RefCell::new(None),
                 microphone: RefCell::new(None),
+                effects: MicrophoneEffects::default(),
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
                 emitter: Emitter::default(),
@@ -281,6 +285,7 @@ impl Call {
         if let Some(track) = inner.microphone.borrow_mut().take() {
             track.stop();
         }
+        inner.effects.close();
         let videos = std::mem::take(&mut *inner.local_video.borrow_mut());
         for (stream, _) in &videos {
             stream.detach_call(inner);
@@ -435,26 +440,35 @@ impl Call {
     /// once it is being sent.
     pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
-        // While a tab's audio is shared the line carries the mix: the microphone joins it.
-        let mixed = match self.inner.screen.borrow().as_ref().and_then(|s| s.mix()) {
+        MicrophoneEffects::microphone_changed(&self.inner, &track).await;
+        let old = self.inner.microphone.borrow_mut().replace(track);
+        let sending = self.send_microphone();
+        if let Some(old) = old {
+            old.stop();
+        }
+        sending.await;
+    }
+
+    /// Sends the microphone as it should go (raw, or through the DSP when an effect is on) on
+    /// the audio line, or into the tab-audio mix while a tab's audio is shared; returns once
+    /// it is on the wire.
+    pub(crate) async fn send_microphone(&self) {
+        let Some(raw) = self.inner.microphone.borrow().clone() else {
+            return;
+        };
+        let track = self.inner.effects.outgoing(&raw);
+        let pending = match self.inner.screen.borrow().as_ref().and_then(|s| s.mix()) {
             Some(mix) => {
                 mix.set_microphone(Some(&track));
-                true
+                None
             }
-            None => false,
-        };
-        let pending = if mixed {
-            None
-        } else {
-            self.inner
+            None => self
+                .inner
                 .media
                 .borrow()
                 .as_ref()
-                .and_then(|m| m.set_track(SendSource::Microphone, Some(Clone::clone(&track))))
+                .and_then(|m| m.set_track(SendSource::Microphone, Some(track))),
         };
-        if let Some(old) = self.inner.microphone.borrow_mut().replace(track) {
-            old.stop();
-        }
         replaced(pending).await;
     }
 
@@ -571,6 +585,16 @@ impl Call {
                 .map(|(_, js)| js.clone())
                 .chain(screen),
         )
+    }
+
+    /// The microphone being sent, as `[LocalAudioStream]` (one object for the call's life; its
+    /// volume and effects apply to whichever microphone is selected). Empty once the call ended.
+    #[wasm_bindgen(getter, js_name = localAudioStreams, unchecked_return_type = "LocalAudioStream[]")]
+    pub fn local_audio_streams(&self) -> JsValue {
+        if self.check_active().is_err() {
+            return array([]);
+        }
+        array([MicrophoneEffects::stream(&self.inner).js()])
     }
 
     /// The other participants.

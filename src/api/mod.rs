@@ -2,6 +2,7 @@
 //! `@azure/communication-calling` and `@azure/communication-common`. They are thin: the call
 //! logic lives in `engine` (and `rtcall_protocol`), browser plumbing in `media` and `signal`.
 
+pub mod audio_stream;
 pub mod call;
 pub mod call_agent;
 pub mod call_client;
@@ -18,6 +19,7 @@ pub mod renderer;
 mod screen_share;
 pub mod streams;
 
+pub use audio_stream::{AudioEffectsFeature, LocalAudioStream, Volume};
 pub use call::Call;
 pub use call_agent::CallAgent;
 pub use call_client::CallClient;

@@ -46,7 +46,11 @@ impl ScreenShare {
             pending.extend(media.set_track(SendSource::Screen, None));
             if let Some((track, _mix)) = &self.audio {
                 track.stop();
-                let microphone = call.microphone.borrow().clone();
+                let microphone = call
+                    .microphone
+                    .borrow()
+                    .as_ref()
+                    .map(|raw| call.effects.outgoing(raw));
                 pending.extend(media.set_track(SendSource::Microphone, microphone));
             }
         }
@@ -164,7 +168,13 @@ impl Call {
                 .ok()
                 .and_then(|shared| match AudioMix::new(&shared) {
                     Ok(mix) => {
-                        mix.set_microphone(self.inner.microphone.borrow().as_ref());
+                        let microphone = self
+                            .inner
+                            .microphone
+                            .borrow()
+                            .as_ref()
+                            .map(|raw| self.inner.effects.outgoing(raw));
+                        mix.set_microphone(microphone.as_ref());
                         Some((shared, mix))
                     }
                     Err(e) => {

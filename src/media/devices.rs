@@ -118,6 +118,34 @@ pub async fn open_track(
         .map_err(|_| JsValue::from_str("the device gave no track"))
 }
 
+/// Opens a microphone (by id, or the default) with the browser's own noise suppression on or
+/// off: it is fixed when the track opens (Chrome ignores `applyConstraints` for it).
+pub async fn open_microphone(
+    device_id: Option<&str>,
+    noise_suppression: bool,
+) -> Result<web_sys::MediaStreamTrack, JsValue> {
+    let audio = match constraint(device_id) {
+        c if c.is_object() => c,
+        _ => js_sys::Object::new().into(),
+    };
+    js_sys::Reflect::set(
+        &audio,
+        &"noiseSuppression".into(),
+        &noise_suppression.into(),
+    )?;
+    let constraints = web_sys::MediaStreamConstraints::new();
+    constraints.set_audio(&audio);
+    let stream: web_sys::MediaStream =
+        JsFuture::from(media_devices()?.get_user_media_with_constraints(&constraints)?)
+            .await?
+            .unchecked_into();
+    stream
+        .get_audio_tracks()
+        .get(0)
+        .dyn_into::<web_sys::MediaStreamTrack>()
+        .map_err(|_| JsValue::from_str("the microphone gave no track"))
+}
+
 /// Stops every track of a stream.
 pub fn stop_stream(stream: &web_sys::MediaStream) {
     for track in stream.get_tracks().iter() {

@@ -1,11 +1,12 @@
 //! The browser's media: devices, screen capture, the call's `RTCPeerConnection`, remote audio
-//! playback.
+//! playback, the microphone's DSP worklet.
 //!
 //! Beware: `MediaStreamTrack` and `MediaStream` have an inherent `clone()` (the DOM's, which
 //! makes a *new* track or stream). To copy the handle, write `Clone::clone(&track)`.
 
 pub mod audio;
 pub mod devices;
+pub mod effects;
 pub mod peer;
 pub mod screen;
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { openPage, recordPeerConnections, repoRoot, suite } from './harness.mjs';
+import { flowing, openPage, recordPeerConnections, repoRoot, suite } from './harness.mjs';
 
 const ctx = suite({ serverArgs: ['--echo-record-ms', '2000'] });
 const artifacts = path.join(repoRoot, 'target/test-artifacts/demo');
@@ -109,6 +109,17 @@ test('two people call each other and use every control', async () => {
   await showsPicture(alice, '.tile.local-screen');
   await alice.page.getByRole('button', { name: 'Stop sharing' }).click();
   await bob.page.locator('#stage').waitFor({ state: 'hidden', timeout: TIMEOUT });
+
+  // The microphone meter moves with the fake microphone's beeps; noise suppression goes on
+  // and off mid-call (the line then sends the worklet's track) and Bob keeps hearing her.
+  await alice.page.waitForFunction(() => document.querySelector('#mic-level').value > 30, null, { timeout: TIMEOUT });
+  const rawAudio = await alice.page.evaluate(() => __pcs.at(-1).getSenders().find((s) => s.track?.kind === 'audio').track.id);
+  await alice.page.getByLabel('Noise suppression').check();
+  await alice.page.waitForFunction((raw) => __pcs.at(-1).getSenders().find((s) => s.track?.kind === 'audio').track.id !== raw, rawAudio);
+  await flowing(bob, 'audio', 50);
+  await alice.page.getByLabel('Noise suppression').uncheck();
+  await alice.page.waitForFunction((raw) => __pcs.at(-1).getSenders().find((s) => s.track?.kind === 'audio').track.id === raw, rawAudio);
+  await flowing(bob, 'audio', 50);
 
   // Hold and resume.
   await alice.page.getByRole('button', { name: 'Hold' }).click();

@@ -23,6 +23,7 @@ import {
   isCommunicationUserIdentifier,
   isPhoneNumberIdentifier,
 } from '@azure/communication-common';
+import { BrowserNoiseSuppressionEffect, DeepNoiseSuppressionEffect } from 'rtcall';
 import type { CommunicationServicesError } from 'rtcall';
 
 export async function usage(token: string, fetchToken: () => Promise<string>): Promise<void> {
@@ -144,4 +145,20 @@ export async function sharingAndTesting(callAgent: CallAgent): Promise<void> {
   });
   // @ts-expect-error: displaySurface is monitor, window or browser
   await call.startScreenSharing({ displaySurface: 'desk' });
+}
+
+// The microphone's volume and noise suppression, as ACS apps reach them from the call.
+export async function microphone(call: Call): Promise<void> {
+  const [stream] = call.localAudioStreams;
+  const volume = await stream.getVolume();
+  volume.on('levelChanged', () => console.log(volume.level));
+  const effects = stream.feature(Features.AudioEffects);
+  const deep = new DeepNoiseSuppressionEffect();
+  if (await effects.isSupported(deep)) await effects.startEffects({ noiseSuppression: deep });
+  else await effects.startEffects({ noiseSuppression: new BrowserNoiseSuppressionEffect() });
+  effects.on('effectsError', ({ code, subCode, message }) => console.log(code, subCode, message));
+  console.log(effects.activeEffects.noiseSuppression);
+  await effects.stopEffects({ noiseSuppression: true });
+  // @ts-expect-error: noise suppression takes an effect object, not a name
+  await effects.startEffects({ noiseSuppression: 'DeepNoiseSuppression' });
 }

@@ -1,0 +1,483 @@
+//! The call's microphone as ACS shows it: `call.localAudioStreams[0]`, a `LocalAudioStream`
+//! with `getVolume()` (a `Volume` whose `level` follows the microphone, 0–100) and
+//! `feature(Features.AudioEffects)` (noise suppression: rtcall's own in an AudioWorklet, or the
+//! browser's). Turning an effect on or off swaps the track on the audio line in place: no
+//! renegotiation, no gap.
+
+use super::call::{Call, CallInner};
+use super::error::{ApiError, SubCode};
+use super::events::{emitter_methods, object, Emitter};
+use super::object::JsSelf;
+use crate::media::effects::{self, MicrophoneProcessor, Report};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+const DEEP: &str = "DeepNoiseSuppression";
+const BROWSER: &str = "BrowserNoiseSuppression";
+
+/// A call's microphone processing: made when the app first asks for the volume or an effect.
+#[derive(Default)]
+pub(crate) struct MicrophoneEffects {
+    processor: RefCell<Option<Rc<MicrophoneProcessor>>>,
+    /// The processor being made (so that two callers wait for one).
+    loading: RefCell<Option<js_sys::Promise>>,
+    /// The app asked for the volume or an effect: a microphone opened later gets processed.
+    wanted: Cell<bool>,
+    /// The noise suppression on, by name.
+    active: RefCell<Option<&'static str>>,
+    stream: RefCell<Option<LocalAudioStream>>,
+}
+
+impl MicrophoneEffects {
+    /// The track to send for the raw microphone `raw`.
+    pub(crate) fn outgoing(&self, raw: &web_sys::MediaStreamTrack) -> web_sys::MediaStreamTrack {
+        let deep = *self.active.borrow() == Some(DEEP);
+        self.processor
+            .borrow()
+            .as_ref()
+            .filter(|_| deep)
+            .and_then(|p| p.track())
+            .unwrap_or_else(|| Clone::clone(raw))
+    }
+
+    /// The microphone changed (opened, or another device): process the new one if wanted.
+    pub(crate) async fn microphone_changed(call: &Rc<CallInner>, raw: &web_sys::MediaStreamTrack) {
+        let effects = &call.effects;
+        let processor = effects.processor.borrow().clone();
+        match processor {
+            Some(p) => {
+                if let Err(e) = p.set_input(raw) {
+                    web_sys::console::warn_2(
+                        &"rtcall: cannot process the new microphone".into(),
+                        &e,
+                    );
+                }
+            }
+            None if effects.wanted.get() => {
+                if let Err(e) = Self::processor(call, raw).await {
+                    web_sys::console::warn_2(
+                        &"rtcall: cannot process the microphone".into(),
+                        &e.message.into(),
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The processor, made (once) from `raw` if there is none.
+    async fn processor(
+        call: &Rc<CallInner>,
+        raw: &web_sys::MediaStreamTrack,
+    ) -> Result<Rc<MicrophoneProcessor>, ApiError> {
+        let effects = &call.effects;
+        if let Some(p) = effects.processor.borrow().clone() {
+            return Ok(p);
+        }
+        let pending = effects.loading.borrow().clone();
+        let promise = match pending {
+            Some(promise) => promise,
+            None => {
+                let weak = Rc::downgrade(call);
+                let raw = Clone::clone(raw);
+                let volume = Self::volume(call);
+                let promise = wasm_bindgen_futures::future_to_promise(async move {
+                    let processor =
+                        MicrophoneProcessor::new(&raw, move |report: Report| volume.report(report))
+                            .await?;
+                    if let Some(call) = weak.upgrade() {
+                        let deep = *call.effects.active.borrow() == Some(DEEP);
+                        processor.set_noise_suppression(deep);
+                        *call.effects.processor.borrow_mut() = Some(processor);
+                    }
+                    Ok(JsValue::UNDEFINED)
+                });
+                *effects.loading.borrow_mut() = Some(promise.clone());
+                promise
+            }
+        };
+        let result = JsFuture::from(promise).await;
+        effects.loading.borrow_mut().take();
+        result.map_err(|e| {
+            ApiError::from_js(SubCode::NotSupported, "cannot start the audio worklet", &e)
+        })?;
+        effects
+            .processor
+            .borrow()
+            .clone()
+            .ok_or_else(|| ApiError::new(SubCode::WrongState, "the call ended"))
+    }
+
+    fn volume(call: &Rc<CallInner>) -> Volume {
+        Self::stream(call).inner.volume.clone()
+    }
+
+    /// The call's one `LocalAudioStream`.
+    pub(crate) fn stream(call: &Rc<CallInner>) -> LocalAudioStream {
+        call.effects
+            .stream
+            .borrow_mut()
+            .get_or_insert_with(|| LocalAudioStream::new(Rc::downgrade(call)))
+            .clone()
+    }
+
+    /// The call ended: the worklet's context closes, the objects are let go.
+    pub(crate) fn close(&self) {
+        self.processor.borrow_mut().take();
+        self.wanted.set(false);
+        if let Some(stream) = self.stream.borrow().as_ref() {
+            stream.inner.js.release();
+            stream.inner.volume.inner.js.release();
+            stream.inner.effects.inner.js.release();
+        }
+    }
+}
+
+/// Reopens the call's microphone (the same device) with the browser's noise suppression on or
+/// off, and sends the new track.
+async fn browser_noise_suppression(call: &Rc<CallInner>, on: bool) -> Result<(), ApiError> {
+    let Some(raw) = call.microphone.borrow().clone() else {
+        return Ok(());
+    };
+    let device = js_sys::Reflect::get(&raw, &"getSettings".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(&raw).ok())
+        .and_then(|settings| js_sys::Reflect::get(&settings, &"deviceId".into()).ok())
+        .and_then(|id| id.as_string());
+    let track = crate::media::devices::open_microphone(device.as_deref(), on)
+        .await
+        .map_err(|e| {
+            ApiError::from_js(SubCode::DeviceFailed, "cannot reopen the microphone", &e)
+        })?;
+    Call {
+        inner: Rc::clone(call),
+    }
+    .use_microphone(track)
+    .await;
+    Ok(())
+}
+
+fn effect_name(effect: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(effect, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+}
+
+struct StreamInner {
+    call: Weak<CallInner>,
+    volume: Volume,
+    effects: AudioEffectsFeature,
+    js: JsSelf,
+}
+
+/// The call's microphone (`LocalAudioStream`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct LocalAudioStream {
+    inner: Rc<StreamInner>,
+}
+
+impl LocalAudioStream {
+    fn new(call: Weak<CallInner>) -> Self {
+        LocalAudioStream {
+            inner: Rc::new(StreamInner {
+                volume: Volume::new(),
+                effects: AudioEffectsFeature::new(call.clone()),
+                call,
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+}
+
+#[wasm_bindgen]
+impl LocalAudioStream {
+    /// `'Audio'`.
+    #[wasm_bindgen(getter, js_name = mediaStreamType)]
+    pub fn media_stream_type(&self) -> String {
+        "Audio".into()
+    }
+
+    /// The microphone's `MediaStream` (as captured, before any effect).
+    #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn get_media_stream(&self) -> js_sys::Promise {
+        let call = self.inner.call.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let track = call
+                .upgrade()
+                .and_then(|c| c.microphone.borrow().clone())
+                .ok_or_else(|| ApiError::new(SubCode::WrongState, "the microphone is not open"))?;
+            Ok(web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?.into())
+        })
+    }
+
+    /// The microphone's volume: `level` (0–100), updated about ten times a second.
+    #[wasm_bindgen(js_name = getVolume, unchecked_return_type = "Promise<Volume>")]
+    pub fn get_volume(&self) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let call = this.call()?;
+            call.effects.wanted.set(true);
+            let raw = call.microphone.borrow().clone();
+            if let Some(raw) = raw {
+                MicrophoneEffects::processor(&call, &raw).await?;
+            }
+            Ok(this.inner.volume.js())
+        })
+    }
+
+    /// `feature(Features.AudioEffects)`.
+    #[wasm_bindgen(unchecked_return_type = "AudioEffectsFeature")]
+    pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
+        match effect_name(&factory)
+            .or_else(|| factory.as_string())
+            .as_deref()
+        {
+            Some("AudioEffects") => Ok(self.inner.effects.js()),
+            other => Err(ApiError::invalid_argument(format!(
+                "no such local audio stream feature: {}",
+                other.unwrap_or("(none)")
+            ))),
+        }
+    }
+}
+
+impl LocalAudioStream {
+    fn call(&self) -> Result<Rc<CallInner>, ApiError> {
+        self.inner
+            .call
+            .upgrade()
+            .ok_or_else(|| ApiError::new(SubCode::WrongState, "the call ended"))
+    }
+}
+
+struct VolumeInner {
+    level: Cell<f32>,
+    emitter: Emitter,
+    js: JsSelf,
+}
+
+/// A microphone's volume (`Volume`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Volume {
+    inner: Rc<VolumeInner>,
+}
+
+impl Volume {
+    fn new() -> Self {
+        Volume {
+            inner: Rc::new(VolumeInner {
+                level: Cell::new(0.0),
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    fn report(&self, report: Report) {
+        let level = report.level.round();
+        if self.inner.level.replace(level) != level {
+            self.inner.emitter.changed("levelChanged");
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Volume {
+    /// 0 (silence) to 100 (full scale).
+    #[wasm_bindgen(getter)]
+    pub fn level(&self) -> f32 {
+        self.inner.level.get()
+    }
+}
+
+emitter_methods!(Volume, "Volume");
+
+struct EffectsInner {
+    call: Weak<CallInner>,
+    emitter: Emitter,
+    js: JsSelf,
+}
+
+/// `Features.AudioEffects` of the call's microphone.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct AudioEffectsFeature {
+    inner: Rc<EffectsInner>,
+}
+
+impl AudioEffectsFeature {
+    fn new(call: Weak<CallInner>) -> Self {
+        AudioEffectsFeature {
+            inner: Rc::new(EffectsInner {
+                call,
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    fn call(&self) -> Result<Rc<CallInner>, ApiError> {
+        self.inner
+            .call
+            .upgrade()
+            .ok_or_else(|| ApiError::new(SubCode::WrongState, "the call ended"))
+    }
+
+    async fn start(&self, effects: JsValue) -> Result<JsValue, ApiError> {
+        let call = self.call()?;
+        let effect = js_sys::Reflect::get(&effects, &"noiseSuppression".into()).unwrap_or_default();
+        let name = match effect_name(&effect).as_deref() {
+            Some(DEEP) if effects::supported() => DEEP,
+            Some(BROWSER) => BROWSER,
+            Some(DEEP) => {
+                return Err(self.failed(ApiError::new(
+                    SubCode::NotSupported,
+                    "this browser cannot run rtcall's noise suppression",
+                )))
+            }
+            _ => {
+                return Err(self.failed(ApiError::invalid_argument(
+                    "startEffects takes {noiseSuppression: DeepNoiseSuppressionEffect | BrowserNoiseSuppressionEffect}",
+                )))
+            }
+        };
+        let previous = call.effects.active.borrow_mut().replace(name);
+        call.effects
+            .wanted
+            .set(name == DEEP || call.effects.wanted.get());
+        if name == BROWSER || previous == Some(BROWSER) {
+            browser_noise_suppression(&call, name == BROWSER)
+                .await
+                .map_err(|e| self.failed(e))?;
+        }
+        let raw = call.microphone.borrow().clone();
+        if let Some(raw) = &raw {
+            if name == DEEP {
+                let processor = MicrophoneEffects::processor(&call, raw)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                processor.set_noise_suppression(true);
+            } else if let Some(p) = call.effects.processor.borrow().as_ref() {
+                p.set_noise_suppression(false);
+            }
+        }
+        self.applied(call, "effectsStarted", name).await
+    }
+
+    async fn stop(&self) -> Result<JsValue, ApiError> {
+        let call = self.call()?;
+        let Some(name) = call.effects.active.borrow_mut().take() else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        if name == BROWSER {
+            browser_noise_suppression(&call, false).await?;
+        }
+        if let Some(p) = call.effects.processor.borrow().as_ref() {
+            p.set_noise_suppression(false);
+        }
+        self.applied(call, "effectsStopped", name).await
+    }
+
+    /// Sends the microphone as the effects now say, then tells the app.
+    async fn applied(
+        &self,
+        call: Rc<CallInner>,
+        event: &str,
+        name: &str,
+    ) -> Result<JsValue, ApiError> {
+        Call { inner: call }.send_microphone().await;
+        self.inner
+            .emitter
+            .emit(event, object(&[("noiseSuppression", name.into())]));
+        Ok(JsValue::UNDEFINED)
+    }
+
+    /// Tells the app (`effectsError`) and hands the error back for the promise.
+    fn failed(&self, error: ApiError) -> ApiError {
+        self.inner.emitter.emit(
+            "effectsError",
+            object(&[
+                ("code", error.code.into()),
+                ("subCode", error.sub_code.into()),
+                ("message", error.message.clone().into()),
+            ]),
+        );
+        error
+    }
+}
+
+#[wasm_bindgen]
+impl AudioEffectsFeature {
+    /// `'AudioEffects'`.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        "AudioEffects".into()
+    }
+
+    /// `{noiseSuppression: name}` while an effect is on, else `{}`.
+    #[wasm_bindgen(getter, js_name = activeEffects, unchecked_return_type = "ActiveAudioEffects")]
+    pub fn active_effects(&self) -> JsValue {
+        match self.call().ok().and_then(|c| *c.effects.active.borrow()) {
+            Some(name) => object(&[("noiseSuppression", name.into())]),
+            None => object(&[]),
+        }
+    }
+
+    /// Whether this browser can run `effect`.
+    #[wasm_bindgen(js_name = isSupported, unchecked_return_type = "Promise<boolean>")]
+    pub fn is_supported(&self, effect: JsValue) -> js_sys::Promise {
+        let supported = match effect_name(&effect).as_deref() {
+            Some(DEEP) => effects::supported(),
+            Some(BROWSER) => browser_supports_noise_suppression(),
+            _ => false,
+        };
+        js_sys::Promise::resolve(&JsValue::from_bool(supported))
+    }
+
+    /// Turns on `{noiseSuppression: effect}` (replacing the one on, if any).
+    #[wasm_bindgen(js_name = startEffects, unchecked_return_type = "Promise<void>")]
+    pub fn start_effects(&self, effects: JsValue) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move { Ok(this.start(effects).await?) })
+    }
+
+    /// Turns noise suppression off.
+    #[wasm_bindgen(js_name = stopEffects, unchecked_return_type = "Promise<void>")]
+    pub fn stop_effects(&self, _effects: JsValue) -> js_sys::Promise {
+        let this = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move { Ok(this.stop().await?) })
+    }
+}
+
+emitter_methods!(AudioEffectsFeature, "AudioEffectsFeature");
+
+fn browser_supports_noise_suppression() -> bool {
+    web_sys::window()
+        .and_then(|w| w.navigator().media_devices().ok())
+        .and_then(|m| {
+            js_sys::Reflect::get(&m, &"getSupportedConstraints".into())
+                .ok()
+                .map(|f| (m, f))
+        })
+        .and_then(|(m, f)| f.dyn_into::<js_sys::Function>().ok()?.call0(&m).ok())
+        .and_then(|c| js_sys::Reflect::get(&c, &"noiseSuppression".into()).ok())
+        .is_some_and(|v| v.as_bool() == Some(true))
+}
