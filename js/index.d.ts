@@ -292,6 +292,7 @@ export declare class Call {
   hangUp(options?: HangUpOptions): Promise<void>;
   feature(factory: typeof Features.DominantSpeakers): DominantSpeakersCallFeature;
   feature(factory: typeof Features.EchoTest): EchoTestCallFeature;
+  feature(factory: typeof Features.UserFacingDiagnostics): UserFacingDiagnosticsFeature;
   on(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
   on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   on(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
@@ -510,9 +511,38 @@ export declare class BrowserNoiseSuppressionEffect {
   readonly name: 'BrowserNoiseSuppression';
 }
 
+export type MediaDiagnosticType = 'speakingWhileMicrophoneIsMuted';
+export interface DiagnosticFlagChangedEventArgs {
+  diagnostic: string;
+  value: boolean;
+  valueType: 'DiagnosticFlag';
+}
+export interface DiagnosticFlag {
+  value: boolean;
+  valueType: 'DiagnosticFlag';
+}
+/** A group of diagnostics: the latest value of each one raised so far, and their changes. */
+export interface DiagnosticGroup<Name extends string> {
+  getLatest(): { [name in Name]?: DiagnosticFlag };
+  on(event: 'diagnosticChanged', listener: (args: DiagnosticFlagChangedEventArgs) => void): void;
+  off(event: 'diagnosticChanged', listener: (args: DiagnosticFlagChangedEventArgs) => void): void;
+}
+export type MediaDiagnostics = DiagnosticGroup<MediaDiagnosticType>;
+/** No network diagnostic is raised yet. */
+export type NetworkDiagnostics = DiagnosticGroup<never>;
+
+/** `call.feature(Features.UserFacingDiagnostics)`: problems worth telling the user about. */
+export declare class UserFacingDiagnosticsFeature {
+  readonly name: 'UserFacingDiagnostics';
+  /** `speakingWhileMicrophoneIsMuted`: raised while the muted microphone hears speech. */
+  readonly media: MediaDiagnostics;
+  readonly network: NetworkDiagnostics;
+}
+
 /** The features `call.feature()` and `localAudioStream.feature()` accept. */
 export declare const Features: {
   readonly AudioEffects: { readonly name: 'AudioEffects' };
+  readonly UserFacingDiagnostics: { readonly name: 'UserFacingDiagnostics' };
   readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
   /** rtcall: the echo test's report. */
   readonly EchoTest: { readonly name: 'EchoTest' };

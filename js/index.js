@@ -36,12 +36,14 @@ export {
 } from './rtcall.js';
 export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
+export { UserFacingDiagnosticsFeature } from './rtcall.js';
 
 /** The features `call.feature()` and `localAudioStream.feature()` accept. */
 export const Features = Object.freeze({
   AudioEffects: Object.freeze({ name: 'AudioEffects' }),
   DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
   EchoTest: Object.freeze({ name: 'EchoTest' }),
+  UserFacingDiagnostics: Object.freeze({ name: 'UserFacingDiagnostics' }),
 });
 
 /** rtcall's noise suppression (RNNoise-class, in an AudioWorklet); the name ACS's effects package uses. */

@@ -81,6 +81,12 @@ export class CallView {
     call.remoteParticipants.forEach((p) => this.join(p));
     call.localVideoStreams.forEach((s) => this.showLocal(s));
     this.microphone();
+    // A nudge when the muted microphone hears the user talk.
+    $('muted-hint').hidden = true;
+    const diagnostics = call.feature(Features.UserFacingDiagnostics);
+    this.on(diagnostics.media, 'diagnosticChanged', ({ diagnostic, value }) => {
+      if (diagnostic === 'speakingWhileMicrophoneIsMuted') $('muted-hint').hidden = !value;
+    });
     this.stateChanged();
   }
 

@@ -30,6 +30,9 @@ pub(crate) struct MicrophoneEffects {
     stream: RefCell<Option<LocalAudioStream>>,
 }
 
+/// The user-facing diagnostic raised while the microphone hears speech the call does not send.
+const SPEAKING_WHILE_MUTED: &str = "speakingWhileMicrophoneIsMuted";
+
 impl MicrophoneEffects {
     /// The track to send for the raw microphone `raw`.
     pub(crate) fn outgoing(&self, raw: &web_sys::MediaStreamTrack) -> web_sys::MediaStreamTrack {
@@ -83,13 +86,19 @@ impl MicrophoneEffects {
                 let weak = Rc::downgrade(call);
                 let raw = Clone::clone(raw);
                 let volume = Self::volume(call);
+                let reporting = Rc::downgrade(call);
                 let promise = wasm_bindgen_futures::future_to_promise(async move {
-                    let processor =
-                        MicrophoneProcessor::new(&raw, move |report: Report| volume.report(report))
-                            .await?;
+                    let processor = MicrophoneProcessor::new(&raw, move |report: Report| {
+                        volume.report(report);
+                        if let Some(call) = reporting.upgrade() {
+                            Self::speaking(&call, report.speaking);
+                        }
+                    })
+                    .await?;
                     if let Some(call) = weak.upgrade() {
                         let deep = *call.effects.active.borrow() == Some(DEEP);
                         processor.set_noise_suppression(deep);
+                        processor.set_output_enabled(!call.muted.get());
                         *call.effects.processor.borrow_mut() = Some(processor);
                     }
                     Ok(JsValue::UNDEFINED)
@@ -108,6 +117,39 @@ impl MicrophoneEffects {
             .borrow()
             .clone()
             .ok_or_else(|| ApiError::new(SubCode::WrongState, "the call ended"))
+    }
+
+    /// The worklet heard speech start or stop: raise or clear "speaking while muted".
+    fn speaking(call: &Rc<CallInner>, speaking: bool) {
+        if let Some(diagnostics) = call.diagnostics.borrow().as_ref() {
+            diagnostics
+                .media_flags()
+                .set_flag(SPEAKING_WHILE_MUTED, speaking && call.muted.get());
+        }
+    }
+
+    /// Mute: the processed track goes silent too (the worklet keeps listening).
+    pub(crate) fn set_muted(&self, muted: bool) {
+        if let Some(p) = self.processor.borrow().as_ref() {
+            p.set_output_enabled(!muted);
+        }
+    }
+
+    /// Starts the microphone's processing for diagnostics, now or when the microphone opens.
+    pub(crate) fn listen(call: &Rc<CallInner>) {
+        call.effects.wanted.set(true);
+        let Some(raw) = call.microphone.borrow().clone() else {
+            return;
+        };
+        let call = Rc::clone(call);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = Self::processor(&call, &raw).await {
+                web_sys::console::warn_2(
+                    &"rtcall: no speaking-while-muted diagnostic".into(),
+                    &e.message.into(),
+                );
+            }
+        });
     }
 
     fn volume(call: &Rc<CallInner>) -> Volume {

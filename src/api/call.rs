@@ -6,7 +6,7 @@ use super::audio_stream::MicrophoneEffects;
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
-use super::features::{DominantSpeakersFeature, EchoTestFeature};
+use super::features::{DominantSpeakersFeature, EchoTestFeature, UserFacingDiagnosticsFeature};
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
@@ -63,7 +63,7 @@ pub struct CallInner {
     caller: (String, String),
     state: Cell<CallState>,
     end_reason: Cell<Option<EndReason>>,
-    muted: Cell<bool>,
+    pub(crate) muted: Cell<bool>,
     participants: RefCell<Vec<RemoteParticipant>>,
     /// Local videos being sent, with the object the app passed (handed back as is).
     local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
@@ -74,6 +74,7 @@ pub struct CallInner {
     pub(crate) effects: MicrophoneEffects,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
+    pub(crate) diagnostics: RefCell<Option<UserFacingDiagnosticsFeature>>,
     pub(crate) emitter: Emitter,
     js: JsSelf,
 }
@@ -111,6 +112,7 @@ impl Call {
                 effects: MicrophoneEffects::default(),
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
+                diagnostics: RefCell::new(None),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
             }),
@@ -402,6 +404,7 @@ impl Call {
         if let Some(track) = self.inner.microphone.borrow().as_ref() {
             track.set_enabled(!muted);
         }
+        self.inner.effects.set_muted(muted);
         let agent = self.agent()?;
         match agent.engine_set_muted(&self.inner.id, muted) {
             Some(id) => agent.wait(id).await,
@@ -803,6 +806,17 @@ impl Call {
                     .borrow_mut()
                     .get_or_insert_with(EchoTestFeature::new)
                     .clone();
+                Ok(feature.js())
+            }
+            "UserFacingDiagnostics" => {
+                let feature = self
+                    .inner
+                    .diagnostics
+                    .borrow_mut()
+                    .get_or_insert_with(UserFacingDiagnosticsFeature::new)
+                    .clone();
+                // Speaking while muted comes from the microphone's DSP: start it.
+                MicrophoneEffects::listen(&self.inner);
                 Ok(feature.js())
             }
             other => Err(ApiError::new(

@@ -1,6 +1,6 @@
 //! Call features reached with `call.feature(Features.X)`: `DominantSpeakers` (the ranked list
-//! of recent speakers, from the SFU) and rtcall's `EchoTest` (what the `8:echo123` bot saw of
-//! the caller's media).
+//! of recent speakers, from the SFU), `UserFacingDiagnostics` (problems to show the user) and
+//! rtcall's `EchoTest` (what the `8:echo123` bot saw of the caller's media).
 
 use super::events::{array, emitter_methods, object, Emitter};
 use super::identifier::identifier_to_js;
@@ -154,3 +154,130 @@ impl EchoTestFeature {
 }
 
 emitter_methods!(EchoTestFeature, "EchoTestFeature");
+
+struct DiagnosticsInner {
+    latest: RefCell<Vec<(&'static str, bool)>>,
+    emitter: Emitter,
+    js: JsSelf,
+}
+
+/// One group of user-facing diagnostics (`media` or `network`): flags that are raised and
+/// cleared, each change a `diagnosticChanged` event.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Diagnostics {
+    inner: Rc<DiagnosticsInner>,
+}
+
+impl Diagnostics {
+    fn new() -> Self {
+        Diagnostics {
+            inner: Rc::new(DiagnosticsInner {
+                latest: RefCell::default(),
+                emitter: Emitter::default(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// Raises or clears a flag; tells the app if that changes it.
+    pub(crate) fn set_flag(&self, diagnostic: &'static str, value: bool) {
+        let mut latest = self.inner.latest.borrow_mut();
+        match latest.iter_mut().find(|(name, _)| *name == diagnostic) {
+            Some((_, old)) if *old == value => return,
+            Some((_, old)) => *old = value,
+            // Never raised: nothing to clear.
+            None if !value => return,
+            None => latest.push((diagnostic, value)),
+        }
+        drop(latest);
+        self.inner.emitter.emit(
+            "diagnosticChanged",
+            object(&[
+                ("diagnostic", diagnostic.into()),
+                ("value", value.into()),
+                ("valueType", "DiagnosticFlag".into()),
+            ]),
+        );
+    }
+}
+
+#[wasm_bindgen]
+impl Diagnostics {
+    /// Each diagnostic seen so far: `{name: {value, valueType: 'DiagnosticFlag'}}`.
+    #[wasm_bindgen(js_name = getLatest)]
+    pub fn get_latest(&self) -> JsValue {
+        let latest = js_sys::Object::new();
+        for (name, value) in self.inner.latest.borrow().iter() {
+            let entry = object(&[
+                ("value", (*value).into()),
+                ("valueType", "DiagnosticFlag".into()),
+            ]);
+            let _ = js_sys::Reflect::set(&latest, &(*name).into(), &entry);
+        }
+        latest.into()
+    }
+}
+
+emitter_methods!(Diagnostics, "Diagnostics");
+
+struct UserFacingInner {
+    media: Diagnostics,
+    network: Diagnostics,
+    js: JsSelf,
+}
+
+/// `Features.UserFacingDiagnostics` of a call: `media` (today: `speakingWhileMicrophoneIsMuted`,
+/// from the microphone's voice activity in the DSP worklet) and `network` (none raised yet).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct UserFacingDiagnosticsFeature {
+    inner: Rc<UserFacingInner>,
+}
+
+impl UserFacingDiagnosticsFeature {
+    pub(crate) fn new() -> Self {
+        UserFacingDiagnosticsFeature {
+            inner: Rc::new(UserFacingInner {
+                media: Diagnostics::new(),
+                network: Diagnostics::new(),
+                js: JsSelf::default(),
+            }),
+        }
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// The media diagnostics.
+    pub(crate) fn media_flags(&self) -> &Diagnostics {
+        &self.inner.media
+    }
+}
+
+#[wasm_bindgen]
+impl UserFacingDiagnosticsFeature {
+    /// `'UserFacingDiagnostics'`.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        "UserFacingDiagnostics".into()
+    }
+
+    /// The media diagnostics.
+    #[wasm_bindgen(getter, unchecked_return_type = "MediaDiagnostics")]
+    pub fn media(&self) -> JsValue {
+        self.inner.media.js()
+    }
+
+    /// The network diagnostics.
+    #[wasm_bindgen(getter, unchecked_return_type = "NetworkDiagnostics")]
+    pub fn network(&self) -> JsValue {
+        self.inner.network.js()
+    }
+}

@@ -67,7 +67,14 @@ pub struct MicrophoneProcessor {
     context: web_sys::AudioContext,
     node: web_sys::AudioWorkletNode,
     output: web_sys::MediaStreamAudioDestinationNode,
-    source: RefCell<Option<web_sys::MediaStreamAudioSourceNode>>,
+    /// The graph's source and the track it listens to: a clone of the microphone's, so that it
+    /// still hears the microphone while the call is muted (for "speaking while muted").
+    input: RefCell<
+        Option<(
+            web_sys::MediaStreamAudioSourceNode,
+            web_sys::MediaStreamTrack,
+        )>,
+    >,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
@@ -117,23 +124,38 @@ impl MicrophoneProcessor {
             context,
             node,
             output,
-            source: RefCell::new(None),
+            input: RefCell::new(None),
             _on_message: on_message,
         });
         processor.set_input(track)?;
         Ok(processor)
     }
 
-    /// Processes this microphone track from now on.
+    /// Processes this microphone track from now on (through a clone, which mute leaves on).
     pub fn set_input(&self, track: &web_sys::MediaStreamTrack) -> Result<(), JsValue> {
-        if let Some(old) = self.source.borrow_mut().take() {
-            let _ = old.disconnect();
-        }
-        let stream = web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(track))?;
+        self.stop_input();
+        // The DOM's clone: a second track of the same capture, enabled on its own.
+        let listened = track.clone();
+        listened.set_enabled(true);
+        let stream = web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&listened))?;
         let source = self.context.create_media_stream_source(&stream)?;
         source.connect_with_audio_node(&self.node)?;
-        *self.source.borrow_mut() = Some(source);
+        *self.input.borrow_mut() = Some((source, listened));
         Ok(())
+    }
+
+    fn stop_input(&self) {
+        if let Some((source, listened)) = self.input.borrow_mut().take() {
+            let _ = source.disconnect();
+            listened.stop();
+        }
+    }
+
+    /// Whether the processed track carries sound (off while the call is muted).
+    pub fn set_output_enabled(&self, enabled: bool) {
+        if let Some(track) = self.track() {
+            track.set_enabled(enabled);
+        }
     }
 
     /// Noise suppression on or off, from the next 10 ms frame: the output track stays the same.
@@ -158,6 +180,7 @@ impl MicrophoneProcessor {
 
 impl Drop for MicrophoneProcessor {
     fn drop(&mut self) {
+        self.stop_input();
         if let Ok(port) = self.node.port() {
             port.set_onmessage(None);
         }

@@ -3,7 +3,11 @@
 // flowing; the volume following the microphone through mute and unmute.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accept, connected, flowing, ring, suite, until } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { accept, connected, flowing, launchBrowser, ring, suite, until } from './harness.mjs';
 
 const { user, closeAll } = suite();
 
@@ -64,6 +68,18 @@ test('noise suppression goes on and off mid-call without renegotiating, and audi
   await flowing(bob, 'audio', 50);
   // The beeps of Chromium's fake microphone come through the suppressor (a voice would too).
   await hearsSound(bob);
+  // Muted, the processed track is silent too.
+  await alice.page.evaluate(() => call.mute());
+  await until(bob, () => call.remoteParticipants[0].isMuted);
+  // (Audio already in flight may still play: wait for 0.8 s of packets, longer than the beeps'
+  // period, that is silent.)
+  await until(bob, async () => {
+    const from = await __inbound();
+    while ((await __inbound()).audio < from.audio + 40) await new Promise((r) => setTimeout(r, 50));
+    return (await __inbound()).energy - from.energy < 0.001;
+  });
+  await alice.page.evaluate(() => call.unmute());
+  await hearsSound(bob);
 
   await alice.page.evaluate(() => fx.stopEffects({ noiseSuppression: true }));
   assert.equal((await sending(alice)).raw, true);
@@ -98,21 +114,67 @@ test('noise suppression goes on and off mid-call without renegotiating, and audi
   await closeAll();
 });
 
-test('the volume follows the microphone: up while it beeps, down to nothing while muted', async () => {
+test('the volume follows the microphone: up with each beep, down between them, even while muted', async () => {
   const { alice } = await inCall();
   await alice.page.evaluate(async () => {
     window.volume = await call.localAudioStreams[0].getVolume();
-    window.levelEvents = 0;
-    volume.on('levelChanged', () => levelEvents++);
+    // Every level reported, in order (polling could miss a short dip).
+    window.levels = [];
+    volume.on('levelChanged', () => levels.push(volume.level));
   });
-  // Chromium's fake microphone beeps.
-  await until(alice, () => volume.level > 30);
+  // Chromium's fake microphone beeps about twice a second: the level jumps with each beep
+  // (to ~80) and falls in the silence between them (to ~10 before the next).
+  const swung = (times) => {
+    let swings = 0;
+    let high = false;
+    for (const level of levels) {
+      if (!high && level > 60) high = true;
+      if (high && level < 20) [high, swings] = [false, swings + 1];
+    }
+    return swings >= times;
+  };
+  await until(alice, swung, 2);
+  // Muted, the meter still shows what the microphone hears (the call sends nothing).
   await alice.page.evaluate(() => call.mute());
-  await until(alice, () => volume.level === 0);
-  await alice.page.evaluate(() => call.unmute());
   await until(alice, () => volume.level > 30);
-  assert.ok((await alice.page.evaluate(() => levelEvents)) > 5);
-  // Asking again gives the same object, and noise suppression leaves the meter working.
+  assert.ok((await alice.page.evaluate(() => levels.length)) > 10);
+  // Asking again gives the same object.
   assert.equal(await alice.page.evaluate(async () => (await call.localAudioStreams[0].getVolume()) === volume), true);
   await closeAll();
+});
+
+test('speaking into a muted microphone raises speakingWhileMicrophoneIsMuted, and unmuting clears it', async () => {
+  // Alice's microphone says a sentence (espeak-ng), over and over.
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtcall-speech-'));
+  const speech = path.join(dir, 'speech.wav');
+  execFileSync('espeak-ng', ['-w', speech, 'Hello, can you hear me? I am talking while my microphone is muted.']);
+  const talking = await launchBrowser({ fakeAudioFile: speech });
+  try {
+    const alice = await user('Alice', undefined, talking);
+    const bob = await user('Bob');
+    await ring(alice, [bob]);
+    await accept(bob);
+    await connected(alice, bob);
+    await alice.page.evaluate(() => {
+      window.diagnostics = call.feature(rtcall.Features.UserFacingDiagnostics);
+      window.changes = [];
+      diagnostics.media.on('diagnosticChanged', (e) => changes.push([e.diagnostic, e.value, e.valueType]));
+    });
+    // Talking unmuted is not a problem: nothing is raised.
+    await flowing(bob, 'audio', 50);
+    assert.deepEqual(await alice.page.evaluate(() => [changes, diagnostics.media.getLatest()]), [[], {}]);
+    await alice.page.evaluate(() => call.mute());
+    await until(alice, () => diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value === true);
+    await alice.page.evaluate(() => call.unmute());
+    await until(alice, () => diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value === false);
+    assert.deepEqual(await alice.page.evaluate(() => changes), [
+      ['speakingWhileMicrophoneIsMuted', true, 'DiagnosticFlag'],
+      ['speakingWhileMicrophoneIsMuted', false, 'DiagnosticFlag'],
+    ]);
+    assert.deepEqual(await alice.page.evaluate(() => diagnostics.network.getLatest()), {});
+    await closeAll();
+  } finally {
+    await talking.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -61,14 +61,16 @@ export async function startServer(extraArgs = []) {
 
 /**
  * Launches headless Chromium (Debian's, never a downloaded one). `displayMediaType`
- * (`monitor`, `window` or `browser`) is what its fake screen picker returns.
+ * (`monitor`, `window` or `browser`) is what its fake screen picker returns; `fakeAudioFile`
+ * (a 16-bit PCM WAV, looped) replaces the fake microphone's beeps.
  */
-export function launchBrowser({ displayMediaType } = {}) {
+export function launchBrowser({ displayMediaType, fakeAudioFile } = {}) {
   const args = chromiumArgs.map((arg) =>
     displayMediaType && arg.startsWith('--use-fake-device-for-media-stream=')
       ? arg.replace(/display-media-type=\w+/, `display-media-type=${displayMediaType}`)
       : arg,
   );
+  if (fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${fakeAudioFile}`);
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,

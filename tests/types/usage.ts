@@ -159,6 +159,9 @@ export async function microphone(call: Call): Promise<void> {
   effects.on('effectsError', ({ code, subCode, message }) => console.log(code, subCode, message));
   console.log(effects.activeEffects.noiseSuppression);
   await effects.stopEffects({ noiseSuppression: true });
+  const diagnostics = call.feature(Features.UserFacingDiagnostics);
+  diagnostics.media.on('diagnosticChanged', ({ diagnostic, value }) => console.log(diagnostic, value));
+  console.log(diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value);
   // @ts-expect-error: noise suppression takes an effect object, not a name
   await effects.startEffects({ noiseSuppression: 'DeepNoiseSuppression' });
 }
