@@ -277,6 +277,8 @@ export declare class Call {
   readonly localVideoStreams: ReadonlyArray<LocalVideoStream>;
   /** The microphone being sent (one object for the call's life). */
   readonly localAudioStreams: ReadonlyArray<LocalAudioStream>;
+  /** What the call receives, all remote audio together. */
+  readonly remoteAudioStreams: ReadonlyArray<RemoteAudioStream>;
   readonly remoteParticipants: ReadonlyArray<RemoteParticipant>;
   mute(): Promise<void>;
   unmute(): Promise<void>;
@@ -467,7 +469,14 @@ export declare class LocalAudioStream {
   feature(factory: typeof Features.AudioEffects): AudioEffectsFeature;
 }
 
-/** A microphone's volume. */
+/** The audio a call receives. */
+export declare class RemoteAudioStream {
+  readonly mediaStreamType: 'Audio';
+  /** The loudest remote audio's volume, sampled every 200 ms from the browser's statistics. */
+  getVolume(): Promise<Volume>;
+}
+
+/** A microphone's (or the received audio's) volume. */
 export declare class Volume {
   /** 0 (silence) to 100 (full scale), updated about ten times a second. */
   readonly level: number;

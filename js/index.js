@@ -20,6 +20,7 @@ export {
   IncomingCall,
   LocalAudioStream,
   LocalVideoStream,
+  RemoteAudioStream,
   RemoteParticipant,
   RemoteVideoStream,
   VideoStreamRenderer,

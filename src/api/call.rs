@@ -2,7 +2,7 @@
 //! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
 //! when the server confirms.
 
-use super::audio_stream::MicrophoneEffects;
+use super::audio_stream::{MicrophoneEffects, RemoteAudioStream};
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -75,6 +75,7 @@ pub struct CallInner {
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
     pub(crate) diagnostics: RefCell<Option<UserFacingDiagnosticsFeature>>,
+    pub(crate) remote_audio: RefCell<Option<RemoteAudioStream>>,
     pub(crate) emitter: Emitter,
     js: JsSelf,
 }
@@ -113,6 +114,7 @@ impl Call {
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
                 diagnostics: RefCell::new(None),
+                remote_audio: RefCell::new(None),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
             }),
@@ -288,6 +290,9 @@ impl Call {
             track.stop();
         }
         inner.effects.close();
+        if let Some(remote) = inner.remote_audio.borrow_mut().take() {
+            remote.close();
+        }
         let videos = std::mem::take(&mut *inner.local_video.borrow_mut());
         for (stream, _) in &videos {
             stream.detach_call(inner);
@@ -598,6 +603,16 @@ impl Call {
             return array([]);
         }
         array([MicrophoneEffects::stream(&self.inner).js()])
+    }
+
+    /// What the call receives, as `[RemoteAudioStream]` (all remote audio together). Empty once
+    /// the call ended.
+    #[wasm_bindgen(getter, js_name = remoteAudioStreams, unchecked_return_type = "RemoteAudioStream[]")]
+    pub fn remote_audio_streams(&self) -> JsValue {
+        if self.check_active().is_err() {
+            return array([]);
+        }
+        array([RemoteAudioStream::of(&self.inner).js()])
     }
 
     /// The other participants.

@@ -19,7 +19,7 @@ pub mod renderer;
 mod screen_share;
 pub mod streams;
 
-pub use audio_stream::{AudioEffectsFeature, LocalAudioStream, Volume};
+pub use audio_stream::{AudioEffectsFeature, LocalAudioStream, RemoteAudioStream, Volume};
 pub use call::Call;
 pub use call_agent::CallAgent;
 pub use call_client::CallClient;

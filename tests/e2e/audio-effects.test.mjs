@@ -143,6 +143,19 @@ test('the volume follows the microphone: up with each beep, down between them, e
   await closeAll();
 });
 
+test('the received volume follows the other side: up with her beeps, to nothing when she mutes', async () => {
+  const { alice, bob } = await inCall();
+  await bob.page.evaluate(async () => {
+    window.received = await call.remoteAudioStreams[0].getVolume();
+  });
+  await until(bob, () => received.level > 30);
+  await alice.page.evaluate(() => call.mute());
+  await until(bob, () => received.level === 0);
+  await alice.page.evaluate(() => call.unmute());
+  await until(bob, () => received.level > 30);
+  await closeAll();
+});
+
 test('speaking into a muted microphone raises speakingWhileMicrophoneIsMuted, and unmuting clears it', async () => {
   // Alice's microphone says a sentence (espeak-ng), over and over.
   const dir = mkdtempSync(path.join(tmpdir(), 'rtcall-speech-'));

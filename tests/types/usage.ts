@@ -159,6 +159,8 @@ export async function microphone(call: Call): Promise<void> {
   effects.on('effectsError', ({ code, subCode, message }) => console.log(code, subCode, message));
   console.log(effects.activeEffects.noiseSuppression);
   await effects.stopEffects({ noiseSuppression: true });
+  const received = await call.remoteAudioStreams[0].getVolume();
+  received.on('levelChanged', () => console.log(received.level));
   const diagnostics = call.feature(Features.UserFacingDiagnostics);
   diagnostics.media.on('diagnosticChanged', ({ diagnostic, value }) => console.log(diagnostic, value));
   console.log(diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value);

@@ -32,6 +32,11 @@ impl Loudness {
     }
 }
 
+/// Where a loudness sits on the 0–100 meter: 0 at -60 dBFS and below, 100 at full scale.
+pub fn meter_level(dbfs: f32) -> f32 {
+    ((dbfs + METER_RANGE_DB) / METER_RANGE_DB * 100.0).clamp(0.0, 100.0)
+}
+
 /// An amplitude (1.0 = full scale) in dBFS, floored at [`FLOOR_DBFS`].
 pub fn dbfs(amplitude: f32) -> f32 {
     if amplitude <= 0.0 {
@@ -56,8 +61,7 @@ impl LevelMeter {
     /// Measures a frame; returns the meter level after it.
     pub fn update(&mut self, frame: &[f32]) -> f32 {
         let loudness = Loudness::of(frame);
-        let target =
-            ((loudness.rms_dbfs + METER_RANGE_DB) / METER_RANGE_DB * 100.0).clamp(0.0, 100.0);
+        let target = meter_level(loudness.rms_dbfs);
         self.level = if target >= self.level {
             target
         } else {

@@ -32,7 +32,7 @@ mod vad;
 
 pub use denoise::NoiseSuppressor;
 pub use framing::{Reframer, FRAME};
-pub use level::{dbfs, LevelMeter, Loudness, FLOOR_DBFS};
+pub use level::{dbfs, meter_level, LevelMeter, Loudness, FLOOR_DBFS};
 pub use vad::VoiceActivity;
 
 /// The microphone chain: frames the quanta, measures the level, detects voice and, when on,
