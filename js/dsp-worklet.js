@@ -2,7 +2,8 @@
 // built from crates/dsp-worklet. The main thread compiles the module (the worklet scope cannot
 // fetch) and passes it in `processorOptions.module`; it is instantiated here with no imports.
 // Per render quantum the processor copies samples into and out of the module's memory and
-// makes no objects; it posts the level and speaking state at most every 100 ms.
+// makes no objects; it posts the level and speaking state (one reused object) about every
+// 100 ms and whenever speaking changes.
 
 const QUANTUM = 128;
 const REPORT_EVERY_QUANTA = 38; // ~100 ms at 48 kHz
@@ -17,6 +18,7 @@ class RtcallDsp extends AudioWorkletProcessor {
     this.views();
     this.quanta = 0;
     this.speaking = 0;
+    this.report = { level: 0, speaking: false };
     this.port.onmessage = ({ data }) => {
       if (typeof data?.noiseSuppression === 'boolean') this.dsp.set_noise_suppression(data.noiseSuppression ? 1 : 0);
     };
@@ -40,7 +42,9 @@ class RtcallDsp extends AudioWorkletProcessor {
     if (++this.quanta >= REPORT_EVERY_QUANTA || speaking !== this.speaking) {
       this.quanta = 0;
       this.speaking = speaking;
-      this.port.postMessage({ level: this.dsp.level(), speaking: speaking === 1 });
+      this.report.level = this.dsp.level();
+      this.report.speaking = speaking === 1;
+      this.port.postMessage(this.report);
     }
     return true;
   }
