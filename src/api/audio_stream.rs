@@ -60,7 +60,17 @@ impl MicrophoneEffects {
                 }
             }
             None if effects.wanted.get() => {
-                if let Err(e) = Self::processor(call, raw).await {
+                // If a processor was being made from the previous microphone, it gets this one.
+                let fed = Self::processor(call, raw).await.and_then(|p| {
+                    p.set_input(raw).map_err(|e| {
+                        ApiError::from_js(
+                            SubCode::DeviceFailed,
+                            "cannot process the microphone",
+                            &e,
+                        )
+                    })
+                });
+                if let Err(e) = fed {
                     web_sys::console::warn_2(
                         &"rtcall: cannot process the microphone".into(),
                         &e.message.into(),
@@ -87,7 +97,7 @@ impl MicrophoneEffects {
                 let weak = Rc::downgrade(call);
                 let raw = Clone::clone(raw);
                 let volume = Self::volume(call);
-                let reporting = Rc::downgrade(call);
+                let reporting = weak.clone();
                 let promise = wasm_bindgen_futures::future_to_promise(async move {
                     let processor = MicrophoneProcessor::new(&raw, move |report: Report| {
                         volume.report(report);
@@ -96,7 +106,8 @@ impl MicrophoneEffects {
                         }
                     })
                     .await?;
-                    if let Some(call) = weak.upgrade() {
+                    // Not for a call that ended meanwhile: dropped, its audio context closes.
+                    if let Some(call) = weak.upgrade().filter(|c| c.effects.wanted.get()) {
                         let deep = *call.effects.active.borrow() == Some(DEEP);
                         processor.set_noise_suppression(deep);
                         processor.set_output_enabled(!call.muted.get());
