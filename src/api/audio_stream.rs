@@ -46,39 +46,38 @@ impl MicrophoneEffects {
             .unwrap_or_else(|| Clone::clone(raw))
     }
 
-    /// The microphone changed (opened, or another device): process the new one if wanted.
-    pub(crate) async fn microphone_changed(call: &Rc<CallInner>, raw: &web_sys::MediaStreamTrack) {
-        let effects = &call.effects;
-        let processor = effects.processor.borrow().clone();
-        match processor {
-            Some(p) => {
-                if let Err(e) = p.set_input(raw) {
-                    web_sys::console::warn_2(
-                        &"rtcall: cannot process the new microphone".into(),
-                        &e,
-                    );
-                }
+    /// The microphone changed (opened, or another device): an existing processor listens to
+    /// the new one from now on.
+    pub(crate) fn feed(&self, raw: &web_sys::MediaStreamTrack) {
+        if let Some(p) = self.processor.borrow().as_ref() {
+            if let Err(e) = p.set_input(raw) {
+                web_sys::console::warn_2(&"rtcall: cannot process the new microphone".into(), &e);
             }
-            None if effects.wanted.get() => {
-                // If a processor was being made from the previous microphone, it gets this one.
-                let fed = Self::processor(call, raw).await.and_then(|p| {
-                    p.set_input(raw).map_err(|e| {
-                        ApiError::from_js(
-                            SubCode::DeviceFailed,
-                            "cannot process the microphone",
-                            &e,
-                        )
-                    })
-                });
-                if let Err(e) = fed {
-                    web_sys::console::warn_2(
-                        &"rtcall: cannot process the microphone".into(),
-                        &e.message.into(),
-                    );
-                }
-            }
-            None => {}
         }
+    }
+
+    /// Makes the processor the app asked for before the microphone opened (or while another
+    /// was being loaded from a previous microphone). Returns whether one was made.
+    pub(crate) async fn start_wanted(
+        call: &Rc<CallInner>,
+        raw: &web_sys::MediaStreamTrack,
+    ) -> bool {
+        let effects = &call.effects;
+        if !effects.wanted.get() || effects.processor.borrow().is_some() {
+            return false;
+        }
+        let fed = Self::processor(call, raw).await.and_then(|p| {
+            p.set_input(raw).map_err(|e| {
+                ApiError::from_js(SubCode::DeviceFailed, "cannot process the microphone", &e)
+            })
+        });
+        if let Err(e) = &fed {
+            web_sys::console::warn_2(
+                &"rtcall: cannot process the microphone".into(),
+                &e.message.clone().into(),
+            );
+        }
+        fed.is_ok()
     }
 
     /// The processor, made (once) from `raw` if there is none.

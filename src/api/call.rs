@@ -448,13 +448,21 @@ impl Call {
     /// once it is being sent.
     pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
-        MicrophoneEffects::microphone_changed(&self.inner, &track).await;
-        let old = self.inner.microphone.borrow_mut().replace(track);
-        let sending = self.send_microphone();
+        self.inner.effects.feed(&track);
+        let old = self
+            .inner
+            .microphone
+            .borrow_mut()
+            .replace(Clone::clone(&track));
+        self.send_microphone().await;
         if let Some(old) = old {
             old.stop();
         }
-        sending.await;
+        // Processing asked for before now starts once the microphone is on the wire (the
+        // worklet takes a moment to load), then carries it if an effect is on.
+        if MicrophoneEffects::start_wanted(&self.inner, &track).await {
+            self.send_microphone().await;
+        }
     }
 
     /// Sends the microphone as it should go (raw, or through the DSP when an effect is on) on
