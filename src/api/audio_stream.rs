@@ -8,6 +8,7 @@
 use super::call::{Call, CallInner};
 use super::error::{ApiError, SubCode};
 use super::events::{emitter_methods, object, Emitter};
+use super::features::factory_name;
 use super::object::JsSelf;
 use crate::media::effects::{self, MicrophoneProcessor, Report};
 use std::cell::{Cell, RefCell};
@@ -290,14 +291,10 @@ impl LocalAudioStream {
     /// `feature(Features.AudioEffects)`.
     #[wasm_bindgen(unchecked_return_type = "AudioEffectsFeature")]
     pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
-        match effect_name(&factory)
-            .or_else(|| factory.as_string())
-            .as_deref()
-        {
-            Some("AudioEffects") => Ok(self.inner.effects.js()),
+        match factory_name(&factory).as_str() {
+            "AudioEffects" => Ok(self.inner.effects.js()),
             other => Err(ApiError::invalid_argument(format!(
-                "no such local audio stream feature: {}",
-                other.unwrap_or("(none)")
+                "no such local audio stream feature: '{other}'"
             ))),
         }
     }

@@ -6,7 +6,9 @@ use super::audio_stream::{MicrophoneEffects, RemoteAudioStream};
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
-use super::features::{DominantSpeakersFeature, EchoTestFeature, UserFacingDiagnosticsFeature};
+use super::features::{
+    factory_name, one, DominantSpeakersFeature, EchoTestFeature, UserFacingDiagnosticsFeature,
+};
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
@@ -803,43 +805,21 @@ impl Call {
         })
     }
 
-    /// A call feature: `call.feature(Features.DominantSpeakers)`, or rtcall's
+    /// A call feature: `call.feature(Features.DominantSpeakers)`,
+    /// `call.feature(Features.UserFacingDiagnostics)`, or rtcall's
     /// `call.feature(Features.EchoTest)` in a call to `8:echo123`.
-    #[wasm_bindgen(unchecked_return_type = "DominantSpeakersCallFeature | EchoTestCallFeature")]
+    #[wasm_bindgen(
+        unchecked_return_type = "DominantSpeakersCallFeature | EchoTestCallFeature | UserFacingDiagnosticsFeature"
+    )]
     pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
-        let name = js_sys::Reflect::get(&factory, &"name".into())
-            .ok()
-            .and_then(|n| n.as_string())
-            .or_else(|| factory.as_string())
-            .unwrap_or_default();
-        match name.as_str() {
-            "DominantSpeakers" => {
-                let feature = self
-                    .inner
-                    .dominant
-                    .borrow_mut()
-                    .get_or_insert_with(DominantSpeakersFeature::new)
-                    .clone();
-                Ok(feature.js())
-            }
-            "EchoTest" => {
-                let feature = self
-                    .inner
-                    .echo_test
-                    .borrow_mut()
-                    .get_or_insert_with(EchoTestFeature::new)
-                    .clone();
-                Ok(feature.js())
-            }
+        let inner = &self.inner;
+        match factory_name(&factory).as_str() {
+            "DominantSpeakers" => Ok(one(&inner.dominant, DominantSpeakersFeature::new).js()),
+            "EchoTest" => Ok(one(&inner.echo_test, EchoTestFeature::new).js()),
             "UserFacingDiagnostics" => {
-                let feature = self
-                    .inner
-                    .diagnostics
-                    .borrow_mut()
-                    .get_or_insert_with(UserFacingDiagnosticsFeature::new)
-                    .clone();
+                let feature = one(&inner.diagnostics, UserFacingDiagnosticsFeature::new);
                 // Speaking while muted comes from the microphone's DSP: start it.
-                MicrophoneEffects::listen(&self.inner);
+                MicrophoneEffects::listen(inner);
                 Ok(feature.js())
             }
             other => Err(ApiError::new(

@@ -11,6 +11,20 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+/// The name a feature factory stands for (`Features.X`, or the name itself as a string).
+pub(crate) fn factory_name(factory: &JsValue) -> String {
+    js_sys::Reflect::get(factory, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .or_else(|| factory.as_string())
+        .unwrap_or_default()
+}
+
+/// The one object of a lazily made feature.
+pub(crate) fn one<T: Clone>(slot: &RefCell<Option<T>>, make: impl FnOnce() -> T) -> T {
+    slot.borrow_mut().get_or_insert_with(make).clone()
+}
+
 struct DominantInner {
     speakers: RefCell<Vec<String>>,
     timestamp: Cell<f64>,
