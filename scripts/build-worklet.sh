@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the AudioWorklet DSP module (crates/dsp-worklet) into pkg/: wasm SIMD on (rustfft's
-# SIMD kernels make nnnoiseless about native speed), then wasm-opt from npm's binaryen. Its own
+# Builds the AudioWorklet DSP module (crates/dsp-worklet) into pkg/: wasm SIMD on (the model's
+# loops vectorise), then wasm-opt from npm's binaryen. Its own
 # target directory keeps the SIMD flag from invalidating the library's build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
