@@ -197,6 +197,8 @@ export interface IncomingCallEventArgs {
 
 export interface AudioOptions {
   muted?: boolean;
+  /** A microphone to use, or an app's own audio to send instead (custom audio). */
+  localAudioStreams?: LocalAudioStream[];
 }
 export interface VideoOptions {
   localVideoStreams?: LocalVideoStream[];
@@ -275,7 +277,7 @@ export declare class Call {
   readonly isScreenSharingOn: boolean;
   readonly isLocalVideoStarted: boolean;
   readonly localVideoStreams: ReadonlyArray<LocalVideoStream>;
-  /** The microphone being sent (one object for the call's life). */
+  /** What the call sends: its microphone, or the app's own audio after `startAudio`. */
   readonly localAudioStreams: ReadonlyArray<LocalAudioStream>;
   /** What the call receives, all remote audio together. */
   readonly remoteAudioStreams: ReadonlyArray<RemoteAudioStream>;
@@ -289,6 +291,10 @@ export declare class Call {
   /** Opens the browser's picker and shares the screen, window or tab chosen. */
   startScreenSharing(options?: ScreenSharingOptions): Promise<void>;
   stopScreenSharing(): Promise<void>;
+  /** Sends an app's own audio (a `LocalAudioStream` made from a `MediaStream`) instead of the microphone. */
+  startAudio(localAudioStream: LocalAudioStream): Promise<void>;
+  /** Stops the app's own audio; the microphone goes back on. */
+  stopAudio(): void;
   addParticipant(identifier: CommunicationUserIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
   removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
   hangUp(options?: HangUpOptions): Promise<void>;
@@ -298,9 +304,11 @@ export declare class Call {
   on(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
   on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   on(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
+  on(event: 'localAudioStreamsUpdated', listener: CollectionUpdatedEvent<LocalAudioStream>): void;
   off(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
   off(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   off(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
+  off(event: 'localAudioStreamsUpdated', listener: CollectionUpdatedEvent<LocalAudioStream>): void;
 }
 
 export interface EndpointDetails {
@@ -461,10 +469,17 @@ export { EchoTestCallFeature as EchoTestFeature };
 
 /** The call's microphone. */
 export declare class LocalAudioStream {
-  readonly mediaStreamType: 'Audio';
-  /** The microphone as captured (before effects). */
+  constructor(source: AudioDeviceInfo | MediaStream);
+  /** The microphone (the selected one for a call's own stream), or the app's stream. */
+  readonly source: AudioDeviceInfo | MediaStream | undefined;
+  /** `'Audio'` for a microphone, `'RawMedia'` for an app's `MediaStream`. */
+  readonly mediaStreamType: 'Audio' | 'RawMedia';
+  /** Another microphone (or, for custom audio, another stream); a call sending it follows in place. */
+  switchSource(source: AudioDeviceInfo | MediaStream): Promise<void>;
+  setMediaStream(mediaStream: MediaStream): Promise<void>;
+  /** The audio as captured (before effects). */
   getMediaStream(): Promise<MediaStream>;
-  /** Its volume; loads the DSP worklet on first use. */
+  /** Its volume while a call sends it; loads the DSP worklet on first use. */
   getVolume(): Promise<Volume>;
   feature(factory: typeof Features.AudioEffects): AudioEffectsFeature;
 }

@@ -2,7 +2,7 @@
 //! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
 //! when the server confirms.
 
-use super::audio_stream::{MicrophoneEffects, RemoteAudioStream};
+use super::audio_stream::{CallAudio, LocalAudioStream, RemoteAudioStream};
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -71,9 +71,11 @@ pub struct CallInner {
     local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
     pub(crate) screen: RefCell<Option<ScreenShare>>,
     pub(crate) media: RefCell<Option<PeerSession>>,
+    /// The audio track captured for sending, before effects: the microphone, or a clone of
+    /// the app's custom audio track (so that mute and hang-up leave the app's own alone).
     pub(crate) microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
-    /// The microphone's volume and effects (its DSP worklet, once asked for).
-    pub(crate) effects: MicrophoneEffects,
+    /// What the call sends and how: its audio streams, effects and DSP worklet.
+    pub(crate) audio: CallAudio,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
     pub(crate) diagnostics: RefCell<Option<UserFacingDiagnosticsFeature>>,
@@ -112,7 +114,7 @@ impl Call {
                 screen: RefCell::new(None),
                 media: RefCell::new(None),
                 microphone: RefCell::new(None),
-                effects: MicrophoneEffects::default(),
+                audio: CallAudio::default(),
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
                 diagnostics: RefCell::new(None),
@@ -152,22 +154,16 @@ impl Call {
             .map(|m| m.connection().clone())
     }
 
-    /// Opens the microphone and starts sending it (muted if the call is).
-    pub(crate) fn start_microphone(&self, device: Option<String>) {
+    /// Opens what the call sends (its microphone, or an app's audio) and starts sending it
+    /// (muted if the call is).
+    pub(crate) fn start_audio_source(&self) {
         let call = Rc::downgrade(&self.inner);
         wasm_bindgen_futures::spawn_local(async move {
-            let track = crate::media::devices::open_track(
-                crate::media::devices::DeviceKind::Microphone,
-                device.as_deref(),
-            )
-            .await;
             let Some(call) = call.upgrade() else { return };
-            match track {
-                Ok(track) => call.use_microphone(track).await,
-                Err(e) => web_sys::console::warn_2(
-                    &"rtcall: cannot open the microphone; the call goes on without it".into(),
-                    &e,
-                ),
+            if let Err(e) = CallAudio::open_source(&call).await {
+                web_sys::console::warn_1(
+                    &format!("rtcall: the call goes on without audio: {e}").into(),
+                );
             }
         });
     }
@@ -291,7 +287,7 @@ impl Call {
         if let Some(track) = inner.microphone.borrow_mut().take() {
             track.stop();
         }
-        inner.effects.close();
+        inner.audio.close();
         if let Some(remote) = inner.remote_audio.borrow_mut().take() {
             remote.close();
         }
@@ -411,7 +407,7 @@ impl Call {
         if let Some(track) = self.inner.microphone.borrow().as_ref() {
             track.set_enabled(!muted);
         }
-        self.inner.effects.set_muted(muted);
+        self.inner.audio.set_muted(muted);
         let agent = self.agent()?;
         match agent.engine_set_muted(&self.inner.id, muted) {
             Some(id) => agent.wait(id).await,
@@ -450,7 +446,7 @@ impl Call {
     /// once it is being sent.
     pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
         track.set_enabled(!self.inner.muted.get());
-        self.inner.effects.feed(&track);
+        self.inner.audio.feed(&track);
         let old = self
             .inner
             .microphone
@@ -462,7 +458,7 @@ impl Call {
         }
         // Processing asked for before now starts once the microphone is on the wire (the
         // worklet takes a moment to load), then carries it if an effect is on.
-        if MicrophoneEffects::start_wanted(&self.inner, &track).await {
+        if CallAudio::start_wanted(&self.inner, &track).await {
             self.send_microphone().await;
         }
     }
@@ -474,7 +470,7 @@ impl Call {
         let Some(raw) = self.inner.microphone.borrow().clone() else {
             return;
         };
-        let track = self.inner.effects.outgoing(&raw);
+        let track = self.inner.audio.outgoing(&raw);
         let pending = match self.inner.screen.borrow().as_ref().and_then(|s| s.mix()) {
             Some(mix) => {
                 mix.set_microphone(Some(&track));
@@ -508,15 +504,6 @@ impl CallInner {
             inner: Rc::clone(self),
         }
         .subscribe(stream, max_height);
-    }
-
-    /// See [`Call::use_microphone`].
-    pub(crate) async fn use_microphone(self: &Rc<Self>, track: web_sys::MediaStreamTrack) {
-        Call {
-            inner: Rc::clone(self),
-        }
-        .use_microphone(track)
-        .await;
     }
 }
 
@@ -605,14 +592,15 @@ impl Call {
         )
     }
 
-    /// The microphone being sent, as `[LocalAudioStream]` (one object for the call's life; its
-    /// volume and effects apply to whichever microphone is selected). Empty once the call ended.
+    /// What the call sends, as `[LocalAudioStream]`: the microphone (one object for the call's
+    /// life, following the selected microphone), or the app's own audio between `startAudio`
+    /// and `stopAudio`. Empty once the call ended.
     #[wasm_bindgen(getter, js_name = localAudioStreams, unchecked_return_type = "LocalAudioStream[]")]
     pub fn local_audio_streams(&self) -> JsValue {
         if self.check_active().is_err() {
             return array([]);
         }
-        array([MicrophoneEffects::stream(&self.inner).js()])
+        array([CallAudio::shown(&self.inner).js()])
     }
 
     /// What the call receives, as `[RemoteAudioStream]` (all remote audio together). Empty once
@@ -710,6 +698,44 @@ impl Call {
     pub fn js_stop_screen_sharing(&self) -> js_sys::Promise {
         let this = self.clone();
         promise(async move { this.stop_screen_sharing().await })
+    }
+
+    /// Sends an app's own audio (`new LocalAudioStream(mediaStream)`) instead of the
+    /// microphone, in place on the audio line; mute and effects apply to it.
+    #[wasm_bindgen(js_name = startAudio, unchecked_return_type = "Promise<void>")]
+    pub fn start_audio(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocalAudioStream")] stream: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            this.check_active()?;
+            let custom = LocalAudioStream::from_js(&stream)
+                .filter(LocalAudioStream::is_custom)
+                .ok_or_else(|| {
+                    ApiError::invalid_argument(
+                        "startAudio takes a LocalAudioStream made from a MediaStream; microphones are chosen with deviceManager.selectMicrophone",
+                    )
+                })?;
+            custom.js_from_app(&stream);
+            CallAudio::send_custom(&this.inner, Some(custom)).await
+        })
+    }
+
+    /// Stops sending the app's own audio: the microphone goes back on the line.
+    #[wasm_bindgen(js_name = stopAudio)]
+    pub fn stop_audio(&self) {
+        if self.check_active().is_err() || !self.inner.audio.sends_custom() {
+            return;
+        }
+        let call = Rc::clone(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = CallAudio::send_custom(&call, None).await {
+                web_sys::console::warn_1(
+                    &format!("rtcall: cannot reopen the microphone after custom audio: {e}").into(),
+                );
+            }
+        });
     }
 
     /// Invites someone into the call; returns their `RemoteParticipant` at once.
@@ -819,7 +845,7 @@ impl Call {
             "UserFacingDiagnostics" => {
                 let feature = one(&inner.diagnostics, UserFacingDiagnosticsFeature::new);
                 // Speaking while muted comes from the microphone's DSP: start it.
-                MicrophoneEffects::listen(inner);
+                CallAudio::listen(inner);
                 Ok(feature.js())
             }
             other => Err(ApiError::new(

@@ -5,6 +5,7 @@
 //! Socket and timer callbacks never run the engine themselves: they spawn a task, so nothing is
 //! dropped while its own callback is on the stack.
 
+use super::audio_stream::{CallAudio, LocalAudioStream};
 use super::call::Call;
 use super::call_client::ClientShared;
 use super::error::{ApiError, SubCode};
@@ -29,7 +30,7 @@ use wasm_bindgen_futures::JsFuture;
 /// The agent's state and its shell.
 pub struct AgentInner {
     engine: RefCell<Agent>,
-    client: Rc<ClientShared>,
+    pub(crate) client: Rc<ClientShared>,
     credential: JsValue,
     service_url: String,
     identity: String,
@@ -75,6 +76,13 @@ fn option(options: &JsValue, path: &[&str]) -> JsValue {
         value = js_sys::Reflect::get(&value, &(*name).into()).unwrap_or(JsValue::UNDEFINED);
     }
     value
+}
+
+/// The first element of an options array (`localVideoStreams`, `localAudioStreams`), if any.
+fn first_of(list: JsValue) -> Option<JsValue> {
+    js_sys::Array::is_array(&list)
+        .then(|| js_sys::Array::from(&list).get(0))
+        .filter(|first| !first.is_undefined())
 }
 
 impl AgentInner {
@@ -394,6 +402,17 @@ impl AgentInner {
         options: &JsValue,
     ) -> Result<Call, ApiError> {
         let muted = option(options, &["audioOptions", "muted"]).is_truthy();
+        let audio = first_of(option(options, &["audioOptions", "localAudioStreams"]))
+            .map(|js| {
+                let stream = LocalAudioStream::from_js(&js).ok_or_else(|| {
+                    ApiError::invalid_argument(
+                        "audioOptions.localAudioStreams takes LocalAudioStream objects",
+                    )
+                })?;
+                stream.check_free()?;
+                Ok::<_, ApiError>((stream, js))
+            })
+            .transpose()?;
         let call = Call::new(call_id.clone(), this, incoming, caller, muted);
         let mut ice = this.client.ice_servers();
         ice.extend(this.server_ice.borrow().iter().cloned());
@@ -441,15 +460,16 @@ impl AgentInner {
         this.emitter
             .updated("callsUpdated", vec![call.js()], Vec::new());
         this.client.devices.add_call(&call.inner);
-        call.start_microphone(this.client.devices.microphone_id());
+        if let Some((stream, js)) = audio {
+            CallAudio::adopt(&call.inner, stream, &js);
+        }
+        call.start_audio_source();
         if let Some(speaker) = this.client.devices.speaker_id() {
             if let Some(peer) = call.inner.media.borrow().as_ref() {
                 peer.set_sink(&speaker);
             }
         }
-        let video = option(options, &["videoOptions", "localVideoStreams"]);
-        let first = js_sys::Array::is_array(&video).then(|| js_sys::Array::from(&video).get(0));
-        if let Some(first) = first.filter(|v| !v.is_undefined()) {
+        if let Some(first) = first_of(option(options, &["videoOptions", "localVideoStreams"])) {
             if let Some(local) = LocalVideoStream::from_js(&first) {
                 let call = call.clone();
                 wasm_bindgen_futures::spawn_local(async move {
@@ -470,10 +490,8 @@ impl AgentInner {
         model: &IncomingModel,
         options: &JsValue,
     ) -> Result<Call, ApiError> {
-        this.incoming
-            .borrow_mut()
-            .retain(|c| c.inner.model.call_id != model.call_id);
         let muted = option(options, &["audioOptions", "muted"]).is_truthy();
+        // Bad options leave the call ringing, to accept again.
         let call = Self::new_call(
             this,
             model.call_id.clone(),
@@ -481,6 +499,9 @@ impl AgentInner {
             (model.caller.clone(), model.caller_display_name.clone()),
             options,
         )?;
+        this.incoming
+            .borrow_mut()
+            .retain(|c| c.inner.model.call_id != model.call_id);
         let id = this
             .engine
             .borrow_mut()

@@ -2,6 +2,7 @@
 //! and switching them during calls (a new track in place of the old, no renegotiation).
 //! Unplugging the selected device falls back to the system default.
 
+use super::audio_stream::CallAudio;
 use super::call::CallInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -52,6 +53,17 @@ impl DeviceState {
     /// The selected microphone's id (`None`: the default).
     pub(crate) fn microphone_id(&self) -> Option<String> {
         self.microphone.borrow().as_ref().map(|d| d.id.clone())
+    }
+
+    /// The microphone calls use, as an `AudioDeviceInfo` (`undefined` before devices are
+    /// listed).
+    pub(crate) fn selected_microphone(&self) -> JsValue {
+        let selected = self.microphone.borrow().clone().or_else(|| {
+            self.of_kind(DeviceKind::Microphone)
+                .into_iter()
+                .find(|d| d.is_default)
+        });
+        selected.as_ref().map_or(JsValue::UNDEFINED, info_js)
     }
 
     /// The selected speaker's id (`None`: the default).
@@ -154,16 +166,11 @@ impl DeviceState {
     }
 
     async fn use_microphone(self: &Rc<Self>, device: Option<Device>) -> Result<(), ApiError> {
-        let id = device.as_ref().map(|d| d.id.clone());
         *self.microphone.borrow_mut() = device;
         self.emitter.changed("selectedMicrophoneChanged");
+        // Calls sending an app's own audio keep it (the microphone applies after stopAudio).
         for call in self.live_calls() {
-            let track = devices::open_track(DeviceKind::Microphone, id.as_deref())
-                .await
-                .map_err(|e| {
-                    ApiError::from_js(SubCode::DeviceFailed, "cannot open the microphone", &e)
-                })?;
-            call.use_microphone(track).await;
+            CallAudio::follow_selected_microphone(&call).await?;
         }
         Ok(())
     }
@@ -249,13 +256,7 @@ impl DeviceManager {
     /// The microphone calls use.
     #[wasm_bindgen(getter, js_name = selectedMicrophone, unchecked_return_type = "AudioDeviceInfo | undefined")]
     pub fn selected_microphone(&self) -> JsValue {
-        let selected = self.inner.microphone.borrow().clone().or_else(|| {
-            self.inner
-                .of_kind(DeviceKind::Microphone)
-                .into_iter()
-                .find(|d| d.is_default)
-        });
-        selected.as_ref().map_or(JsValue::UNDEFINED, info_js)
+        self.inner.selected_microphone()
     }
 
     /// The speaker calls play to.

@@ -33,7 +33,7 @@ impl JsSelf {
     }
 }
 
-/// The key of a video stream object, found again when an app passes it back.
+/// The key of a stream object, found again when an app passes it back.
 pub type StreamKey = u32;
 
 /// What a key names.
@@ -43,6 +43,8 @@ pub enum StreamRef {
     Local(Weak<super::streams::LocalStreamInner>),
     /// A `RemoteVideoStream`.
     Remote(Weak<super::streams::RemoteStreamInner>),
+    /// A `LocalAudioStream`.
+    Audio(Weak<super::audio_stream::StreamInner>),
 }
 
 thread_local! {

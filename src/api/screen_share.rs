@@ -50,7 +50,7 @@ impl ScreenShare {
                     .microphone
                     .borrow()
                     .as_ref()
-                    .map(|raw| call.effects.outgoing(raw));
+                    .map(|raw| call.audio.outgoing(raw));
                 pending.extend(media.set_track(SendSource::Microphone, microphone));
             }
         }
@@ -173,7 +173,7 @@ impl Call {
                             .microphone
                             .borrow()
                             .as_ref()
-                            .map(|raw| self.inner.effects.outgoing(raw));
+                            .map(|raw| self.inner.audio.outgoing(raw));
                         mix.set_microphone(microphone.as_ref());
                         Some((shared, mix))
                     }

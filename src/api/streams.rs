@@ -75,7 +75,7 @@ impl LocalVideoStream {
     pub fn from_js(value: &JsValue) -> Option<Self> {
         match super::object::stream_of(value)? {
             StreamRef::Local(inner) => inner.upgrade().map(|inner| LocalVideoStream { inner }),
-            StreamRef::Remote(_) => None,
+            StreamRef::Remote(_) | StreamRef::Audio(_) => None,
         }
     }
 
@@ -145,11 +145,8 @@ impl LocalVideoStream {
                 .map_err(|e| {
                     ApiError::from_js(SubCode::DeviceFailed, "cannot open the camera", &e)
                 }),
-            LocalSource::Stream(stream) => stream
-                .get_video_tracks()
-                .get(0)
-                .dyn_into::<web_sys::MediaStreamTrack>()
-                .map_err(|_| ApiError::invalid_argument("the MediaStream has no video track")),
+            LocalSource::Stream(stream) => devices::first_track(&stream.get_video_tracks())
+                .ok_or_else(|| ApiError::invalid_argument("the MediaStream has no video track")),
             // A live share holds its track; once it ended there is nothing to reopen.
             LocalSource::Screen(_) => Err(ApiError::new(
                 SubCode::StreamUnavailable,
@@ -233,7 +230,8 @@ impl LocalVideoStream {
     }
 }
 
-fn device_id(info: &JsValue) -> Option<String> {
+/// The `id` of a `VideoDeviceInfo` or `AudioDeviceInfo`.
+pub(crate) fn device_id(info: &JsValue) -> Option<String> {
     js_sys::Reflect::get(info, &"id".into()).ok()?.as_string()
 }
 
@@ -415,7 +413,7 @@ impl RemoteVideoStream {
     pub fn from_js(value: &JsValue) -> Option<Self> {
         match super::object::stream_of(value)? {
             StreamRef::Remote(inner) => inner.upgrade().map(|inner| RemoteVideoStream { inner }),
-            StreamRef::Local(_) => None,
+            StreamRef::Local(_) | StreamRef::Audio(_) => None,
         }
     }
 

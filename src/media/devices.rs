@@ -111,39 +111,36 @@ pub async fn open_track(
         DeviceKind::Camera => open(None, Some(device_id)).await?,
         DeviceKind::Speaker => return Err("speakers have no track".into()),
     };
-    stream
-        .get_tracks()
-        .get(0)
-        .dyn_into::<web_sys::MediaStreamTrack>()
-        .map_err(|_| JsValue::from_str("the device gave no track"))
+    first_track(&stream.get_tracks()).ok_or_else(|| JsValue::from_str("the device gave no track"))
 }
 
-/// Opens a microphone (by id, or the default) with the browser's own noise suppression on or
-/// off: it is fixed when the track opens (Chrome ignores `applyConstraints` for it).
+/// Opens a microphone (by id, or the default) with the browser's own noise suppression on,
+/// off, or as the browser likes (`None`): it is fixed when the track opens (Chrome ignores
+/// `applyConstraints` for it).
 pub async fn open_microphone(
     device_id: Option<&str>,
-    noise_suppression: bool,
+    noise_suppression: Option<bool>,
 ) -> Result<web_sys::MediaStreamTrack, JsValue> {
     let audio = match constraint(device_id) {
         c if c.is_object() => c,
         _ => js_sys::Object::new().into(),
     };
-    js_sys::Reflect::set(
-        &audio,
-        &"noiseSuppression".into(),
-        &noise_suppression.into(),
-    )?;
+    if let Some(on) = noise_suppression {
+        js_sys::Reflect::set(&audio, &"noiseSuppression".into(), &on.into())?;
+    }
     let constraints = web_sys::MediaStreamConstraints::new();
     constraints.set_audio(&audio);
     let stream: web_sys::MediaStream =
         JsFuture::from(media_devices()?.get_user_media_with_constraints(&constraints)?)
             .await?
             .unchecked_into();
-    stream
-        .get_audio_tracks()
-        .get(0)
-        .dyn_into::<web_sys::MediaStreamTrack>()
-        .map_err(|_| JsValue::from_str("the microphone gave no track"))
+    first_track(&stream.get_audio_tracks())
+        .ok_or_else(|| JsValue::from_str("the microphone gave no track"))
+}
+
+/// The first track of a list (`MediaStream.getAudioTracks()` and the like).
+pub fn first_track(tracks: &js_sys::Array) -> Option<web_sys::MediaStreamTrack> {
+    tracks.get(0).dyn_into().ok()
 }
 
 /// Stops every track of a stream.

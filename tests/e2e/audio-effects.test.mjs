@@ -7,16 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { accept, connected, flowing, launchBrowser, ring, suite, until } from './harness.mjs';
+import { callBetween, flowing, launchBrowser, suite, until } from './harness.mjs';
 
 const { user, closeAll } = suite();
 
 async function inCall() {
   const alice = await user('Alice');
   const bob = await user('Bob');
-  await ring(alice, [bob]);
-  await accept(bob);
-  await connected(alice, bob);
+  await callBetween(alice, bob);
   await flowing(bob, 'audio');
   return { alice, bob };
 }
@@ -165,9 +163,7 @@ test('speaking into a muted microphone raises speakingWhileMicrophoneIsMuted, an
   try {
     const alice = await user('Alice', undefined, talking);
     const bob = await user('Bob');
-    await ring(alice, [bob]);
-    await accept(bob);
-    await connected(alice, bob);
+    await callBetween(alice, bob);
     await alice.page.evaluate(() => {
       window.diagnostics = call.feature(rtcall.Features.UserFacingDiagnostics);
       window.changes = [];

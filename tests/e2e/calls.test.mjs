@@ -3,7 +3,7 @@
 // reasons as @azure/communication-calling reports them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accept, callPage, connected, flowing, ring, startServer, suite, until } from './harness.mjs';
+import { accept, callBetween, callPage, connected, flowing, ring, startServer, suite, until } from './harness.mjs';
 
 // A short ring so "no answer" ends in seconds.
 const ctx = suite({ serverArgs: ['--ring-timeout', '3'] });
@@ -141,9 +141,7 @@ test('a 1:1 call promoted to a group by addParticipant, then one removed', async
   const alice = await user('Alice');
   const bob = await user('Bob');
   const carol = await user('Carol');
-  await ring(alice, [bob]);
-  await accept(bob);
-  await connected(alice, bob);
+  await callBetween(alice, bob);
   await flowing(alice, 'audio');
   const added = await alice.page.evaluate((id) => {
     const p = call.addParticipant({ communicationUserId: id });
@@ -176,9 +174,7 @@ test('a 1:1 call promoted to a group by addParticipant, then one removed', async
 test('mute and hold are seen remotely, and hold pauses media both ways', async () => {
   const alice = await user('Alice');
   const bob = await user('Bob');
-  await ring(alice, [bob]);
-  await accept(bob);
-  await connected(alice, bob);
+  await callBetween(alice, bob);
   await bob.page.evaluate(() => {
     window.alice = call.remoteParticipants[0];
     window.muteEvents = 0;

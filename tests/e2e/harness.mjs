@@ -243,6 +243,13 @@ export async function connected(...ps) {
   for (const p of ps) await until(p, () => call.state === 'Connected');
 }
 
+/** `caller` calls `callee`, who answers; returns once both are Connected. */
+export async function callBetween(caller, callee) {
+  await ring(caller, [callee]);
+  await accept(callee);
+  await connected(caller, callee);
+}
+
 /** Inbound packets keep arriving: the count grows by `by` from now. */
 export async function flowing(p, kind, by = 20) {
   const start = await p.page.evaluate(async (kind) => (await __inbound())[kind], kind);

@@ -7,6 +7,7 @@ import {
   CallClient,
   Features,
   IncomingCall,
+  LocalAudioStream,
   LocalVideoStream,
   RemoteParticipant,
   RemoteVideoStream,
@@ -166,4 +167,19 @@ export async function microphone(call: Call): Promise<void> {
   console.log(diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value);
   // @ts-expect-error: noise suppression takes an effect object, not a name
   await effects.startEffects({ noiseSuppression: 'DeepNoiseSuppression' });
+}
+
+// Custom audio and microphones chosen per stream, as ACS apps do it.
+export async function customAudio(agent: CallAgent, call: Call, music: MediaStream): Promise<void> {
+  const custom = new LocalAudioStream(music);
+  await call.startAudio(custom);
+  call.on('localAudioStreamsUpdated', ({ added, removed }) => console.log(added[0]?.mediaStreamType, removed.length));
+  console.log(call.localAudioStreams[0].source);
+  call.stopAudio();
+  const [microphone] = await (await new CallClient().getDeviceManager()).getMicrophones();
+  const stream = new LocalAudioStream(microphone);
+  await stream.switchSource(microphone);
+  agent.join({ groupId: '29228d3e-040e-4656-a70e-890ab4e173e5' }, { audioOptions: { localAudioStreams: [stream] } });
+  // @ts-expect-error: startAudio takes a LocalAudioStream, not a MediaStream
+  await call.startAudio(music);
 }
