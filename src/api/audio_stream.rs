@@ -1,41 +1,38 @@
-//! The call's audio as ACS shows it. `call.localAudioStreams[0]` is what the call sends: its
-//! microphone, or an app's own audio (`call.startAudio(new LocalAudioStream(mediaStream))`). A
-//! `LocalAudioStream` has `getVolume()` (a `Volume` whose `level` follows the sound, 0–100) and
-//! `feature(Features.AudioEffects)` (noise suppression: rtcall's own in an AudioWorklet, or the
-//! browser's); turning an effect on or off, switching the source, or starting and stopping
-//! custom audio swaps the track on the audio line in place: no renegotiation, no gap.
-//! `call.remoteAudioStreams[0]` is what the call receives, with `getVolume()` from the
-//! browser's receive statistics.
+//! What a call sends, as ACS shows it. `call.localAudioStreams[0]` is its microphone, or an
+//! app's own audio (`call.startAudio(new LocalAudioStream(mediaStream))`). A `LocalAudioStream`
+//! has `getVolume()` (a `Volume` whose `level` follows the sound, 0–100) and
+//! `feature(Features.AudioEffects)` (see `audio_effects`); switching the source, starting and
+//! stopping custom audio, or an effect swaps the track on the audio line in place: no
+//! renegotiation, no gap. [`CallAudio`] is the call's side: which stream it sends, and the DSP
+//! worklet that measures and processes it.
 
+use super::audio_effects::{AudioEffectsFeature, DEEP};
 use super::call::{Call, CallInner};
 use super::error::{ApiError, SubCode};
-use super::events::{emitter_methods, object, Emitter};
+use super::events::{emitter_methods, Emitter};
 use super::features::factory_name;
 use super::object::{register, stream_of, unregister, JsSelf, StreamKey, StreamRef};
 use crate::media::devices;
-use crate::media::effects::{self, MicrophoneProcessor, Report};
+use crate::media::effects::{MicrophoneProcessor, Report};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-const DEEP: &str = "DeepNoiseSuppression";
-const BROWSER: &str = "BrowserNoiseSuppression";
-
 /// A call's audio: the streams it shows and the processing of what it sends, made when the
 /// app first asks for the volume or an effect.
 #[derive(Default)]
 pub(crate) struct CallAudio {
-    processor: RefCell<Option<Rc<MicrophoneProcessor>>>,
+    pub(super) processor: RefCell<Option<Rc<MicrophoneProcessor>>>,
     /// The processor being made (so that two callers wait for one).
     loading: RefCell<Option<js_sys::Promise>>,
     /// The app asked for the volume or an effect: a microphone opened later gets processed.
-    wanted: Cell<bool>,
+    pub(super) wanted: Cell<bool>,
     /// The noise suppression on, by name.
-    active: RefCell<Option<&'static str>>,
+    pub(super) active: RefCell<Option<&'static str>>,
     /// The browser's own suppression as last asked for (`None`: the browser's default), kept
     /// for every microphone the call opens.
-    browser_suppression: Cell<Option<bool>>,
+    pub(super) browser_suppression: Cell<Option<bool>>,
     /// The call's microphone stream (the app's from `audioOptions`, or one made on demand).
     stream: RefCell<Option<LocalAudioStream>>,
     /// The app's own audio, sent instead of the microphone (`call.startAudio`).
@@ -92,7 +89,7 @@ impl CallAudio {
     }
 
     /// The processor, made (once) from `raw` if there is none.
-    async fn processor(
+    pub(super) async fn processor(
         call: &Rc<CallInner>,
         raw: &web_sys::MediaStreamTrack,
     ) -> Result<Rc<MicrophoneProcessor>, ApiError> {
@@ -295,28 +292,6 @@ impl CallAudio {
     }
 }
 
-/// Reopens the call's microphone with the browser's noise suppression on or off, and sends
-/// the new track.
-async fn browser_noise_suppression(call: &Rc<CallInner>, on: bool) -> Result<(), ApiError> {
-    if call.audio.sends_custom() {
-        return Err(ApiError::new(
-            SubCode::NotSupported,
-            "the browser's noise suppression works on a microphone; this call sends custom audio",
-        ));
-    }
-    call.audio.browser_suppression.set(Some(on));
-    if call.microphone.borrow().is_none() {
-        return Ok(());
-    }
-    CallAudio::open_source(call).await
-}
-
-fn effect_name(effect: &JsValue) -> Option<String> {
-    js_sys::Reflect::get(effect, &"name".into())
-        .ok()
-        .and_then(|n| n.as_string())
-}
-
 /// Where a `LocalAudioStream`'s audio comes from.
 #[derive(Clone)]
 enum AudioSource {
@@ -370,7 +345,7 @@ impl Drop for StreamInner {
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct LocalAudioStream {
-    inner: Rc<StreamInner>,
+    pub(super) inner: Rc<StreamInner>,
 }
 
 impl LocalAudioStream {
@@ -430,7 +405,7 @@ impl LocalAudioStream {
     }
 
     /// The live call sending this stream.
-    fn call(&self) -> Result<Rc<CallInner>, ApiError> {
+    pub(super) fn call(&self) -> Result<Rc<CallInner>, ApiError> {
         self.inner
             .call
             .borrow()
@@ -589,21 +564,21 @@ impl LocalAudioStream {
     }
 }
 
-struct VolumeInner {
+pub(super) struct VolumeInner {
     level: Cell<f32>,
     emitter: Emitter,
-    js: JsSelf,
+    pub(super) js: JsSelf,
 }
 
 /// A microphone's volume (`Volume`).
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct Volume {
-    inner: Rc<VolumeInner>,
+    pub(super) inner: Rc<VolumeInner>,
 }
 
 impl Volume {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Volume {
             inner: Rc::new(VolumeInner {
                 level: Cell::new(0.0),
@@ -613,11 +588,11 @@ impl Volume {
         }
     }
 
-    fn js(&self) -> JsValue {
+    pub(super) fn js(&self) -> JsValue {
         self.inner.js.get(|| self.clone().into())
     }
 
-    fn set_level(&self, level: f32) {
+    pub(super) fn set_level(&self, level: f32) {
         let level = level.round();
         if self.inner.level.replace(level) != level {
             self.inner.emitter.changed("levelChanged");
@@ -635,283 +610,3 @@ impl Volume {
 }
 
 emitter_methods!(Volume, "Volume");
-
-struct EffectsInner {
-    stream: Weak<StreamInner>,
-    emitter: Emitter,
-    js: JsSelf,
-}
-
-/// `Features.AudioEffects` of the call's microphone.
-#[wasm_bindgen]
-#[derive(Clone)]
-pub struct AudioEffectsFeature {
-    inner: Rc<EffectsInner>,
-}
-
-impl AudioEffectsFeature {
-    fn new(stream: Weak<StreamInner>) -> Self {
-        AudioEffectsFeature {
-            inner: Rc::new(EffectsInner {
-                stream,
-                emitter: Emitter::default(),
-                js: JsSelf::default(),
-            }),
-        }
-    }
-
-    fn js(&self) -> JsValue {
-        self.inner.js.get(|| self.clone().into())
-    }
-
-    /// The live call sending the stream: effects work on what a call sends.
-    fn call(&self) -> Result<Rc<CallInner>, ApiError> {
-        self.inner
-            .stream
-            .upgrade()
-            .map(|inner| LocalAudioStream { inner })
-            .ok_or_else(|| ApiError::new(SubCode::WrongState, "the stream is gone"))?
-            .call()
-    }
-
-    async fn start(&self, effects: JsValue) -> Result<JsValue, ApiError> {
-        let call = self.call().map_err(|e| self.failed(e))?;
-        let effect = js_sys::Reflect::get(&effects, &"noiseSuppression".into()).unwrap_or_default();
-        let name = match effect_name(&effect).as_deref() {
-            Some(DEEP) if effects::supported() => DEEP,
-            Some(BROWSER) => BROWSER,
-            Some(DEEP) => {
-                return Err(self.failed(ApiError::new(
-                    SubCode::NotSupported,
-                    "this browser cannot run rtcall's noise suppression",
-                )))
-            }
-            _ => {
-                return Err(self.failed(ApiError::invalid_argument(
-                    "startEffects takes {noiseSuppression: DeepNoiseSuppressionEffect | BrowserNoiseSuppressionEffect}",
-                )))
-            }
-        };
-        let previous = call.audio.active.borrow_mut().replace(name);
-        call.audio
-            .wanted
-            .set(name == DEEP || call.audio.wanted.get());
-        if name == BROWSER || previous == Some(BROWSER) {
-            browser_noise_suppression(&call, name == BROWSER)
-                .await
-                .map_err(|e| self.failed(e))?;
-        }
-        let raw = call.microphone.borrow().clone();
-        if let Some(raw) = &raw {
-            if name == DEEP {
-                let processor = CallAudio::processor(&call, raw)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                processor.set_noise_suppression(true);
-            } else if let Some(p) = call.audio.processor.borrow().as_ref() {
-                p.set_noise_suppression(false);
-            }
-        }
-        self.applied(call, "effectsStarted", name).await
-    }
-
-    async fn stop(&self) -> Result<JsValue, ApiError> {
-        let call = self.call()?;
-        let Some(name) = call.audio.active.borrow_mut().take() else {
-            return Ok(JsValue::UNDEFINED);
-        };
-        if name == BROWSER {
-            browser_noise_suppression(&call, false).await?;
-        }
-        if let Some(p) = call.audio.processor.borrow().as_ref() {
-            p.set_noise_suppression(false);
-        }
-        self.applied(call, "effectsStopped", name).await
-    }
-
-    /// Sends the microphone as the effects now say, then tells the app.
-    async fn applied(
-        &self,
-        call: Rc<CallInner>,
-        event: &str,
-        name: &str,
-    ) -> Result<JsValue, ApiError> {
-        Call { inner: call }.send_microphone().await;
-        self.inner
-            .emitter
-            .emit(event, object(&[("noiseSuppression", name.into())]));
-        Ok(JsValue::UNDEFINED)
-    }
-
-    /// Tells the app (`effectsError`) and hands the error back for the promise.
-    fn failed(&self, error: ApiError) -> ApiError {
-        self.inner.emitter.emit(
-            "effectsError",
-            object(&[
-                ("code", error.code.into()),
-                ("subCode", error.sub_code.into()),
-                ("message", error.message.clone().into()),
-            ]),
-        );
-        error
-    }
-}
-
-#[wasm_bindgen]
-impl AudioEffectsFeature {
-    /// `'AudioEffects'`.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        "AudioEffects".into()
-    }
-
-    /// `{noiseSuppression: name}` while an effect is on, else `{}`.
-    #[wasm_bindgen(getter, js_name = activeEffects, unchecked_return_type = "ActiveAudioEffects")]
-    pub fn active_effects(&self) -> JsValue {
-        match self.call().ok().and_then(|c| *c.audio.active.borrow()) {
-            Some(name) => object(&[("noiseSuppression", name.into())]),
-            None => object(&[]),
-        }
-    }
-
-    /// Whether this browser can run `effect`.
-    #[wasm_bindgen(js_name = isSupported, unchecked_return_type = "Promise<boolean>")]
-    pub fn is_supported(&self, effect: JsValue) -> js_sys::Promise {
-        let supported = match effect_name(&effect).as_deref() {
-            Some(DEEP) => effects::supported(),
-            Some(BROWSER) => browser_supports_noise_suppression(),
-            _ => false,
-        };
-        js_sys::Promise::resolve(&JsValue::from_bool(supported))
-    }
-
-    /// Turns on `{noiseSuppression: effect}` (replacing the one on, if any).
-    #[wasm_bindgen(js_name = startEffects, unchecked_return_type = "Promise<void>")]
-    pub fn start_effects(&self, effects: JsValue) -> js_sys::Promise {
-        let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(this.start(effects).await?) })
-    }
-
-    /// Turns noise suppression off.
-    #[wasm_bindgen(js_name = stopEffects, unchecked_return_type = "Promise<void>")]
-    pub fn stop_effects(&self, _effects: JsValue) -> js_sys::Promise {
-        let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(this.stop().await?) })
-    }
-}
-
-emitter_methods!(AudioEffectsFeature, "AudioEffectsFeature");
-
-fn browser_supports_noise_suppression() -> bool {
-    web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .and_then(|m| {
-            js_sys::Reflect::get(&m, &"getSupportedConstraints".into())
-                .ok()
-                .map(|f| (m, f))
-        })
-        .and_then(|(m, f)| f.dyn_into::<js_sys::Function>().ok()?.call0(&m).ok())
-        .and_then(|c| js_sys::Reflect::get(&c, &"noiseSuppression".into()).ok())
-        .is_some_and(|v| v.as_bool() == Some(true))
-}
-
-/// How often the received volume is sampled (as ACS samples its volume indicator).
-const REMOTE_VOLUME_EVERY_MS: u32 = 200;
-
-struct RemoteAudioInner {
-    call: Weak<CallInner>,
-    volume: Volume,
-    sampling: RefCell<Option<gloo_timers::callback::Interval>>,
-    js: JsSelf,
-}
-
-/// The audio the call receives, all remote participants together (`RemoteAudioStream`).
-#[wasm_bindgen]
-#[derive(Clone)]
-pub struct RemoteAudioStream {
-    inner: Rc<RemoteAudioInner>,
-}
-
-impl RemoteAudioStream {
-    /// The call's one `RemoteAudioStream`.
-    pub(crate) fn of(call: &Rc<CallInner>) -> RemoteAudioStream {
-        call.remote_audio
-            .borrow_mut()
-            .get_or_insert_with(|| RemoteAudioStream {
-                inner: Rc::new(RemoteAudioInner {
-                    call: Rc::downgrade(call),
-                    volume: Volume::new(),
-                    sampling: RefCell::new(None),
-                    js: JsSelf::default(),
-                }),
-            })
-            .clone()
-    }
-
-    /// The object's one JS wrapper.
-    pub fn js(&self) -> JsValue {
-        self.inner.js.get(|| self.clone().into())
-    }
-
-    /// The call ended: sampling stops, the objects are let go.
-    pub(crate) fn close(&self) {
-        self.inner.sampling.borrow_mut().take();
-        self.inner.js.release();
-        self.inner.volume.inner.js.release();
-    }
-
-    /// Reads the loudest received audio line's level from the connection's statistics.
-    async fn sample(call: Weak<CallInner>, volume: Volume) {
-        let Some(pc) = call
-            .upgrade()
-            .and_then(|c| c.media.borrow().as_ref().map(|m| m.connection().clone()))
-        else {
-            return;
-        };
-        let Ok(stats) = JsFuture::from(pc.get_stats()).await else {
-            return;
-        };
-        let mut loudest = 0.0f64;
-        let values = js_sys::Reflect::get(&stats, &"values".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .and_then(|f| f.call0(&stats).ok());
-        if let Some(iterator) = values.and_then(|v| js_sys::try_iter(&v).ok().flatten()) {
-            for report in iterator.flatten() {
-                let field = |name: &str| js_sys::Reflect::get(&report, &name.into()).ok();
-                let audio_in = field("type").and_then(|t| t.as_string()).as_deref()
-                    == Some("inbound-rtp")
-                    && field("kind").and_then(|k| k.as_string()).as_deref() == Some("audio");
-                if audio_in {
-                    // 0..1, linear in amplitude (1 = full scale).
-                    let level = field("audioLevel").and_then(|l| l.as_f64()).unwrap_or(0.0);
-                    loudest = loudest.max(level);
-                }
-            }
-        }
-        volume.set_level(rtcall_dsp::meter_level(rtcall_dsp::dbfs(loudest as f32)));
-    }
-}
-
-#[wasm_bindgen]
-impl RemoteAudioStream {
-    /// `'Audio'`.
-    #[wasm_bindgen(getter, js_name = mediaStreamType)]
-    pub fn media_stream_type(&self) -> String {
-        "Audio".into()
-    }
-
-    /// The received volume: `level` (0–100) of the loudest remote audio, sampled every 200 ms.
-    #[wasm_bindgen(js_name = getVolume, unchecked_return_type = "Promise<Volume>")]
-    pub fn get_volume(&self) -> js_sys::Promise {
-        if self.inner.sampling.borrow().is_none() && self.inner.call.upgrade().is_some() {
-            let (call, volume) = (self.inner.call.clone(), self.inner.volume.clone());
-            let interval =
-                gloo_timers::callback::Interval::new(REMOTE_VOLUME_EVERY_MS, move || {
-                    wasm_bindgen_futures::spawn_local(Self::sample(call.clone(), volume.clone()));
-                });
-            *self.inner.sampling.borrow_mut() = Some(interval);
-        }
-        js_sys::Promise::resolve(&self.inner.volume.js())
-    }
-}

@@ -2,7 +2,7 @@
 //! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
 //! when the server confirms.
 
-use super::audio_stream::{CallAudio, LocalAudioStream, RemoteAudioStream};
+use super::audio_stream::{CallAudio, LocalAudioStream};
 use super::call_agent::AgentInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -12,6 +12,7 @@ use super::features::{
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
+use super::remote_audio::RemoteAudioStream;
 use super::screen_share::ScreenShare;
 use super::streams::LocalVideoStream;
 use crate::engine::call::CallChange;

@@ -2,6 +2,7 @@
 //! `@azure/communication-calling` and `@azure/communication-common`. They are thin: the call
 //! logic lives in `engine` (and `rtcall_protocol`), browser plumbing in `media` and `signal`.
 
+pub mod audio_effects;
 pub mod audio_stream;
 pub mod call;
 pub mod call_agent;
@@ -15,11 +16,13 @@ pub mod identifier;
 pub mod incoming_call;
 mod object;
 pub mod participant;
+pub mod remote_audio;
 pub mod renderer;
 mod screen_share;
 pub mod streams;
 
-pub use audio_stream::{AudioEffectsFeature, LocalAudioStream, RemoteAudioStream, Volume};
+pub use audio_effects::AudioEffectsFeature;
+pub use audio_stream::{LocalAudioStream, Volume};
 pub use call::Call;
 pub use call_agent::CallAgent;
 pub use call_client::CallClient;
@@ -29,5 +32,6 @@ pub use error::{ApiError, SubCode};
 pub use features::{DominantSpeakersFeature, EchoTestFeature};
 pub use incoming_call::IncomingCall;
 pub use participant::RemoteParticipant;
+pub use remote_audio::RemoteAudioStream;
 pub use renderer::{VideoStreamRenderer, VideoStreamRendererView};
 pub use streams::{LocalVideoStream, RemoteVideoStream};

@@ -1,0 +1,111 @@
+//! `RemoteAudioStream`: the audio a call receives, all remote participants together, with
+//! `getVolume()` from the browser's receive statistics.
+
+use super::audio_stream::Volume;
+use super::call::CallInner;
+use super::object::JsSelf;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// How often the received volume is sampled (as ACS samples its volume indicator).
+const REMOTE_VOLUME_EVERY_MS: u32 = 200;
+
+struct RemoteAudioInner {
+    call: Weak<CallInner>,
+    volume: Volume,
+    sampling: RefCell<Option<gloo_timers::callback::Interval>>,
+    js: JsSelf,
+}
+
+/// The audio the call receives, all remote participants together (`RemoteAudioStream`).
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct RemoteAudioStream {
+    inner: Rc<RemoteAudioInner>,
+}
+
+impl RemoteAudioStream {
+    /// The call's one `RemoteAudioStream`.
+    pub(crate) fn of(call: &Rc<CallInner>) -> RemoteAudioStream {
+        call.remote_audio
+            .borrow_mut()
+            .get_or_insert_with(|| RemoteAudioStream {
+                inner: Rc::new(RemoteAudioInner {
+                    call: Rc::downgrade(call),
+                    volume: Volume::new(),
+                    sampling: RefCell::new(None),
+                    js: JsSelf::default(),
+                }),
+            })
+            .clone()
+    }
+
+    /// The object's one JS wrapper.
+    pub fn js(&self) -> JsValue {
+        self.inner.js.get(|| self.clone().into())
+    }
+
+    /// The call ended: sampling stops, the objects are let go.
+    pub(crate) fn close(&self) {
+        self.inner.sampling.borrow_mut().take();
+        self.inner.js.release();
+        self.inner.volume.inner.js.release();
+    }
+
+    /// Reads the loudest received audio line's level from the connection's statistics.
+    async fn sample(call: Weak<CallInner>, volume: Volume) {
+        let Some(pc) = call
+            .upgrade()
+            .and_then(|c| c.media.borrow().as_ref().map(|m| m.connection().clone()))
+        else {
+            return;
+        };
+        let Ok(stats) = JsFuture::from(pc.get_stats()).await else {
+            return;
+        };
+        let mut loudest = 0.0f64;
+        let values = js_sys::Reflect::get(&stats, &"values".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call0(&stats).ok());
+        if let Some(iterator) = values.and_then(|v| js_sys::try_iter(&v).ok().flatten()) {
+            for report in iterator.flatten() {
+                let field = |name: &str| js_sys::Reflect::get(&report, &name.into()).ok();
+                let audio_in = field("type").and_then(|t| t.as_string()).as_deref()
+                    == Some("inbound-rtp")
+                    && field("kind").and_then(|k| k.as_string()).as_deref() == Some("audio");
+                if audio_in {
+                    // 0..1, linear in amplitude (1 = full scale).
+                    let level = field("audioLevel").and_then(|l| l.as_f64()).unwrap_or(0.0);
+                    loudest = loudest.max(level);
+                }
+            }
+        }
+        volume.set_level(rtcall_dsp::meter_level(rtcall_dsp::dbfs(loudest as f32)));
+    }
+}
+
+#[wasm_bindgen]
+impl RemoteAudioStream {
+    /// `'Audio'`.
+    #[wasm_bindgen(getter, js_name = mediaStreamType)]
+    pub fn media_stream_type(&self) -> String {
+        "Audio".into()
+    }
+
+    /// The received volume: `level` (0–100) of the loudest remote audio, sampled every 200 ms.
+    #[wasm_bindgen(js_name = getVolume, unchecked_return_type = "Promise<Volume>")]
+    pub fn get_volume(&self) -> js_sys::Promise {
+        if self.inner.sampling.borrow().is_none() && self.inner.call.upgrade().is_some() {
+            let (call, volume) = (self.inner.call.clone(), self.inner.volume.clone());
+            let interval =
+                gloo_timers::callback::Interval::new(REMOTE_VOLUME_EVERY_MS, move || {
+                    wasm_bindgen_futures::spawn_local(Self::sample(call.clone(), volume.clone()));
+                });
+            *self.inner.sampling.borrow_mut() = Some(interval);
+        }
+        js_sys::Promise::resolve(&self.inner.volume.js())
+    }
+}
