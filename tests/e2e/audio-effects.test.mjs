@@ -91,6 +91,9 @@ test('noise suppression goes on and off mid-call without renegotiating, and audi
   assert.deepEqual([browser.raw, browser.browserSuppression], [true, true]);
   await alice.page.evaluate(() => fx.stopEffects({ noiseSuppression: true }));
   assert.equal((await sending(alice)).browserSuppression, false);
+  // Another microphone keeps the choice (Chrome's default would turn it back on).
+  await alice.page.evaluate(async () => devices.selectMicrophone((await devices.getMicrophones())[1]));
+  assert.equal((await sending(alice)).browserSuppression, false);
 
   // An unknown effect is refused with a clear error, and said as an event too.
   const refused = await alice.page.evaluate(() =>
