@@ -4,6 +4,7 @@
 //!
 //! - [`message`]: SIP requests and responses, parsed from untrusted datagrams and written out;
 //! - [`sdp`]: the audio offer/answer of a telephone call;
+//! - [`call`]: one call's dialog and transactions, outgoing or incoming;
 //! - [`digest`]: answering a trunk's digest challenge;
 //! - [`g711`]: μ-law and A-law;
 //! - [`rtp`] and [`dtmf`]: RTP packets and RFC 4733 telephone events.
@@ -23,6 +24,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod call;
 pub mod digest;
 pub mod dtmf;
 pub mod g711;

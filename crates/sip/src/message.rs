@@ -270,6 +270,20 @@ impl Message {
         self
     }
 
+    /// Sets a header: the first of that name takes `value` where it stands, or it is added.
+    pub fn replace(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        let name = canonical_name(name);
+        match self
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some((_, old)) => *old = value.into(),
+            None => self.headers.push((name, value.into())),
+        }
+        self
+    }
+
     /// Removes every value of a header.
     pub fn remove(&mut self, name: &str) -> &mut Self {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));

@@ -1,0 +1,807 @@
+//! One telephone call's SIP side, sans-IO: [`SipCall`] takes messages from the trunk, the
+//! gateway's decisions (hang up, answer, reject) and the time, and gives back datagrams to send,
+//! [`CallEvent`]s and when it next needs the time. It holds the INVITE dialog (RFC 3261 §12),
+//! its transactions' retransmissions over UDP (§17: timers A, B, E, F, G, H with T1 = 500 ms)
+//! and digest authentication.
+//!
+//! ```
+//! use rtcall_sip::call::{CallEvent, Dial, SipCall};
+//! use rtcall_sip::g711::Law;
+//! use rtcall_sip::message::Message;
+//! use rtcall_sip::sdp::{AudioDescription, Direction};
+//! use std::time::Instant;
+//!
+//! let now = Instant::now();
+//! let offer = AudioDescription {
+//!     address: "127.0.0.1".parse().unwrap(),
+//!     port: 30000,
+//!     laws: vec![Law::Ulaw, Law::Alaw],
+//!     telephone_event: Some(101),
+//!     direction: Direction::SendRecv,
+//! };
+//! let dial = Dial {
+//!     local: "127.0.0.1:5070".parse().unwrap(),
+//!     trunk_host: "trunk.example.com".into(),
+//!     to: "+14255550123".into(),
+//!     from: "+14255550100".into(),
+//!     credentials: None,
+//!     call_id: "c1@rtcall".into(),
+//!     tag: "t1".into(),
+//! };
+//! let mut call = SipCall::dial(now, dial, &offer);
+//! let invite = Message::parse(&call.poll_transmit().unwrap()).unwrap();
+//! assert_eq!(invite.cseq().unwrap().0, 1);
+//! // The trunk rings.
+//! let ringing = Message::response_to(&invite, 180, "Ringing", Some("far"));
+//! call.receive(now, &ringing);
+//! assert_eq!(call.poll_event(), Some(CallEvent::Ringing));
+//! ```
+
+use crate::digest::Challenge;
+use crate::message::{uri_of, uri_user, Message, Method, StartLine};
+use crate::sdp::AudioDescription;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// RFC 3261's round-trip estimate: the first retransmission interval.
+const T1: Duration = Duration::from_millis(500);
+/// The longest retransmission interval of non-INVITE requests and of 2xx responses.
+const T2: Duration = Duration::from_secs(4);
+/// How long a transaction may take (64·T1): timers B, F and H.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
+/// How long to let a trunk ring before giving up (a phone that nobody answers).
+pub const RING_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the gateway learns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// The trunk took the INVITE (100 Trying).
+    Trying,
+    /// The phone rings (180).
+    Ringing,
+    /// Audio before the answer (183, or 180 with SDP): play it.
+    EarlyMedia(AudioDescription),
+    /// Answered, with the phone side's audio.
+    Answered(AudioDescription),
+    /// An incoming call's offer (the gateway rings someone, then answers or rejects).
+    Offered(AudioDescription),
+    /// The call is over for the gateway (the SIP side may still finish its last transaction).
+    Ended(EndCause),
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndCause {
+    /// The phone side hung up (BYE).
+    RemoteHangUp,
+    /// The gateway hung up (BYE or CANCEL sent).
+    LocalHangUp,
+    /// The trunk refused the call: its final response.
+    Rejected { code: u16, reason: String },
+    /// The caller gave up before the gateway answered (CANCEL received).
+    CallerCancelled,
+    /// The trunk stopped answering (code 408).
+    Timeout,
+}
+
+impl EndCause {
+    /// The SIP status that best describes the end (what ACS puts in a call end reason's
+    /// sub-code as 560000 + status).
+    pub fn sip_code(&self) -> u16 {
+        match self {
+            EndCause::RemoteHangUp | EndCause::LocalHangUp => 0,
+            EndCause::Rejected { code, .. } => *code,
+            EndCause::CallerCancelled => 487,
+            EndCause::Timeout => 408,
+        }
+    }
+}
+
+/// Trunk credentials for digest authentication.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password, wherever a call gets logged.
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An outgoing call's parameters.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// The gateway's SIP address (Via and Contact).
+    pub local: SocketAddr,
+    /// The trunk's host (the Request-URI's domain).
+    pub trunk_host: String,
+    /// The number called, E.164.
+    pub to: String,
+    /// The caller id, E.164.
+    pub from: String,
+    pub credentials: Option<Credentials>,
+    /// Unique per call (the shell makes it random).
+    pub call_id: String,
+    /// Our From tag (random).
+    pub tag: String,
+}
+
+/// A request or response sent again until answered.
+#[derive(Debug)]
+struct Retransmit {
+    purpose: Purpose,
+    bytes: Vec<u8>,
+    next: Option<Instant>,
+    interval: Duration,
+    /// Whether the interval stops growing at T2 (all but INVITE).
+    capped: bool,
+    deadline: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Invite,
+    Cancel,
+    Bye,
+    /// Our final response to an incoming INVITE, until its ACK.
+    FinalResponse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Outgoing: INVITE sent, no answer yet.
+    Calling,
+    /// Outgoing: a provisional response came.
+    Early,
+    /// Incoming: offered, not answered.
+    Offered,
+    /// Answered both ways.
+    Confirmed,
+    /// Over for the gateway; transactions may still be finishing.
+    Ended,
+}
+
+/// One call's SIP dialog and transactions.
+#[derive(Debug)]
+pub struct SipCall {
+    state: State,
+    outgoing: bool,
+    local: SocketAddr,
+    call_id: String,
+    local_tag: String,
+    remote_tag: Option<String>,
+    /// Our URI (From of our requests) and theirs (To).
+    local_uri: String,
+    remote_uri: String,
+    /// Where in-dialog requests go (the far Contact), and through which proxies.
+    remote_target: String,
+    route_set: Vec<String>,
+    local_cseq: u32,
+    /// The INVITE we sent (outgoing) or received (incoming).
+    invite: Message,
+    credentials: Option<Credentials>,
+    /// A nonce we already answered: a second challenge for it means wrong credentials.
+    answered_nonce: Option<String>,
+    branches: u32,
+    /// Our SDP, kept to answer re-INVITEs with.
+    local_sdp: Vec<u8>,
+    /// Hang-up asked for before any provisional response (CANCEL must wait for one).
+    cancel_pending: bool,
+    /// When an outgoing call stops ringing.
+    ring_deadline: Option<Instant>,
+    retransmits: Vec<Retransmit>,
+    transmits: VecDeque<Vec<u8>>,
+    events: VecDeque<CallEvent>,
+}
+
+impl SipCall {
+    /// Starts an outgoing call: an INVITE with `offer` is ready to send.
+    pub fn dial(now: Instant, dial: Dial, offer: &AudioDescription) -> SipCall {
+        let remote_uri = format!("sip:{}@{}", dial.to, dial.trunk_host);
+        let local_uri = format!("sip:{}@{}", dial.from, dial.local.ip());
+        let local_sdp = offer.write(1, 1);
+        let mut invite = Message::request(Method::Invite, remote_uri.clone());
+        invite
+            .push("Via", "")
+            .push("Max-Forwards", "70")
+            .push("From", format!("<{local_uri}>;tag={}", dial.tag))
+            .push("To", format!("<{remote_uri}>"))
+            .push("Call-ID", dial.call_id.clone())
+            .push("CSeq", "1 INVITE")
+            .push("Contact", format!("<sip:rtcall@{}>", dial.local))
+            .push("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+            .push("User-Agent", "rtcall")
+            .set_body("application/sdp", local_sdp.clone());
+        let mut call = SipCall {
+            state: State::Calling,
+            outgoing: true,
+            local: dial.local,
+            call_id: dial.call_id,
+            local_tag: dial.tag,
+            remote_tag: None,
+            local_uri,
+            remote_target: remote_uri.clone(),
+            remote_uri,
+            route_set: Vec::new(),
+            local_cseq: 1,
+            invite,
+            credentials: dial.credentials,
+            answered_nonce: None,
+            branches: 0,
+            local_sdp,
+            cancel_pending: false,
+            ring_deadline: Some(now + RING_TIMEOUT),
+            retransmits: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        call.send_invite(now);
+        call
+    }
+
+    /// Takes an incoming INVITE (already known to be for this gateway): answers 100 Trying and
+    /// reports the offer, or ends at once with 488 if there is no usable offer.
+    pub fn incoming(now: Instant, local: SocketAddr, invite: &Message, tag: String) -> SipCall {
+        let from = invite.header("From").unwrap_or_default();
+        let to = invite.header("To").unwrap_or_default();
+        let mut call = SipCall {
+            state: State::Offered,
+            outgoing: false,
+            local,
+            call_id: invite.call_id().unwrap_or_default().to_owned(),
+            local_tag: tag,
+            remote_tag: invite.from_tag().map(str::to_owned),
+            local_uri: uri_of(to).to_owned(),
+            remote_uri: uri_of(from).to_owned(),
+            remote_target: invite
+                .header("Contact")
+                .map_or_else(|| uri_of(from).to_owned(), |c| uri_of(c).to_owned()),
+            // A UAS keeps Record-Route in order (RFC 3261 §12.1.1).
+            route_set: invite.headers("Record-Route").map(str::to_owned).collect(),
+            local_cseq: 0,
+            invite: invite.clone(),
+            credentials: None,
+            answered_nonce: None,
+            branches: 0,
+            local_sdp: Vec::new(),
+            cancel_pending: false,
+            ring_deadline: None,
+            retransmits: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        call.respond(invite, 100, "Trying", None);
+        match AudioDescription::parse(&invite.body) {
+            Ok(offer) => call.events.push_back(CallEvent::Offered(offer)),
+            Err(_) => call.reject(now, 488, "Not Acceptable Here"),
+        }
+        call
+    }
+
+    /// The dialog's Call-ID (how the gateway routes messages to this call).
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// The next datagram for the trunk.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`SipCall::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let ring = self.ring_deadline.filter(|_| self.state != State::Ended);
+        self.retransmits
+            .iter()
+            .flat_map(|r| [r.next, Some(r.deadline)])
+            .flatten()
+            .chain(ring)
+            .min()
+    }
+
+    /// Nothing left to do: the gateway can drop the call.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Ended && self.retransmits.is_empty() && self.transmits.is_empty()
+    }
+
+    /// Whether the call is answered and not over.
+    pub fn is_confirmed(&self) -> bool {
+        self.state == State::Confirmed
+    }
+
+    /// Time passed: retransmissions, timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ring_deadline.is_some_and(|d| now >= d)
+            && matches!(self.state, State::Calling | State::Early)
+        {
+            self.ring_deadline = None;
+            self.hang_up_as(
+                now,
+                EndCause::Rejected {
+                    code: 480,
+                    reason: "No Answer".into(),
+                },
+            );
+        }
+        let mut expired = Vec::new();
+        for r in &mut self.retransmits {
+            if now >= r.deadline {
+                expired.push(r.purpose);
+                continue;
+            }
+            if let Some(next) = r.next.filter(|&next| now >= next) {
+                self.transmits.push_back(r.bytes.clone());
+                r.interval = if r.capped {
+                    (r.interval * 2).min(T2)
+                } else {
+                    r.interval * 2
+                };
+                r.next = Some(next + r.interval);
+            }
+        }
+        self.retransmits.retain(|r| now < r.deadline);
+        for purpose in expired {
+            match purpose {
+                // No final response to our INVITE (timer B) or CANCEL: the trunk is gone.
+                Purpose::Invite | Purpose::Cancel => self.end(EndCause::Timeout),
+                // No ACK to our answer (timer H): the call cannot work; hang up.
+                Purpose::FinalResponse if self.state == State::Confirmed => {
+                    self.end(EndCause::Timeout);
+                    self.send_bye(now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Hangs up: CANCEL while ringing, BYE once answered, a 480 reject for an incoming call
+    /// not answered yet.
+    pub fn hang_up(&mut self, now: Instant) {
+        self.hang_up_as(now, EndCause::LocalHangUp);
+    }
+
+    fn hang_up_as(&mut self, now: Instant, cause: EndCause) {
+        match self.state {
+            State::Calling => {
+                // CANCEL may only follow a provisional response (RFC 3261 §9.1).
+                self.cancel_pending = true;
+                self.end(cause);
+            }
+            State::Early => {
+                self.send_cancel(now);
+                self.end(cause);
+            }
+            State::Offered => {
+                self.end(cause);
+                self.send_final(now, 480, "Temporarily Unavailable");
+            }
+            State::Confirmed => {
+                self.send_bye(now);
+                self.end(cause);
+            }
+            State::Ended => {}
+        }
+    }
+
+    /// Rings the caller of an incoming call (180).
+    pub fn ring(&mut self) {
+        if self.state == State::Offered {
+            let invite = self.invite.clone();
+            let tag = self.local_tag.clone();
+            self.respond(&invite, 180, "Ringing", Some(&tag));
+        }
+    }
+
+    /// Answers an incoming call with our audio (200 OK, resent until the ACK).
+    pub fn answer(&mut self, now: Instant, audio: &AudioDescription) {
+        if self.state != State::Offered {
+            return;
+        }
+        self.local_sdp = audio.write(1, 1);
+        let mut ok = self.response(&self.invite.clone(), 200, "OK");
+        ok.set_body("application/sdp", self.local_sdp.clone());
+        self.state = State::Confirmed;
+        self.send_response_until_ack(now, ok);
+    }
+
+    /// Refuses an incoming call not answered yet (e.g. 486 Busy Here, 603 Decline).
+    pub fn reject(&mut self, now: Instant, code: u16, reason: &str) {
+        if self.state != State::Offered {
+            return;
+        }
+        self.end(EndCause::Rejected {
+            code,
+            reason: reason.to_owned(),
+        });
+        self.send_final(now, code, reason);
+    }
+
+    fn send_final(&mut self, now: Instant, code: u16, reason: &str) {
+        let response = self.response(&self.invite.clone(), code, reason);
+        self.send_response_until_ack(now, response);
+    }
+
+    /// A message from the trunk for this call.
+    pub fn receive(&mut self, now: Instant, message: &Message) {
+        match message.code() {
+            Some(code) => self.receive_response(now, code, message),
+            None => self.receive_request(now, message),
+        }
+    }
+
+    fn receive_response(&mut self, now: Instant, code: u16, response: &Message) {
+        let Some((cseq, method)) = response.cseq() else {
+            return;
+        };
+        match method {
+            Method::Invite if self.outgoing => self.invite_response(now, code, cseq, response),
+            Method::Cancel | Method::Bye if code >= 200 => {
+                let purpose = if method == Method::Bye {
+                    Purpose::Bye
+                } else {
+                    Purpose::Cancel
+                };
+                self.retransmits.retain(|r| r.purpose != purpose);
+            }
+            _ => {}
+        }
+    }
+
+    fn invite_response(&mut self, now: Instant, code: u16, cseq: u32, response: &Message) {
+        let current = self.invite.cseq().map(|(n, _)| n) == Some(cseq);
+        if (200..300).contains(&code) {
+            // A 2xx to a previous INVITE (or retransmitted) still gets its ACK.
+            self.retransmits.retain(|r| r.purpose != Purpose::Invite);
+            if self.state == State::Confirmed || !current {
+                self.send_ack_2xx(cseq);
+                return;
+            }
+            self.remote_tag = response.to_tag().map(str::to_owned);
+            if let Some(contact) = response.header("Contact") {
+                self.remote_target = uri_of(contact).to_owned();
+            }
+            // A UAC reverses Record-Route (RFC 3261 §12.1.2).
+            self.route_set = response
+                .headers("Record-Route")
+                .map(str::to_owned)
+                .collect();
+            self.route_set.reverse();
+            self.send_ack_2xx(cseq);
+            self.ring_deadline = None;
+            if self.state == State::Ended {
+                // We hung up while the answer was on its way: it must still be closed.
+                self.state = State::Confirmed;
+                self.send_bye(now);
+                self.state = State::Ended;
+                return;
+            }
+            self.state = State::Confirmed;
+            match AudioDescription::parse(&response.body) {
+                Ok(audio) => self.events.push_back(CallEvent::Answered(audio)),
+                Err(_) => {
+                    // Answered without audio we can use: nothing to bridge.
+                    self.send_bye(now);
+                    self.end(EndCause::Rejected {
+                        code: 488,
+                        reason: "Not Acceptable Here".into(),
+                    });
+                }
+            }
+            return;
+        }
+        if !current {
+            return;
+        }
+        if code < 200 {
+            self.stop_invite_retransmission();
+            let first = self.state == State::Calling && !self.cancel_pending;
+            if self.state == State::Calling {
+                self.state = State::Early;
+            }
+            if self.cancel_pending {
+                self.cancel_pending = false;
+                self.send_cancel(now);
+                self.state = State::Ended;
+                return;
+            }
+            if self.state == State::Ended {
+                return;
+            }
+            let early = AudioDescription::parse(&response.body).ok();
+            match (code, early) {
+                (100, _) if first => self.events.push_back(CallEvent::Trying),
+                (100, _) => {}
+                (_, Some(audio)) => self.events.push_back(CallEvent::EarlyMedia(audio)),
+                (180, None) => self.events.push_back(CallEvent::Ringing),
+                _ => {}
+            }
+            return;
+        }
+        // 3xx–6xx: ACK in the INVITE's transaction.
+        let was_ended = self.state == State::Ended;
+        self.send_ack_non_2xx(response);
+        self.retransmits.retain(|r| r.purpose != Purpose::Invite);
+        if matches!(code, 401 | 407)
+            && !was_ended
+            && self.retry_with_credentials(now, code, response)
+        {
+            return;
+        }
+        self.retransmits.retain(|r| r.purpose != Purpose::Cancel);
+        let reason = match &response.start {
+            StartLine::Response { reason, .. } => reason.clone(),
+            StartLine::Request { .. } => String::new(),
+        };
+        self.end(EndCause::Rejected { code, reason });
+    }
+
+    /// Sends the INVITE again with an answer to the challenge; `false` if we have no
+    /// credentials or they were already refused.
+    fn retry_with_credentials(&mut self, now: Instant, code: u16, response: &Message) -> bool {
+        let (challenge_header, answer_header) = match code {
+            401 => ("WWW-Authenticate", "Authorization"),
+            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
+        };
+        let (Some(credentials), Some(challenge)) = (
+            self.credentials.clone(),
+            response
+                .header(challenge_header)
+                .and_then(|c| Challenge::parse(c).ok()),
+        ) else {
+            return false;
+        };
+        if self.answered_nonce.as_deref() == Some(challenge.nonce.as_str()) {
+            return false;
+        }
+        let uri = self.invite_uri();
+        let cnonce = format!("{}{}", self.local_tag, self.branches);
+        let answer = challenge.answer(
+            &credentials.username,
+            &credentials.password,
+            "INVITE",
+            &uri,
+            &cnonce,
+        );
+        self.answered_nonce = Some(challenge.nonce);
+        self.local_cseq += 1;
+        let cseq = format!("{} INVITE", self.local_cseq);
+        self.invite
+            .replace("CSeq", cseq)
+            .replace(answer_header, answer);
+        self.send_invite(now);
+        true
+    }
+
+    fn receive_request(&mut self, now: Instant, request: &Message) {
+        let Some(method) = request.method() else {
+            return;
+        };
+        match method {
+            Method::Ack => {
+                // Our final response arrived.
+                self.retransmits
+                    .retain(|r| r.purpose != Purpose::FinalResponse);
+            }
+            Method::Cancel => {
+                self.respond(request, 200, "OK", None);
+                if self.state == State::Offered {
+                    self.end(EndCause::CallerCancelled);
+                    self.send_final(now, 487, "Request Terminated");
+                }
+            }
+            Method::Bye => {
+                let tag = Some(self.local_tag.clone());
+                self.respond(request, 200, "OK", tag.as_deref());
+                if self.state != State::Ended {
+                    self.end(EndCause::RemoteHangUp);
+                }
+                self.retransmits
+                    .retain(|r| !matches!(r.purpose, Purpose::Bye | Purpose::FinalResponse));
+            }
+            Method::Invite if self.state == State::Confirmed => {
+                // A re-INVITE (a session refresh, or hold): our audio is unchanged.
+                let mut ok = self.response(request, 200, "OK");
+                ok.set_body("application/sdp", self.local_sdp.clone());
+                self.send_response_until_ack(now, ok);
+            }
+            // A retransmitted INVITE of an incoming call: the provisional answers again.
+            Method::Invite if self.state == State::Offered => {
+                self.respond(request, 100, "Trying", None)
+            }
+            Method::Options | Method::Info => {
+                let tag = Some(self.local_tag.clone());
+                self.respond(request, 200, "OK", tag.as_deref())
+            }
+            _ => self.respond(request, 405, "Method Not Allowed", None),
+        }
+    }
+
+    /// Sends the current INVITE in a new transaction (a fresh branch), resent until answered.
+    fn send_invite(&mut self, now: Instant) {
+        let via = self.via();
+        self.invite.replace("Via", via);
+        let bytes = self.invite.to_bytes();
+        self.transmits.push_back(bytes.clone());
+        self.retransmits.push(Retransmit {
+            purpose: Purpose::Invite,
+            bytes,
+            next: Some(now + T1),
+            interval: T1,
+            capped: false,
+            deadline: now + TRANSACTION_TIMEOUT,
+        });
+    }
+
+    fn stop_invite_retransmission(&mut self) {
+        for r in &mut self.retransmits {
+            if r.purpose == Purpose::Invite {
+                // Timer B still runs: a final response must come.
+                r.next = None;
+                r.deadline = r.deadline.max(self.ring_deadline.unwrap_or(r.deadline));
+            }
+        }
+    }
+
+    /// The INVITE's Request-URI (CANCEL and non-2xx ACK reuse it).
+    fn invite_uri(&self) -> String {
+        match &self.invite.start {
+            StartLine::Request { uri, .. } => uri.clone(),
+            StartLine::Response { .. } => self.remote_target.clone(),
+        }
+    }
+
+    fn via(&mut self) -> String {
+        self.branches += 1;
+        format!(
+            "SIP/2.0/UDP {};branch=z9hG4bK{}{}.{};rport",
+            self.local,
+            self.local_tag,
+            self.call_id.len(),
+            self.branches
+        )
+    }
+
+    /// ACK for a 2xx: a request of its own in the dialog (RFC 3261 §13.2.2.4).
+    fn send_ack_2xx(&mut self, cseq: u32) {
+        let mut ack = self.in_dialog_request(Method::Ack);
+        ack.remove("CSeq").push("CSeq", format!("{cseq} ACK"));
+        self.transmits.push_back(ack.to_bytes());
+    }
+
+    /// ACK for a 3xx–6xx: part of the INVITE transaction, same branch (RFC 3261 §17.1.1.3).
+    fn send_ack_non_2xx(&mut self, response: &Message) {
+        let Some((cseq, _)) = self.invite.cseq() else {
+            return;
+        };
+        let mut ack = Message::request(Method::Ack, self.invite_uri());
+        for name in ["Via", "Max-Forwards", "From", "Call-ID"] {
+            if let Some(value) = self.invite.header(name) {
+                ack.push(name, value);
+            }
+        }
+        ack.push("To", response.header("To").unwrap_or_default())
+            .push("CSeq", format!("{cseq} ACK"));
+        self.transmits.push_back(ack.to_bytes());
+    }
+
+    /// CANCEL: the INVITE's Request-URI, Call-ID, From, To, Via and CSeq number.
+    fn send_cancel(&mut self, now: Instant) {
+        let Some((cseq, _)) = self.invite.cseq() else {
+            return;
+        };
+        let mut cancel = Message::request(Method::Cancel, self.invite_uri());
+        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+            if let Some(value) = self.invite.header(name) {
+                cancel.push(name, value);
+            }
+        }
+        cancel.push("CSeq", format!("{cseq} CANCEL"));
+        self.send_request(now, Purpose::Cancel, cancel);
+        // Timer B goes on: the INVITE's 487 ends the transaction, or nothing does.
+    }
+
+    fn send_bye(&mut self, now: Instant) {
+        self.local_cseq += 1;
+        let mut bye = self.in_dialog_request(Method::Bye);
+        bye.push("Reason", "Q.850;cause=16;text=\"Normal call clearing\"");
+        self.send_request(now, Purpose::Bye, bye);
+    }
+
+    /// A request within the dialog: to the remote target, through the route set, our next
+    /// CSeq, a fresh branch.
+    fn in_dialog_request(&mut self, method: Method) -> Message {
+        let via = self.via();
+        let tagged = |uri: &str, tag: Option<&str>| match tag {
+            Some(tag) => format!("<{uri}>;tag={tag}"),
+            None => format!("<{uri}>"),
+        };
+        let mut request = Message::request(method.clone(), self.remote_target.clone());
+        request
+            .push("Via", via)
+            .push("Max-Forwards", "70")
+            .push("From", tagged(&self.local_uri, Some(&self.local_tag)))
+            .push("To", tagged(&self.remote_uri, self.remote_tag.as_deref()))
+            .push("Call-ID", self.call_id.clone())
+            .push("CSeq", format!("{} {}", self.local_cseq, method.as_str()));
+        for route in &self.route_set {
+            request.push("Route", route.clone());
+        }
+        request
+    }
+
+    fn send_request(&mut self, now: Instant, purpose: Purpose, request: Message) {
+        let bytes = request.to_bytes();
+        self.transmits.push_back(bytes.clone());
+        self.retransmits.push(Retransmit {
+            purpose,
+            bytes,
+            next: Some(now + T1),
+            interval: T1,
+            capped: true,
+            deadline: now + TRANSACTION_TIMEOUT,
+        });
+    }
+
+    /// A response to an incoming request, our tag on To where it has none.
+    fn response(&self, request: &Message, code: u16, reason: &str) -> Message {
+        let mut response = Message::response_to(request, code, reason, Some(&self.local_tag));
+        if (200..300).contains(&code) && request.method() == Some(Method::Invite) {
+            response.push("Contact", format!("<sip:rtcall@{}>", self.local));
+        }
+        response
+    }
+
+    fn respond(&mut self, request: &Message, code: u16, reason: &str, tag: Option<&str>) {
+        let response = Message::response_to(request, code, reason, tag);
+        self.transmits.push_back(response.to_bytes());
+    }
+
+    /// A final response to an INVITE, resent until its ACK (timers G and H).
+    fn send_response_until_ack(&mut self, now: Instant, response: Message) {
+        let bytes = response.to_bytes();
+        self.transmits.push_back(bytes.clone());
+        self.retransmits
+            .retain(|r| r.purpose != Purpose::FinalResponse);
+        self.retransmits.push(Retransmit {
+            purpose: Purpose::FinalResponse,
+            bytes,
+            next: Some(now + T1),
+            interval: T1,
+            capped: true,
+            deadline: now + TRANSACTION_TIMEOUT,
+        });
+    }
+
+    /// Over for the gateway: says why, once.
+    fn end(&mut self, cause: EndCause) {
+        if self.state != State::Ended {
+            self.events.push_back(CallEvent::Ended(cause));
+        }
+        self.state = State::Ended;
+        self.ring_deadline = None;
+    }
+}
+
+/// The number a request is for (the Request-URI's user part), e.g. an incoming INVITE's.
+pub fn called_number(request: &Message) -> Option<&str> {
+    match &request.start {
+        StartLine::Request { uri, .. } => uri_user(uri),
+        StartLine::Response { .. } => None,
+    }
+}
+
+/// The caller's number (From's user part).
+pub fn caller_number(request: &Message) -> Option<&str> {
+    uri_user(uri_of(request.header("From")?))
+}
