@@ -10,8 +10,9 @@ WASM_PACK_VERSION=0.15.1
 # chromium + chromium-driver: headless browser tests (never a downloaded browser).
 # cmake, pkg-config: native builds of C dependencies (aws-lc for DTLS).
 # libopus-dev: the echo bot encodes its prompt tone with libopus.
-# espeak-ng: the DSP tests synthesize speech to suppress noise in.
-APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng)
+# espeak-ng: the DSP tests synthesize speech to suppress noise in. sip-tester (sipp): the
+# telephone tests run it as the SIP trunk.
+APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng sip-tester)
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -765,6 +765,7 @@ impl Call {
                 .request(Request::AddParticipant {
                     call_id: this.inner.id.clone(),
                     target: raw,
+                    alternate_caller_id: None,
                 })
                 .await;
             if let Err(e) = result {

@@ -374,6 +374,7 @@ impl Agent {
             call_id,
             targets,
             muted,
+            alternate_caller_id: None,
         })
     }
 

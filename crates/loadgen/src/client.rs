@@ -569,6 +569,7 @@ impl Client {
             call_id: call.clone(),
             targets: vec![callee.identity.clone()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await;
         callee.wait_incoming().await;

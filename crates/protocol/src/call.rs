@@ -113,6 +113,15 @@ impl EndReason {
     pub const DECLINED: Self = Self::new(603, 0);
     /// No such user.
     pub const UNKNOWN_USER: Self = Self::new(404, 10404);
+    /// A phone call ended normally (the phone side hung up, or was hung up on).
+    pub const PHONE_HUNG_UP: Self = Self::new(0, 560_000);
+
+    /// How a phone leg ended, from the telephone network's SIP status: busy is 486/560486,
+    /// as ACS reports it.
+    pub const fn phone(sip_code: u16) -> Self {
+        Self::new(sip_code, 560_000 + sip_code as u32)
+    }
+
     /// Media could not be connected (ICE or DTLS failed or timed out).
     pub const MEDIA_FAILED: Self = Self::new(410, 3100);
     /// The connection to the service was lost and could not be restored.

@@ -69,7 +69,7 @@ pub enum Request {
     },
     /// Keeps the connection alive; replied with [`Reply::Pong`].
     Ping,
-    /// Starts a call to one or more users (raw ids).
+    /// Starts a call to one or more users or phone numbers (raw ids).
     StartCall {
         /// The new call's id (a UUID chosen by the client).
         call_id: CallId,
@@ -78,6 +78,10 @@ pub enum Request {
         /// Whether the caller starts muted.
         #[serde(default)]
         muted: bool,
+        /// The caller id phones see (E.164): a number of the deployment's. Required to call
+        /// phone numbers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alternate_caller_id: Option<String>,
     },
     /// Joins the group call `group_id`, creating it if this is the first join. The call's id
     /// is the group id.
@@ -109,12 +113,15 @@ pub enum Request {
         #[serde(default)]
         for_everyone: bool,
     },
-    /// Invites a user into a running call.
+    /// Invites a user or phone number into a running call.
     AddParticipant {
         /// The call.
         call_id: CallId,
         /// Whom (raw id).
         target: String,
+        /// The caller id the phone sees, for phone numbers (see [`Request::StartCall`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alternate_caller_id: Option<String>,
     },
     /// Removes a user (every leg of that identity) from a call.
     RemoveParticipant {
@@ -495,6 +502,8 @@ error_kinds! {
     NotPermitted = (403, 40301),
     /// The call has 350 participants already.
     CallFull = (403, 40302),
+    /// The deployment has no telephone trunk, so phone numbers cannot be called.
+    PhoneUnavailable = (403, 40303),
     /// No such call, or this endpoint is not in it.
     CallNotFound = (404, 40401),
     /// No such participant in the call.
@@ -541,6 +550,7 @@ mod tests {
                 call_id: CallId("c1".into()),
                 targets: vec!["8:acs:r_u".into()],
                 muted: true,
+                alternate_caller_id: None,
             },
         };
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use crate::echo::EchoConfig;
 use crate::identity::AccessKey;
+use crate::phone::config::{PhoneConfig, TrunkFile};
 use crate::signaling::turn::TurnConfig;
 use clap::Parser;
 use serde::Deserialize;
@@ -92,6 +93,12 @@ struct FileConfig {
     #[serde(default)]
     turn_urls: Vec<String>,
     turn_secret: Option<String>,
+    /// The telephone gateway's SIP address (with trunks only).
+    sip_udp: Option<SocketAddr>,
+    /// Where phones' audio arrives.
+    phone_rtp_udp: Option<SocketAddr>,
+    #[serde(default)]
+    trunks: Vec<TrunkFile>,
 }
 
 /// Complete, validated settings.
@@ -127,6 +134,8 @@ pub struct Config {
     pub loudest_audio: usize,
     /// TURN servers for clients behind NAT.
     pub turn: Option<TurnConfig>,
+    /// The telephone gateway, if trunks are configured.
+    pub phone: Option<PhoneConfig>,
 }
 
 /// A setting that cannot be used.
@@ -177,6 +186,7 @@ impl Config {
             forward_all_audio_max: 20,
             loudest_audio: 3,
             turn: None,
+            phone: None,
         }
     }
 
@@ -243,6 +253,7 @@ impl Config {
                 },
                 cli.turn_secret.or(file.turn_secret),
             )?,
+            phone: phone_config(file.sip_udp, file.phone_rtp_udp, file.trunks)?,
         })
     }
 }
@@ -255,6 +266,28 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         message: e.to_string(),
+    })
+}
+
+/// Telephony is on with at least one trunk; its addresses default to 127.0.0.1:5070 (SIP) and
+/// 127.0.0.1:5072 (RTP).
+fn phone_config(
+    sip_udp: Option<SocketAddr>,
+    rtp_udp: Option<SocketAddr>,
+    trunks: Vec<TrunkFile>,
+) -> Result<Option<PhoneConfig>, ConfigError> {
+    if trunks.is_empty() {
+        return Ok(None);
+    }
+    crate::phone::config::validate(
+        sip_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5070))),
+        rtp_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5072))),
+        trunks,
+    )
+    .map(Some)
+    .map_err(|message| ConfigError::Invalid {
+        name: "trunks",
+        message,
     })
 }
 

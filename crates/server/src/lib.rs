@@ -22,6 +22,7 @@ mod error;
 pub mod http;
 pub mod identity;
 pub mod node;
+pub mod phone;
 pub mod sfu;
 pub mod signaling;
 pub mod store;
@@ -31,7 +32,8 @@ pub use error::ApiError;
 
 use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
-use node::{Node, NodeHandle};
+use node::{Node, NodeHandle, Telephony};
+use phone::Gateway;
 use sfu::{Sfu, SfuConfig};
 use signaling::hub::{Hub, HubConfig};
 use signaling::SignalingConfig;
@@ -110,11 +112,29 @@ impl Server {
         let hub = Hub::new(
             HubConfig {
                 ring_timeout: config.ring_timeout,
+                phone_numbers: config
+                    .phone
+                    .iter()
+                    .flat_map(|p| p.trunks.iter().flat_map(|t| t.numbers.iter().cloned()))
+                    .collect(),
                 ..HubConfig::default()
             },
             Box::new(move |id| directory.exists(id)),
         );
-        let (node, handle) = Node::new(hub, sfu, socket)?;
+        let phone = match &config.phone {
+            Some(phone) => {
+                let socket = UdpSocket::bind(phone.sip_udp).await?;
+                let mut phone = phone.clone();
+                // A port 0 in the settings is the one the system gave.
+                phone.sip_udp = socket.local_addr()?;
+                Some(Telephony {
+                    gateway: Gateway::new(phone, rand::random()),
+                    socket,
+                })
+            }
+            None => None,
+        };
+        let (node, handle) = Node::new(hub, sfu, socket, phone)?;
         let state = Arc::new(AppState {
             identities,
             access_key,

@@ -3,9 +3,11 @@
 //! ([`NodeHandle`]) and get their outgoing frames on their own bounded channel.
 //!
 //! Each turn: take one input (a datagram, a session message, or the timer), then pump: hub
-//! outputs go to sessions (serialized once per frame, whatever the number of recipients) or to
-//! the SFU; SFU events go to the hub; SFU datagrams go out on the socket; until both are idle.
+//! outputs go to sessions (serialized once per frame, whatever the number of recipients), to
+//! the SFU or to the telephone gateway; SFU and gateway events go to the hub; datagrams go out
+//! on their sockets; until all are idle.
 
+use crate::phone::Gateway;
 use crate::sfu::Sfu;
 use crate::signaling::hub::{EndpointId, Hub, HubOutput, MediaCommand};
 use rtcall_protocol::signal::{Reply, Request, RequestId, ServerFrame};
@@ -64,19 +66,34 @@ impl NodeHandle {
     }
 }
 
-/// The node: hub, SFU, socket and sessions' outboxes.
+/// The telephone gateway and its SIP socket.
+pub struct Telephony {
+    /// The gateway.
+    pub gateway: Gateway,
+    /// Its SIP socket.
+    pub socket: UdpSocket,
+}
+
+/// The node: hub, SFU, socket, telephone gateway and sessions' outboxes.
 pub struct Node {
     hub: Hub,
     sfu: Sfu,
     socket: UdpSocket,
+    phone: Option<Telephony>,
     local: std::net::SocketAddr,
     outboxes: HashMap<EndpointId, mpsc::Sender<OutgoingFrame>>,
     rx: mpsc::UnboundedReceiver<NodeInput>,
 }
 
 impl Node {
-    /// A node over `hub`, `sfu` and the bound media `socket`, and the handle that feeds it.
-    pub fn new(hub: Hub, sfu: Sfu, socket: UdpSocket) -> std::io::Result<(Node, NodeHandle)> {
+    /// A node over `hub`, `sfu`, the bound media `socket` and a telephone gateway if there
+    /// are trunks, and the handle that feeds it.
+    pub fn new(
+        hub: Hub,
+        sfu: Sfu,
+        socket: UdpSocket,
+        phone: Option<Telephony>,
+    ) -> std::io::Result<(Node, NodeHandle)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let local = socket.local_addr()?;
         Ok((
@@ -84,6 +101,7 @@ impl Node {
                 hub,
                 sfu,
                 socket,
+                phone,
                 local,
                 outboxes: HashMap::new(),
                 rx,
@@ -95,11 +113,17 @@ impl Node {
     /// Runs until every [`NodeHandle`] is dropped.
     pub async fn run(mut self) {
         let mut buf = vec![0u8; 2048];
+        let mut sip_buf = vec![0u8; rtcall_sip::message::MAX_MESSAGE];
         loop {
-            let deadline = match (self.hub.poll_timeout(), self.sfu.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let phone_timeout = self.phone.as_ref().and_then(|p| p.gateway.poll_timeout());
+            let deadline = [
+                self.hub.poll_timeout(),
+                self.sfu.poll_timeout(),
+                phone_timeout,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             // Far enough to mean "never", near enough for tokio's timer.
             let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
@@ -119,6 +143,16 @@ impl Node {
                         Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
                     }
                 }
+                received = sip_receive(self.phone.as_ref(), &mut sip_buf) => {
+                    match received {
+                        Ok((n, source)) => {
+                            if let Some(phone) = &mut self.phone {
+                                phone.gateway.handle_datagram(Instant::now(), source, &sip_buf[..n]);
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "SIP socket receive failed"),
+                    }
+                }
                 input = self.rx.recv() => {
                     let Some(input) = input else { break };
                     self.handle_input(Instant::now(), input);
@@ -127,6 +161,9 @@ impl Node {
                     let now = Instant::now();
                     self.hub.handle_timeout(now);
                     self.sfu.handle_timeout(now);
+                    if let Some(phone) = &mut self.phone {
+                        phone.gateway.handle_timeout(now);
+                    }
                 }
             }
             self.pump(Instant::now());
@@ -191,6 +228,22 @@ impl Node {
                         // Only answers can fail, and they are handled above.
                         let _ = self.sfu.handle_command(now, command);
                     }
+                    HubOutput::Phone(command) => {
+                        if let Some(phone) = &mut self.phone {
+                            phone.gateway.handle_command(now, command);
+                        }
+                    }
+                }
+            }
+            if let Some(phone) = &mut self.phone {
+                while let Some(event) = phone.gateway.poll_event() {
+                    idle = false;
+                    self.hub.handle_phone(now, event);
+                }
+                while let Some(transmit) = phone.gateway.poll_transmit() {
+                    let _ = phone
+                        .socket
+                        .try_send_to(&transmit.contents, transmit.destination);
                 }
             }
             while let Some(event) = self.sfu.poll_event() {
@@ -230,5 +283,16 @@ impl Node {
                 self.hub.handle_disconnect(now, *endpoint);
             }
         }
+    }
+}
+
+/// The next datagram on the SIP socket; never, without one.
+async fn sip_receive(
+    phone: Option<&Telephony>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match phone {
+        Some(phone) => phone.socket.recv_from(buf).await,
+        None => std::future::pending().await,
     }
 }

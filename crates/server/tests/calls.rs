@@ -24,6 +24,7 @@ async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
             call_id: call.clone(),
             targets: vec![bob.identity.clone()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await;
     alice.wait_call_state(&call, CallState::Connecting).await;
@@ -216,6 +217,7 @@ async fn ringing_every_endpoint_and_answering_on_one() {
             call_id: call.clone(),
             targets: vec![bob_id.clone()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await;
     bob_phone.wait_incoming().await;
@@ -259,6 +261,7 @@ async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removin
     bob.ok(Request::AddParticipant {
         call_id: call.clone(),
         target: carol.identity.clone(),
+        alternate_caller_id: None,
     })
     .await;
     let (incoming, _) = carol.wait_incoming().await;

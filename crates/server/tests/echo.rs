@@ -28,6 +28,7 @@ async fn call_echo(client: &mut Client) -> CallId {
             call_id: call.clone(),
             targets: vec![ECHO_BOT.into()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await;
     client.wait_call_state(&call, CallState::Connected).await;
@@ -187,6 +188,7 @@ async fn the_bot_takes_one_to_one_calls_only() {
             call_id: CallId(uuid::Uuid::new_v4().to_string()),
             targets: vec![ECHO_BOT.into(), bob.identity.clone()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await
         .expect_err("a group call with the bot is refused");
@@ -197,6 +199,7 @@ async fn the_bot_takes_one_to_one_calls_only() {
         .request(Request::AddParticipant {
             call_id: call.clone(),
             target: bob.identity.clone(),
+            alternate_caller_id: None,
         })
         .await
         .expect_err("a test call takes no one else");

@@ -116,6 +116,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
             call_id: call.clone(),
             targets: vec![bob.identity.clone()],
             muted: false,
+            alternate_caller_id: None,
         })
         .await;
     bob.wait_incoming().await;

@@ -25,6 +25,7 @@
 //! participant state the others see after every change, sending only real changes.
 
 use crate::echo::{ECHO_BOT, ECHO_BOT_NAME};
+use crate::phone::{PhoneCommand, PhoneEvent, PhoneProgress};
 use rtcall_protocol::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
 };
@@ -46,6 +47,9 @@ pub struct HubConfig {
     pub ring_timeout: Duration,
     /// Most participants (ringing or joined) in one call.
     pub max_participants: usize,
+    /// Phone numbers the deployment owns (E.164): the caller ids calls to phones may show.
+    /// Empty without a telephone gateway, and then phone numbers cannot be called.
+    pub phone_numbers: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -53,6 +57,7 @@ impl Default for HubConfig {
         HubConfig {
             ring_timeout: Duration::from_secs(60),
             max_participants: 350,
+            phone_numbers: Vec::new(),
         }
     }
 }
@@ -201,6 +206,8 @@ pub enum HubOutput {
     },
     /// A command for the SFU.
     Media(MediaCommand),
+    /// A command for the telephone gateway.
+    Phone(PhoneCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +229,8 @@ enum Phase {
     Joined { endpoint: EndpointId },
     /// A bot of the service's own (the echo test), in the call with no endpoint.
     Bot,
+    /// A phone, through the telephone gateway: dialled (`None`), then as far as it got.
+    Phone { progress: Option<PhoneProgress> },
 }
 
 #[derive(Debug)]
@@ -254,13 +263,20 @@ impl Participant {
     fn endpoint(&self) -> Option<EndpointId> {
         match self.phase {
             Phase::Joined { endpoint } => Some(endpoint),
-            Phase::Ringing { .. } | Phase::Bot => None,
+            Phase::Ringing { .. } | Phase::Bot | Phase::Phone { .. } => None,
         }
     }
 
     /// In the call (through an endpoint, or as a bot).
     fn is_joined(&self) -> bool {
-        matches!(self.phase, Phase::Joined { .. } | Phase::Bot)
+        matches!(
+            self.phase,
+            Phase::Joined { .. }
+                | Phase::Bot
+                | Phase::Phone {
+                    progress: Some(PhoneProgress::Connected)
+                }
+        )
     }
 
     fn stream(&self, source: VideoSource) -> &Stream {
@@ -303,6 +319,9 @@ struct Call {
     answered: bool,
     /// How invitations ended without an answer, to explain an unanswered call's end.
     unanswered: Vec<EndReason>,
+    /// A phone that hung up on an answered call: its reason (0/560000) ends the call for the
+    /// one left, as ACS reports it.
+    phone_hung_up: Option<EndReason>,
 }
 
 impl Call {
@@ -322,14 +341,31 @@ impl Call {
         self.participants.len() - self.joined_count()
     }
 
-    /// Invitees whose endpoints are ringing.
+    /// Invitees whose endpoints or phones are ringing.
     fn alerting_count(&self) -> usize {
         self.participants
             .values()
-            .filter(
-                |p| matches!(&p.phase, Phase::Ringing { endpoints, .. } if !endpoints.is_empty()),
-            )
+            .filter(|p| match &p.phase {
+                Phase::Ringing { endpoints, .. } => !endpoints.is_empty(),
+                Phase::Phone { progress } => matches!(
+                    progress,
+                    Some(PhoneProgress::Ringing | PhoneProgress::EarlyMedia)
+                ),
+                _ => false,
+            })
             .count()
+    }
+
+    /// A phone plays audio before answering (the caller should hear it).
+    fn early_media(&self) -> bool {
+        self.participants.values().any(|p| {
+            matches!(
+                p.phase,
+                Phase::Phone {
+                    progress: Some(PhoneProgress::EarlyMedia)
+                }
+            )
+        })
     }
 
     /// The call state a joined participant's endpoint should see now.
@@ -343,7 +379,9 @@ impl Call {
             .filter(|o| o.id != p.id && o.endpoint().is_some())
             .collect();
         if !p.media_connected || !self.answered {
-            return if self.alerting_count() > 0 && !self.answered {
+            return if self.early_media() && !self.answered {
+                CallState::EarlyMedia
+            } else if self.alerting_count() > 0 && !self.answered {
                 CallState::Ringing
             } else {
                 CallState::Connecting
@@ -363,6 +401,12 @@ impl Call {
             }
             Phase::Ringing { .. } => ParticipantState::Ringing,
             Phase::Bot => ParticipantState::Connected,
+            Phase::Phone { progress } => match progress {
+                None => ParticipantState::Connecting,
+                Some(PhoneProgress::Ringing) => ParticipantState::Ringing,
+                Some(PhoneProgress::EarlyMedia) => ParticipantState::EarlyMedia,
+                Some(PhoneProgress::Connected) => ParticipantState::Connected,
+            },
             Phase::Joined { .. } if p.hold => ParticipantState::Hold,
             Phase::Joined { .. } if p.media_connected => ParticipantState::Connected,
             Phase::Joined { .. } => ParticipantState::Connecting,
@@ -405,6 +449,11 @@ impl std::fmt::Debug for Hub {
 }
 
 type Outcome = Result<(), WireError>;
+
+/// The number of a phone participant's raw id (`4:+14255550123` → `+14255550123`).
+fn phone_number(identity: &str) -> Option<&str> {
+    identity.strip_prefix("4:")
+}
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> WireError {
     WireError::new(kind, message)
@@ -522,7 +571,8 @@ impl Hub {
                 call_id,
                 targets,
                 muted,
-            } => self.start_call(now, endpoint, call_id, targets, muted),
+                alternate_caller_id,
+            } => self.start_call(now, endpoint, call_id, targets, muted, alternate_caller_id),
             Request::JoinGroup { group_id, muted } => self.join_group(endpoint, group_id, muted),
             Request::Accept { call_id, muted } => self.accept(endpoint, &call_id, muted),
             Request::Reject { call_id } => self.reject(endpoint, &call_id),
@@ -530,9 +580,11 @@ impl Hub {
                 call_id,
                 for_everyone,
             } => self.hang_up(endpoint, &call_id, for_everyone),
-            Request::AddParticipant { call_id, target } => {
-                self.add_participant(now, endpoint, &call_id, target)
-            }
+            Request::AddParticipant {
+                call_id,
+                target,
+                alternate_caller_id,
+            } => self.add_participant(now, endpoint, &call_id, target, alternate_caller_id),
             Request::RemoveParticipant { call_id, target } => {
                 self.remove_participant(endpoint, &call_id, &target)
             }
@@ -691,6 +743,7 @@ impl Hub {
         call_id: CallId,
         targets: Vec<String>,
         muted: bool,
+        caller_id: Option<String>,
     ) -> Outcome {
         if !valid_id(&call_id.0) {
             return Err(error(
@@ -711,6 +764,9 @@ impl Hub {
             .iter()
             .map(|t| Self::parse_target(t))
             .collect::<Result<Vec<_>, _>>()?;
+        if targets.iter().any(|t| phone_number(t).is_some()) {
+            self.check_caller_id(caller_id.as_deref())?;
+        }
         let echo = targets.iter().any(|t| t == ECHO_BOT);
         if echo && targets.len() > 1 {
             return Err(error(
@@ -727,6 +783,7 @@ impl Hub {
                 next_stream: 0,
                 answered: false,
                 unanswered: Vec::new(),
+                phone_hung_up: None,
             },
         );
         let caller = self.join(endpoint, &call_id, muted);
@@ -737,7 +794,14 @@ impl Hub {
         }
         let unreachable: Vec<_> = targets
             .into_iter()
-            .filter_map(|target| self.invite(now, &call_id, target, Some(endpoint)))
+            .filter_map(|target| match phone_number(&target) {
+                Some(_) => {
+                    let caller_id = caller_id.clone().expect("checked with the targets");
+                    self.dial(&call_id, target, caller_id);
+                    None
+                }
+                None => self.invite(now, &call_id, target, Some(endpoint)),
+            })
             .collect();
         for (pid, reason) in unreachable {
             self.leave(&call_id, pid, reason, reason);
@@ -775,6 +839,7 @@ impl Hub {
                         next_stream: 0,
                         answered: true,
                         unanswered: Vec::new(),
+                        phone_hung_up: None,
                     },
                 );
             }
@@ -867,6 +932,7 @@ impl Hub {
         endpoint: EndpointId,
         call_id: &CallId,
         target: String,
+        caller_id: Option<String>,
     ) -> Outcome {
         self.leg_of(endpoint, call_id)?;
         let target = Self::parse_target(&target)?;
@@ -882,6 +948,12 @@ impl Hub {
         }
         if self.calls[call_id].participants.len() >= self.config.max_participants {
             return Err(self.call_full());
+        }
+        if phone_number(&target).is_some() {
+            let caller_id = self.check_caller_id(caller_id.as_deref())?.to_owned();
+            self.dial(call_id, target, caller_id);
+            self.sync(call_id);
+            return Ok(());
         }
         if let Some((pid, reason)) = self.invite(now, call_id, target, None) {
             self.leave(call_id, pid, reason, reason);
@@ -1005,6 +1077,17 @@ impl Hub {
         match CommunicationIdentifier::from_raw_id(raw) {
             CommunicationIdentifier::CommunicationUser { id } => Ok(id),
             CommunicationIdentifier::Unknown { id } if id.starts_with("8:") => Ok(id),
+            CommunicationIdentifier::PhoneNumber { phone_number, .. } => {
+                if !crate::phone::config::is_e164(&phone_number) {
+                    return Err(error(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "{phone_number} is not an E.164 phone number (+ and 8 to 15 digits)"
+                        ),
+                    ));
+                }
+                Ok(format!("4:{phone_number}"))
+            }
             other => Err(error(
                 ErrorKind::InvalidArgument,
                 format!("cannot call a {} identifier here", other.kind()),
@@ -1096,6 +1179,79 @@ impl Hub {
             },
         );
         id
+    }
+
+    /// The caller id a call to a phone shows: required, and a number of the deployment's.
+    fn check_caller_id<'a>(&self, caller_id: Option<&'a str>) -> Result<&'a str, WireError> {
+        if self.config.phone_numbers.is_empty() {
+            return Err(error(
+                ErrorKind::PhoneUnavailable,
+                "this deployment has no telephone trunk: phone numbers cannot be called",
+            ));
+        }
+        let caller_id = caller_id.ok_or_else(|| {
+            error(
+                ErrorKind::InvalidArgument,
+                "calling a phone number needs alternateCallerId, a number of this deployment",
+            )
+        })?;
+        if !self.config.phone_numbers.iter().any(|n| n == caller_id) {
+            return Err(error(
+                ErrorKind::InvalidArgument,
+                format!("alternateCallerId {caller_id} is not a number of this deployment"),
+            ));
+        }
+        Ok(caller_id)
+    }
+
+    /// Adds a phone participant (`identity` is its `4:+…` raw id) and has the gateway dial it.
+    fn dial(&mut self, call_id: &CallId, identity: String, caller_id: String) {
+        let number = phone_number(&identity).unwrap_or_default().to_owned();
+        let call = self.calls.get_mut(call_id).expect("call exists");
+        let pid = Self::new_participant(
+            call,
+            identity,
+            number.clone(),
+            Phase::Phone { progress: None },
+        );
+        self.outputs.push_back(HubOutput::Phone(PhoneCommand::Dial {
+            leg: LegKey {
+                call: call_id.clone(),
+                participant: pid,
+            },
+            number,
+            caller_id,
+        }));
+    }
+
+    /// The telephone gateway says how a phone participant's call goes.
+    pub fn handle_phone(&mut self, _now: Instant, event: PhoneEvent) {
+        match event {
+            PhoneEvent::Progress { leg, progress } => {
+                let Some(call) = self.calls.get_mut(&leg.call) else {
+                    return;
+                };
+                let Some(p) = call.participants.get_mut(&leg.participant) else {
+                    return;
+                };
+                p.phase = Phase::Phone {
+                    progress: Some(progress),
+                };
+                if progress == PhoneProgress::Connected {
+                    p.media_connected = true;
+                    call.answered = true;
+                }
+                p.dirty = true;
+                self.sync(&leg.call);
+            }
+            PhoneEvent::Ended { leg, reason } => {
+                let answered = self.participant(&leg).is_some_and(|p| p.is_joined());
+                if let Some(call) = self.calls.get_mut(&leg.call).filter(|_| answered) {
+                    call.phone_hung_up = Some(reason);
+                }
+                self.leave(&leg.call, leg.participant, reason, reason);
+            }
+        }
     }
 
     /// The echo bot answers the call at once.
@@ -1282,7 +1438,7 @@ impl Hub {
         let Some(p) = call.participants.remove(&pid) else {
             return false;
         };
-        if p.is_joined() {
+        if p.is_joined() && !matches!(p.phase, Phase::Phone { .. }) {
             self.outputs
                 .push_back(HubOutput::Media(MediaCommand::Close {
                     leg: LegKey {
@@ -1310,6 +1466,19 @@ impl Hub {
                 }
             }
             Phase::Bot => {}
+            Phase::Phone { progress } => {
+                if progress != Some(PhoneProgress::Connected) {
+                    call.unanswered.push(reason);
+                }
+                // The gateway hangs up, unless it is what told us the phone is gone.
+                self.outputs
+                    .push_back(HubOutput::Phone(PhoneCommand::HangUp {
+                        leg: LegKey {
+                            call: call_id.clone(),
+                            participant: pid,
+                        },
+                    }));
+            }
             Phase::Ringing {
                 endpoints,
                 deadline,
@@ -1350,7 +1519,7 @@ impl Hub {
         // Why it ended for whoever is left: the remote hung up (0/0) once answered; before an
         // answer, how the invitations ended.
         let reason = if call.answered {
-            EndReason::HUNG_UP
+            call.phone_hung_up.unwrap_or(EndReason::HUNG_UP)
         } else {
             match call.unanswered.as_slice() {
                 [] => EndReason::HUNG_UP,

@@ -18,6 +18,7 @@ struct Harness {
     next_request: RequestId,
     inbox: HashMap<EndpointId, Vec<ServerFrame>>,
     media: Vec<MediaCommand>,
+    phone: Vec<PhoneCommand>,
 }
 
 impl Harness {
@@ -34,6 +35,7 @@ impl Harness {
             next_request: 1,
             inbox: HashMap::new(),
             media: Vec::new(),
+            phone: Vec::new(),
         }
     }
 
@@ -61,6 +63,7 @@ impl Harness {
                     }
                 }
                 HubOutput::Media(command) => self.media.push(command),
+                HubOutput::Phone(command) => self.phone.push(command),
             }
         }
     }
@@ -127,6 +130,16 @@ impl Harness {
         self.drain();
     }
 
+    fn take_phone(&mut self) -> Vec<PhoneCommand> {
+        self.drain();
+        std::mem::take(&mut self.phone)
+    }
+
+    fn phone_event(&mut self, event: PhoneEvent) {
+        self.hub.handle_phone(self.now, event);
+        self.drain();
+    }
+
     fn take_media(&mut self) -> Vec<MediaCommand> {
         self.drain();
         std::mem::take(&mut self.media)
@@ -151,6 +164,7 @@ fn start(h: &mut Harness, from: EndpointId, id: &str, targets: &[&str]) {
             call_id: call(id),
             targets: targets.iter().map(|t| user(t)).collect(),
             muted: false,
+            alternate_caller_id: None,
         },
     );
 }
@@ -207,6 +221,17 @@ fn roster(events: &[Event]) -> Vec<(u32, ParticipantState, Option<EndReason>)> {
     seen
 }
 
+/// The call states among `events`, in order.
+fn states_in(events: &[Event]) -> Vec<CallState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CallState { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
 fn ended(reason: EndReason) -> Vec<(CallState, Option<EndReason>)> {
     vec![
         (CallState::Disconnecting, None),
@@ -231,13 +256,7 @@ fn a_one_to_one_call_goes_through_every_state_on_both_sides() {
     let mut h = Harness::cast();
     start(&mut h, A, "c1", &["bob"]);
     let events = h.events(A);
-    let states: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::CallState { state, .. } => Some(*state),
-            _ => None,
-        })
-        .collect();
+    let states = states_in(&events);
     assert_eq!(states, [CallState::Connecting, CallState::Ringing]);
     // Bob appears as Connecting, then Ringing.
     let bob: Vec<_> = roster(&events).into_iter().filter(|p| p.0 == 1).collect();
@@ -469,6 +488,7 @@ fn adding_a_participant_promotes_a_one_to_one_call_without_touching_media() {
         Request::AddParticipant {
             call_id: call("c1"),
             target: user("carol"),
+            alternate_caller_id: None,
         },
     );
     let incoming = h.events(C);
@@ -579,6 +599,7 @@ fn the_participant_over_the_limit_gets_a_clear_error() {
             Request::AddParticipant {
                 call_id: call("g1"),
                 target: user("carol"),
+                alternate_caller_id: None,
             },
         )
         .unwrap_err();
@@ -904,6 +925,7 @@ fn requests_out_of_place_get_typed_errors() {
                 call_id: call(""),
                 targets: vec![user("bob")],
                 muted: false,
+                alternate_caller_id: None,
             },
             ErrorKind::InvalidArgument,
         ),
@@ -913,6 +935,7 @@ fn requests_out_of_place_get_typed_errors() {
                 call_id: call("has space"),
                 targets: vec![user("bob")],
                 muted: false,
+                alternate_caller_id: None,
             },
             ErrorKind::InvalidArgument,
         ),
@@ -922,6 +945,7 @@ fn requests_out_of_place_get_typed_errors() {
                 call_id: call("x"),
                 targets: vec![],
                 muted: false,
+                alternate_caller_id: None,
             },
             ErrorKind::InvalidArgument,
         ),
@@ -931,8 +955,10 @@ fn requests_out_of_place_get_typed_errors() {
                 call_id: call("x"),
                 targets: vec!["4:+15551234".into()],
                 muted: false,
+                alternate_caller_id: None,
             },
-            ErrorKind::InvalidArgument,
+            // No trunk in this deployment.
+            ErrorKind::PhoneUnavailable,
         ),
         (
             A,
@@ -971,6 +997,7 @@ fn requests_out_of_place_get_typed_errors() {
             call_id: call("c1"),
             targets: vec![user("bob")],
             muted: false,
+            alternate_caller_id: None,
         },
     );
     assert!(again.unwrap_err().is(ErrorKind::CallExists));
@@ -986,4 +1013,197 @@ fn requests_out_of_place_get_typed_errors() {
     // None of this disturbed the call.
     assert_eq!(h.hub.call_count(), 1);
     assert_eq!(h.request(A, Request::Ping), Ok(Reply::Pong));
+}
+
+// ---- phone numbers, through the telephone gateway ----
+
+const OWNED: &str = "+14255550100";
+const PHONE: &str = "4:+14255550123";
+
+/// A hub whose deployment owns [`OWNED`], with alice connected.
+fn phone_cast() -> Harness {
+    let mut h = Harness::with_config(HubConfig {
+        phone_numbers: vec![OWNED.into()],
+        ..HubConfig::default()
+    });
+    h.connect(A, "alice");
+    h.connect(B, "bob");
+    h
+}
+
+fn call_phone(h: &mut Harness, id: &str, caller_id: Option<&str>) -> Result<Reply, WireError> {
+    h.request(
+        A,
+        Request::StartCall {
+            call_id: call(id),
+            targets: vec![PHONE.into()],
+            muted: false,
+            alternate_caller_id: caller_id.map(Into::into),
+        },
+    )
+}
+
+fn progress(h: &mut Harness, id: &str, progress: PhoneProgress) {
+    h.phone_event(PhoneEvent::Progress {
+        leg: leg(id, 1),
+        progress,
+    });
+}
+
+#[test]
+fn a_phone_is_dialled_rings_plays_early_media_answers_and_hangs_up_with_acs_codes() {
+    let mut h = phone_cast();
+    assert_eq!(call_phone(&mut h, "p", Some(OWNED)), Ok(Reply::Done));
+    assert_eq!(
+        h.take_phone(),
+        [PhoneCommand::Dial {
+            leg: leg("p", 1),
+            number: "+14255550123".into(),
+            caller_id: OWNED.into(),
+        }]
+    );
+    h.media_connected("p", 0);
+    progress(&mut h, "p", PhoneProgress::Ringing);
+    progress(&mut h, "p", PhoneProgress::EarlyMedia);
+    progress(&mut h, "p", PhoneProgress::Connected);
+    let events = h.events(A);
+    let phone_roster: Vec<_> = roster(&events).into_iter().filter(|p| p.0 == 1).collect();
+    assert_eq!(
+        phone_roster,
+        [
+            (1, ParticipantState::Connecting, None),
+            (1, ParticipantState::Ringing, None),
+            (1, ParticipantState::EarlyMedia, None),
+            (1, ParticipantState::Connected, None),
+        ]
+    );
+    let states = states_in(&events);
+    assert_eq!(
+        states,
+        [
+            CallState::Connecting,
+            CallState::Ringing,
+            CallState::EarlyMedia,
+            CallState::Connected
+        ]
+    );
+    let identity = events.iter().find_map(|e| match e {
+        Event::Participants { upsert, .. } => upsert
+            .iter()
+            .find(|p| p.participant_id.0 == 1)
+            .map(|p| (p.identity.clone(), p.display_name.clone())),
+        _ => None,
+    });
+    assert_eq!(identity, Some((PHONE.into(), "+14255550123".into())));
+
+    // The phone hangs up: it leaves with 0/560000, and so does the call for alice.
+    h.phone_event(PhoneEvent::Ended {
+        leg: leg("p", 1),
+        reason: EndReason::PHONE_HUNG_UP,
+    });
+    let events = h.events(A);
+    assert_eq!(
+        roster(&events),
+        [(
+            1,
+            ParticipantState::Disconnected,
+            Some(EndReason {
+                code: 0,
+                sub_code: 560_000
+            })
+        )]
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::CallState { state: CallState::Disconnected, end_reason: Some(r), .. } if *r == EndReason::PHONE_HUNG_UP
+    )));
+    // The gateway is told too (it ignores a hang-up for a call it already ended).
+    assert_eq!(h.take_phone(), [PhoneCommand::HangUp { leg: leg("p", 1) }]);
+}
+
+#[test]
+fn a_busy_phone_ends_the_call_with_486_560486() {
+    let mut h = phone_cast();
+    call_phone(&mut h, "p", Some(OWNED)).unwrap();
+    h.media_connected("p", 0);
+    h.events(A);
+    h.phone_event(PhoneEvent::Ended {
+        leg: leg("p", 1),
+        reason: EndReason::phone(486),
+    });
+    assert_eq!(h.call_states(A), ended(EndReason::phone(486)));
+    assert_eq!(
+        EndReason::phone(486),
+        EndReason {
+            code: 486,
+            sub_code: 560_486
+        }
+    );
+}
+
+#[test]
+fn hanging_up_or_removing_a_phone_tells_the_gateway() {
+    let mut h = phone_cast();
+    join(&mut h, A, "g");
+    join(&mut h, B, "g");
+    h.ok(
+        A,
+        Request::AddParticipant {
+            call_id: call("g"),
+            target: PHONE.into(),
+            alternate_caller_id: Some(OWNED.into()),
+        },
+    );
+    let [PhoneCommand::Dial { leg: phone, .. }] = &h.take_phone()[..] else {
+        panic!("one dial");
+    };
+    let phone = phone.clone();
+    h.phone_event(PhoneEvent::Progress {
+        leg: phone.clone(),
+        progress: PhoneProgress::Connected,
+    });
+    h.ok(
+        B,
+        Request::RemoveParticipant {
+            call_id: call("g"),
+            target: PHONE.into(),
+        },
+    );
+    assert_eq!(h.take_phone(), [PhoneCommand::HangUp { leg: phone }]);
+    // The group call goes on without it.
+    assert_eq!(
+        h.call_states(A).last().map(|s| s.0),
+        Some(CallState::Connecting)
+    );
+
+    // A phone still ringing when the caller hangs up is hung up too.
+    call_phone(&mut h, "p", Some(OWNED)).unwrap();
+    h.take_phone();
+    hang_up(&mut h, A, "p", false);
+    assert_eq!(h.take_phone(), [PhoneCommand::HangUp { leg: leg("p", 1) }]);
+}
+
+#[test]
+fn calling_a_phone_needs_a_trunk_a_valid_number_and_an_owned_caller_id() {
+    let mut h = phone_cast();
+    let refused = |r: Result<Reply, WireError>| r.unwrap_err().sub_code;
+    assert_eq!(refused(call_phone(&mut h, "p1", None)), 40003);
+    assert_eq!(
+        refused(call_phone(&mut h, "p2", Some("+14255559999"))),
+        40003
+    );
+    let bad = h.request(
+        A,
+        Request::StartCall {
+            call_id: call("p3"),
+            targets: vec!["4:+1-425".into()],
+            muted: false,
+            alternate_caller_id: Some(OWNED.into()),
+        },
+    );
+    assert_eq!(refused(bad), 40003);
+    assert!(h.take_phone().is_empty(), "nothing dialled");
+
+    let mut no_trunk = Harness::cast();
+    assert_eq!(refused(call_phone(&mut no_trunk, "p4", Some(OWNED))), 40303);
 }

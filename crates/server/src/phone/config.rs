@@ -1,0 +1,201 @@
+//! Telephone settings: SIP trunks, the numbers the deployment owns, where their incoming calls
+//! go. They come from the TOML file only (lists of tables do not fit flags):
+//!
+//! ```toml
+//! sip_udp = "127.0.0.1:5070"       # the gateway's SIP address
+//! phone_rtp_udp = "127.0.0.1:5072" # where phones' audio arrives
+//!
+//! [[trunks]]
+//! name = "carrier"
+//! address = "127.0.0.1:5060"       # the trunk's SIP address (UDP)
+//! username = "rtcall"              # digest credentials, if the trunk asks
+//! password = "secret"
+//! numbers = ["+14255550100"]       # E.164 numbers of this deployment on this trunk
+//! allow = ["127.0.0.1"]            # who may send SIP (default: the trunk's own address)
+//! ```
+
+use rtcall_sip::call::Credentials;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+
+/// One trunk as the TOML file writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkFile {
+    name: String,
+    address: SocketAddr,
+    #[serde(default = "udp")]
+    transport: String,
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    numbers: Vec<String>,
+    #[serde(default)]
+    allow: Vec<IpAddr>,
+}
+
+fn udp() -> String {
+    "udp".into()
+}
+
+/// A validated trunk.
+#[derive(Debug, Clone)]
+pub struct Trunk {
+    /// For logs.
+    pub name: String,
+    /// Its SIP address.
+    pub address: SocketAddr,
+    /// Digest credentials, if any.
+    pub credentials: Option<Credentials>,
+    /// Numbers of the deployment reached through it (E.164).
+    pub numbers: Vec<String>,
+    /// Source addresses allowed to send SIP.
+    pub allow: Vec<IpAddr>,
+}
+
+impl Trunk {
+    /// Whether `number` belongs to this trunk.
+    pub fn owns(&self, number: &str) -> bool {
+        self.numbers.iter().any(|n| n == number)
+    }
+}
+
+/// The telephone gateway's settings.
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    /// The gateway's SIP UDP address.
+    pub sip_udp: SocketAddr,
+    /// The gateway's RTP UDP address.
+    pub rtp_udp: SocketAddr,
+    /// The trunks.
+    pub trunks: Vec<Trunk>,
+}
+
+impl PhoneConfig {
+    /// Whether the deployment owns `number` (it may be a caller id).
+    pub fn owns(&self, number: &str) -> bool {
+        self.trunks.iter().any(|t| t.owns(number))
+    }
+}
+
+/// Whether `number` is an E.164 number: `+`, a country code not starting with 0, at most 15
+/// digits in all (ITU-T E.164 §6). Numbering plans within countries are not checked.
+pub fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// Checks trunks from the file.
+pub fn validate(
+    sip_udp: SocketAddr,
+    rtp_udp: SocketAddr,
+    trunks: Vec<TrunkFile>,
+) -> Result<PhoneConfig, String> {
+    let trunks = trunks
+        .into_iter()
+        .map(|t| {
+            if t.transport != "udp" {
+                return Err(format!(
+                    "trunk {}: transport {} is not supported (udp only)",
+                    t.name, t.transport
+                ));
+            }
+            if let Some(bad) = t.numbers.iter().find(|n| !is_e164(n)) {
+                return Err(format!(
+                    "trunk {}: {bad} is not an E.164 number (+ and 8 to 15 digits)",
+                    t.name
+                ));
+            }
+            let credentials = match (t.username, t.password) {
+                (Some(username), Some(password)) => Some(Credentials { username, password }),
+                (None, None) => None,
+                _ => {
+                    return Err(format!(
+                        "trunk {}: username and password go together",
+                        t.name
+                    ))
+                }
+            };
+            Ok(Trunk {
+                allow: if t.allow.is_empty() {
+                    vec![t.address.ip()]
+                } else {
+                    t.allow
+                },
+                name: t.name,
+                address: t.address,
+                credentials,
+                numbers: t.numbers,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PhoneConfig {
+        sip_udp,
+        rtp_udp,
+        trunks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_numbers_are_plus_and_8_to_15_digits() {
+        for good in ["+14255550123", "+4930123456", "+861234567890123"] {
+            assert!(is_e164(good), "{good}");
+        }
+        for bad in [
+            "14255550123",
+            "+0123456789",
+            "+1425",
+            "+1234567890123456",
+            "+1425555O123",
+            "",
+            "+",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+
+    fn trunk(toml: &str) -> Result<PhoneConfig, String> {
+        let file: TrunkFile = toml::from_str(toml).map_err(|e| e.to_string())?;
+        validate(
+            "127.0.0.1:5070".parse().unwrap(),
+            "127.0.0.1:5072".parse().unwrap(),
+            vec![file],
+        )
+    }
+
+    #[test]
+    fn trunks_are_checked_and_default_to_allowing_their_own_address() {
+        let config =
+            trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"+14255550100\"]")
+                .unwrap();
+        assert_eq!(
+            config.trunks[0].allow,
+            ["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        assert!(config.owns("+14255550100"));
+        assert!(!config.owns("+14255550101"));
+        let bad_number =
+            trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"555-0100\"]");
+        assert!(bad_number.unwrap_err().contains("555-0100"));
+        let tcp = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\ntransport = \"tcp\"");
+        assert!(tcp.unwrap_err().contains("udp only"));
+        let half = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nusername = \"u\"");
+        assert!(half.unwrap_err().contains("go together"));
+        let secret = trunk(
+            "name = \"t\"\naddress = \"10.0.0.1:5060\"\nusername = \"u\"\npassword = \"hunter2\"",
+        )
+        .unwrap();
+        assert!(
+            !format!("{secret:?}").contains("hunter2"),
+            "no password in debug output"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! The telephone gateway: rtcall-server as a SIP user agent on its trunks. [`Gateway`] is
+//! sans-IO like the hub and the SFU: the node feeds it the hub's phone commands, datagrams from
+//! the SIP socket and the time; it gives back datagrams and [`PhoneEvent`]s for the hub (a
+//! phone participant rings, answers, hangs up). One [`SipCall`] per phone leg, found by its
+//! SIP Call-ID.
+//!
+//! SIP from the network is untrusted: datagrams from addresses no trunk allows are dropped
+//! unanswered (scanners learn nothing), unparseable ones are dropped, requests for dialogs that
+//! do not exist get 481, and nothing a peer sends can touch another call.
+
+pub mod config;
+
+use crate::signaling::hub::LegKey;
+use config::{PhoneConfig, Trunk};
+use rand::{Rng, SeedableRng};
+use rtcall_protocol::call::EndReason;
+use rtcall_sip::call::{CallEvent, Dial, EndCause, SipCall};
+use rtcall_sip::g711::Law;
+use rtcall_sip::message::{Message, Method};
+use rtcall_sip::sdp::{AudioDescription, Direction};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The payload type offered for RFC 4733 telephone events.
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// What the hub asks of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneCommand {
+    /// Call `number` for participant `leg`, showing `caller_id`.
+    Dial {
+        /// The phone participant.
+        leg: LegKey,
+        /// E.164.
+        number: String,
+        /// E.164, owned by the deployment.
+        caller_id: String,
+    },
+    /// Hang up (or stop ringing) the phone of `leg`.
+    HangUp {
+        /// The phone participant.
+        leg: LegKey,
+    },
+}
+
+/// How far a phone call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneProgress {
+    /// The phone rings.
+    Ringing,
+    /// The network plays audio before an answer (ringback, announcements).
+    EarlyMedia,
+    /// Answered.
+    Connected,
+}
+
+/// What the gateway tells the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneEvent {
+    /// A phone call progressed.
+    Progress {
+        /// The phone participant.
+        leg: LegKey,
+        /// Where it is.
+        progress: PhoneProgress,
+    },
+    /// A phone call is over, and why (ACS's codes: 486/560486 busy, 0/560000 hung up).
+    Ended {
+        /// The phone participant.
+        leg: LegKey,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// A datagram for the SIP socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipTransmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The message.
+    pub contents: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct PhoneCall {
+    leg: LegKey,
+    trunk: usize,
+    sip: SipCall,
+    /// Told the hub it ended.
+    ended: bool,
+}
+
+/// Counts of what was refused, for the operator.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// Datagrams from addresses no trunk allows.
+    pub not_allowed: u64,
+    /// Datagrams that are not SIP.
+    pub malformed: u64,
+    /// Requests for dialogs that do not exist.
+    pub unknown_dialog: u64,
+}
+
+/// The gateway's state: its phone calls.
+#[derive(Debug)]
+pub struct Gateway {
+    config: PhoneConfig,
+    calls: HashMap<String, PhoneCall>,
+    by_leg: HashMap<LegKey, String>,
+    rng: rand::rngs::StdRng,
+    transmits: VecDeque<SipTransmit>,
+    events: VecDeque<PhoneEvent>,
+    stats: GatewayStats,
+}
+
+impl Gateway {
+    /// A gateway on `config`'s trunks; `seed` makes its Call-IDs and tags.
+    pub fn new(config: PhoneConfig, seed: u64) -> Self {
+        Gateway {
+            config,
+            calls: HashMap::new(),
+            by_leg: HashMap::new(),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: GatewayStats::default(),
+        }
+    }
+
+    /// Whether the deployment owns `number` (a caller id must be one).
+    pub fn owns(&self, number: &str) -> bool {
+        self.config.owns(number)
+    }
+
+    /// What was refused so far.
+    pub fn stats(&self) -> GatewayStats {
+        self.stats
+    }
+
+    /// A command from the hub.
+    pub fn handle_command(&mut self, now: Instant, command: PhoneCommand) {
+        match command {
+            PhoneCommand::Dial {
+                leg,
+                number,
+                caller_id,
+            } => self.dial(now, leg, number, caller_id),
+            PhoneCommand::HangUp { leg } => {
+                if let Some(call_id) = self.by_leg.get(&leg).cloned() {
+                    if let Some(call) = self.calls.get_mut(&call_id) {
+                        // The hub already knows: it asked.
+                        call.ended = true;
+                        call.sip.hang_up(now);
+                    }
+                    self.drain(&call_id);
+                }
+            }
+        }
+    }
+
+    fn dial(&mut self, now: Instant, leg: LegKey, number: String, caller_id: String) {
+        // The caller id's trunk carries the call (the hub checked that one owns it).
+        let Some(trunk) = self.config.trunks.iter().position(|t| t.owns(&caller_id)) else {
+            self.events.push_back(PhoneEvent::Ended {
+                leg,
+                reason: EndReason::phone(403),
+            });
+            return;
+        };
+        let t: &Trunk = &self.config.trunks[trunk];
+        let call_id = format!("{:032x}@rtcall", self.rng.gen::<u128>());
+        let dial = Dial {
+            local: self.config.sip_udp,
+            trunk_host: t.address.to_string(),
+            to: number,
+            from: caller_id,
+            credentials: t.credentials.clone(),
+            call_id: call_id.clone(),
+            tag: format!("{:016x}", self.rng.gen::<u64>()),
+        };
+        let offer = AudioDescription {
+            address: self.config.rtp_udp.ip(),
+            port: self.config.rtp_udp.port(),
+            laws: vec![Law::Ulaw, Law::Alaw],
+            telephone_event: Some(TELEPHONE_EVENT_PT),
+            direction: Direction::SendRecv,
+        };
+        let sip = SipCall::dial(now, dial, &offer);
+        self.by_leg.insert(leg.clone(), call_id.clone());
+        self.calls.insert(
+            call_id.clone(),
+            PhoneCall {
+                leg,
+                trunk,
+                sip,
+                ended: false,
+            },
+        );
+        self.drain(&call_id);
+    }
+
+    /// A datagram on the SIP socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        let allowed = self
+            .config
+            .trunks
+            .iter()
+            .any(|t| t.allow.contains(&source.ip()));
+        if !allowed {
+            self.stats.not_allowed += 1;
+            return;
+        }
+        let Ok(message) = Message::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let call_id = message.call_id().unwrap_or_default().to_owned();
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.sip.receive(now, &message);
+            self.drain(&call_id);
+            return;
+        }
+        // Not a dialog of ours. Requests get an answer; stray responses are dropped.
+        let reply = match message.method() {
+            _ if message.code().is_some() => return,
+            Some(Method::Ack) => return,
+            // Incoming calls are not routed yet.
+            Some(Method::Invite) if message.to_tag().is_none() => (480, "Temporarily Unavailable"),
+            Some(Method::Options) => (200, "OK"),
+            _ => {
+                self.stats.unknown_dialog += 1;
+                (481, "Call/Transaction Does Not Exist")
+            }
+        };
+        let response = Message::response_to(&message, reply.0, reply.1, None);
+        self.transmits.push_back(SipTransmit {
+            destination: source,
+            contents: response.to_bytes(),
+        });
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.sip.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for call_id in due {
+            if let Some(call) = self.calls.get_mut(&call_id) {
+                call.sip.handle_timeout(now);
+            }
+            self.drain(&call_id);
+        }
+    }
+
+    /// When [`Gateway::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter_map(|c| c.sip.poll_timeout())
+            .min()
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<SipTransmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the hub.
+    pub fn poll_event(&mut self) -> Option<PhoneEvent> {
+        self.events.pop_front()
+    }
+
+    /// Moves a call's datagrams and events out; forgets it once its SIP side is done.
+    fn drain(&mut self, call_id: &str) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let destination = self.config.trunks[call.trunk].address;
+        while let Some(contents) = call.sip.poll_transmit() {
+            self.transmits.push_back(SipTransmit {
+                destination,
+                contents,
+            });
+        }
+        while let Some(event) = call.sip.poll_event() {
+            let leg = call.leg.clone();
+            let progress = match event {
+                CallEvent::Ringing => Some(PhoneProgress::Ringing),
+                CallEvent::EarlyMedia(_) => Some(PhoneProgress::EarlyMedia),
+                CallEvent::Answered(_) => Some(PhoneProgress::Connected),
+                CallEvent::Trying | CallEvent::Offered(_) => None,
+                CallEvent::Ended(cause) => {
+                    if !std::mem::replace(&mut call.ended, true) {
+                        self.events.push_back(PhoneEvent::Ended {
+                            leg,
+                            reason: end_reason(&cause),
+                        });
+                    }
+                    None
+                }
+            };
+            if let Some(progress) = progress.filter(|_| !call.ended) {
+                self.events.push_back(PhoneEvent::Progress {
+                    leg: call.leg.clone(),
+                    progress,
+                });
+            }
+        }
+        if call.sip.is_done() {
+            let leg = call.leg.clone();
+            self.calls.remove(call_id);
+            self.by_leg.remove(&leg);
+        }
+    }
+}
+
+/// ACS's end reason for a phone leg: the SIP status as code and 560000 + status as sub-code,
+/// 0/560000 for a normal hang-up.
+fn end_reason(cause: &EndCause) -> EndReason {
+    match cause.sip_code() {
+        0 => EndReason::PHONE_HUNG_UP,
+        code => EndReason::phone(code),
+    }
+}

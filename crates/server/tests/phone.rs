@@ -1,0 +1,195 @@
+//! Calls to phone numbers through the telephone gateway, with `sipp` (Debian's sip-tester) as
+//! the SIP trunk on loopback: each scenario is a real SIP peer that fails (exit status) if our
+//! messages do not come as the scenario expects them; the native client checks what the caller
+//! sees (participant states, end reasons with ACS's PSTN codes).
+
+mod common;
+
+use common::{data_dir, TestServer};
+use rtcall_loadgen::client::Client;
+use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
+use rtcall_protocol::signal::{Event, Request};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PHONE: &str = "+14255550123";
+const OWNED: &str = "+14255550100";
+
+/// A sipp trunk running one call of `scenario` on a free loopback port.
+struct Trunk {
+    child: Child,
+    port: u16,
+}
+
+impl Trunk {
+    fn start(scenario: &str) -> Trunk {
+        // A port the system just gave out is free for sipp to take.
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(scenario);
+        let child = Command::new("sipp")
+            .args([
+                "-sf",
+                path.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args(["-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp (Debian sip-tester) is installed by scripts/setup.sh");
+        Trunk { child, port }
+    }
+
+    /// Waits for the scenario to finish; panics unless it succeeded.
+    fn finish(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                use std::io::Read;
+                let _ = self
+                    .child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr);
+                assert!(
+                    status.success(),
+                    "sipp scenario failed ({status}): {stderr}"
+                );
+                return;
+            }
+            assert!(Instant::now() < deadline, "sipp did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Trunk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server, with `trunk` as its one SIP trunk owning [`OWNED`].
+fn server_with_trunk(dir: &Path, trunk: &Trunk) -> TestServer {
+    let config = dir.join("phone.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sip_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{}\"\nnumbers = [\"{OWNED}\"]\n",
+            trunk.port
+        ),
+    )
+    .unwrap();
+    TestServer::start(
+        common::SERVER_BIN,
+        dir,
+        &["--config", config.to_str().unwrap()],
+    )
+}
+
+fn call_phone(call: &CallId) -> Request {
+    Request::StartCall {
+        call_id: call.clone(),
+        targets: vec![format!("4:{PHONE}")],
+        muted: false,
+        alternate_caller_id: Some(OWNED.into()),
+    }
+}
+
+/// Waits for the phone participant to be removed; returns the reason the others see.
+async fn phone_removed(alice: &mut Client, call: &CallId) -> EndReason {
+    alice
+        .wait_event(|e| match e {
+            Event::Participants {
+                call_id, removed, ..
+            } if call_id == call => removed.first().map(|r| r.end_reason),
+            _ => None,
+        })
+        .await
+}
+
+fn new_call_id() -> CallId {
+    CallId(uuid::Uuid::new_v4().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_answers_then_hangs_up_and_the_caller_sees_560000() {
+    let dir = data_dir();
+    let trunk = Trunk::start("answer_then_hang_up.xml");
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice.wait_call_state(&call, CallState::Ringing).await;
+    let phone = format!("4:{PHONE}");
+    alice
+        .wait_participant(&call, &phone, ParticipantState::Connected)
+        .await;
+    alice.wait_call_state(&call, CallState::Connected).await;
+    assert_eq!(
+        phone_removed(&mut alice, &call).await,
+        EndReason::PHONE_HUNG_UP
+    );
+    assert_eq!(
+        alice.wait_call_state(&call, CallState::Disconnected).await,
+        Some(EndReason::PHONE_HUNG_UP)
+    );
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_phone_ends_the_call_with_486_560486() {
+    let dir = data_dir();
+    let trunk = Trunk::start("busy.xml");
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    assert_eq!(
+        alice.wait_call_state(&call, CallState::Disconnected).await,
+        Some(EndReason::phone(486))
+    );
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_up_on_a_ringing_phone_cancels_it() {
+    let dir = data_dir();
+    let trunk = Trunk::start("ring_until_cancelled.xml");
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice.wait_call_state(&call, CallState::Ringing).await;
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_hanging_up_sends_bye_to_the_phone() {
+    let dir = data_dir();
+    let trunk = Trunk::start("answer_caller_hangs_up.xml");
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
