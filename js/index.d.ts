@@ -295,7 +295,8 @@ export declare class Call {
   startAudio(localAudioStream: LocalAudioStream): Promise<void>;
   /** Stops the app's own audio; the microphone goes back on. */
   stopAudio(): void;
-  addParticipant(identifier: CommunicationUserIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
+  /** A user, or a phone number (with `alternateCallerId`, a number of the deployment's). */
+  addParticipant(identifier: CommunicationUserIdentifier | PhoneNumberIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
   removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
   hangUp(options?: HangUpOptions): Promise<void>;
   feature(factory: typeof Features.DominantSpeakers): DominantSpeakersCallFeature;

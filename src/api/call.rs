@@ -744,10 +744,11 @@ impl Call {
     pub fn add_participant(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CommunicationIdentifier")] identifier: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AddPhoneNumberOptions")] _options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AddPhoneNumberOptions")] options: JsValue,
     ) -> Result<JsValue, ApiError> {
         self.check_active()?;
         let raw = target_raw_id(&identifier)?;
+        let caller_id = alternate_caller_id(&options)?;
         let participant = RemoteParticipant::placeholder(Rc::downgrade(&self.inner), raw.clone());
         self.inner
             .participants
@@ -765,7 +766,7 @@ impl Call {
                 .request(Request::AddParticipant {
                     call_id: this.inner.id.clone(),
                     target: raw,
-                    alternate_caller_id: None,
+                    alternate_caller_id: caller_id,
                 })
                 .await;
             if let Err(e) = result {
@@ -863,4 +864,23 @@ emitter_methods!(Call, "Call");
 /// The raw id of an identifier an app passes (any documented form).
 pub fn target_raw_id(identifier: &JsValue) -> Result<String, ApiError> {
     Ok(identifier_from_js(identifier)?.raw_id())
+}
+
+/// The E.164 number of options' `alternateCallerId` (`{phoneNumber}`), the caller id a phone
+/// sees; the service checks it is one of the deployment's.
+pub fn alternate_caller_id(options: &JsValue) -> Result<Option<String>, ApiError> {
+    let caller_id = js_sys::Reflect::get(options, &"alternateCallerId".into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null());
+    let Some(caller_id) = caller_id else {
+        return Ok(None);
+    };
+    match identifier_from_js(&caller_id)? {
+        rtcall_protocol::CommunicationIdentifier::PhoneNumber { phone_number, .. } => {
+            Ok(Some(phone_number))
+        }
+        _ => Err(ApiError::invalid_argument(
+            "alternateCallerId is a PhoneNumberIdentifier ({phoneNumber: '+E.164'})",
+        )),
+    }
 }

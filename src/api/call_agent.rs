@@ -587,13 +587,14 @@ impl CallAgent {
             self.inner.identity.clone(),
             self.display_name().unwrap_or_default(),
         );
+        let caller_id = super::call::alternate_caller_id(options)?;
         let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, options)?;
         let muted = call.is_muted();
-        let id = self
-            .inner
-            .engine
-            .borrow_mut()
-            .start_call(call_id.clone(), targets, muted);
+        let id =
+            self.inner
+                .engine
+                .borrow_mut()
+                .start_call(call_id.clone(), targets, muted, caller_id);
         self.inner.starts.borrow_mut().insert(id, call_id);
         AgentInner::pump(&self.inner);
         Ok(call)

@@ -366,15 +366,21 @@ impl Agent {
 
     // ---- commands (each returns the request id its outcome is reported under) ----
 
-    /// Starts a call to raw ids.
-    pub fn start_call(&mut self, call_id: CallId, targets: Vec<String>, muted: bool) -> RequestId {
+    /// Starts a call to raw ids; `caller_id` is the number phones see.
+    pub fn start_call(
+        &mut self,
+        call_id: CallId,
+        targets: Vec<String>,
+        muted: bool,
+        caller_id: Option<String>,
+    ) -> RequestId {
         self.calls
             .insert(call_id.clone(), CallModel::new(call_id.clone(), muted));
         self.request(Request::StartCall {
             call_id,
             targets,
             muted,
-            alternate_caller_id: None,
+            alternate_caller_id: caller_id,
         })
     }
 

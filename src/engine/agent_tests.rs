@@ -216,7 +216,7 @@ fn a_request_without_reply_fails_after_the_timeout() {
 fn a_call_and_its_roster_follow_the_server() {
     let mut h = Harness::ready();
     h.agent
-        .start_call(CallId("c".into()), vec!["8:acs:r_bob".into()], false);
+        .start_call(CallId("c".into()), vec!["8:acs:r_bob".into()], false, None);
     h.drain();
     assert!(h.sent[0]["req"]["startCall"].is_object());
     h.frame(call_state("Connecting", None));

@@ -183,3 +183,12 @@ export async function customAudio(agent: CallAgent, call: Call, music: MediaStre
   // @ts-expect-error: startAudio takes a LocalAudioStream, not a MediaStream
   await call.startAudio(music);
 }
+
+// Phone numbers, with the deployment's number as caller id, as ACS apps call them.
+export function phoneCalls(agent: CallAgent, call: Call): void {
+  const caller = { phoneNumber: '+14255550100' };
+  agent.startCall([{ phoneNumber: '+14255550123' }], { alternateCallerId: caller });
+  call.addParticipant({ phoneNumber: '+14255550124' }, { alternateCallerId: caller });
+  // @ts-expect-error: the caller id is a PhoneNumberIdentifier, not a string
+  agent.startCall([{ phoneNumber: '+14255550123' }], { alternateCallerId: '+14255550100' });
+}

@@ -1,0 +1,101 @@
+// Calling phone numbers from the browser, as an ACS app does it, with sipp (Debian's
+// sip-tester) as the SIP trunk on loopback: the phone participant's identifier and states, and
+// ACS's PSTN end reasons. Each sipp scenario fails (non-zero exit) if the gateway's SIP deviates.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { suite, until } from './harness.mjs';
+
+const OWNED = '+14255550100';
+const PHONE = '+14255550123';
+
+/** A UDP port the system just gave out (so free for sipp to take). */
+async function freeUdpPort() {
+  const socket = dgram.createSocket('udp4');
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise((resolve) => socket.close(resolve));
+  return port;
+}
+
+const trunkPort = await freeUdpPort();
+const config = path.join(mkdtempSync(path.join(tmpdir(), 'rtcall-phone-')), 'phone.toml');
+writeFileSync(
+  config,
+  `sip_udp = "127.0.0.1:0"\n\n[[trunks]]\nname = "sipp"\naddress = "127.0.0.1:${trunkPort}"\nnumbers = ["${OWNED}"]\n`,
+);
+const { user, closeAll } = suite({ serverArgs: ['--config', config] });
+
+/** Runs one call of a sipp scenario (crates/server/tests/sipp) as the trunk; `done()` checks it passed. */
+function trunk(scenario) {
+  const file = path.join('crates/server/tests/sipp', scenario);
+  const child = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-p', String(trunkPort), '-m', '1', '-timeout', '30s', '-timeout_error', '-nostdin'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr.on('data', (chunk) => (errors += chunk));
+  return {
+    async done() {
+      const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode];
+      assert.equal(code, 0, `sipp scenario ${scenario} failed: ${errors}`);
+    },
+  };
+}
+
+/** Alice's page calls the phone; `seen` collects the phone participant's states. */
+function dial(alice, callerId = OWNED) {
+  return alice.page.evaluate(
+    ({ phone, callerId }) => {
+      window.seen = [];
+      window.call = agent.startCall([{ phoneNumber: phone }], { alternateCallerId: { phoneNumber: callerId } });
+      call.on('remoteParticipantsUpdated', ({ added }) => {
+        for (const p of added) {
+          seen.push(p.state);
+          p.on('stateChanged', () => seen.push(p.state));
+        }
+      });
+    },
+    { phone: PHONE, callerId },
+  );
+}
+
+test('a page calls a phone that answers then hangs up: states, identifier and 0/560000', async () => {
+  const sipp = trunk('answer_then_hang_up.xml');
+  const alice = await user('Alice');
+  await dial(alice);
+  await until(alice, () => call.state === 'Connected');
+  const phone = await alice.page.evaluate(() => {
+    const [p] = call.remoteParticipants;
+    return { kind: p.identifier.kind, rawId: p.identifier.rawId, number: p.identifier.phoneNumber, state: p.state };
+  });
+  assert.deepEqual(phone, { kind: 'phoneNumber', rawId: `4:${PHONE}`, number: PHONE, state: 'Connected' });
+  await until(alice, () => call.state === 'Disconnected');
+  const { reason, seen } = await alice.page.evaluate(() => ({ reason: call.callEndReason, seen }));
+  assert.deepEqual(reason, { code: 0, subCode: 560000 });
+  assert.ok(seen.includes('Ringing') && seen.includes('Connected'), `phone states: ${seen}`);
+  await sipp.done();
+  await closeAll();
+});
+
+test('a busy phone ends the call with 486/560486', async () => {
+  const sipp = trunk('busy.xml');
+  const alice = await user('Alice');
+  await dial(alice);
+  await until(alice, () => call.state === 'Disconnected');
+  assert.deepEqual(await alice.page.evaluate(() => call.callEndReason), { code: 486, subCode: 560486 });
+  await sipp.done();
+  await closeAll();
+});
+
+test('a caller id the deployment does not own is refused with a clear error', async () => {
+  const alice = await user('Alice');
+  await dial(alice, '+14255559999');
+  await until(alice, () => call.state === 'Disconnected');
+  assert.deepEqual(await alice.page.evaluate(() => call.callEndReason), { code: 400, subCode: 40003 });
+  await closeAll();
+});
