@@ -36,6 +36,9 @@ pub struct LineStats {
     pub by_tag: HashMap<u8, u64>,
     /// Arrival of the latest frame.
     pub last: Option<Instant>,
+    /// Frames that decoded as real Opus, and their summed mean square (full scale 1).
+    pub decoded: u64,
+    pub energy: f64,
     /// Longest gap between consecutive frames.
     pub max_gap: Duration,
 }
@@ -83,6 +86,23 @@ impl MediaState {
         (frames, keys)
     }
 
+    /// The level (dBFS, RMS) of what decoded on `participant`'s audio line, with how many
+    /// frames decoded; `None` before any did.
+    pub fn audio_level_from(&self, participant: ParticipantId) -> Option<(u64, f64)> {
+        let mid = self.media.iter().find_map(|line| match line {
+            MediaLine::ReceiveAudio {
+                mid,
+                participant_id: Some(p),
+            } if *p == participant => Some(mid),
+            _ => None,
+        })?;
+        let line = self.lines.get(mid).filter(|l| l.decoded > 0)?;
+        Some((
+            line.decoded,
+            10.0 * (line.energy / line.decoded as f64).log10(),
+        ))
+    }
+
     fn kind_of(&self, mid: &str) -> Option<LineKind> {
         self.media.iter().find_map(|line| match line {
             MediaLine::ReceiveAudio { mid: m, .. } if m == mid => Some(LineKind::Audio),
@@ -107,6 +127,9 @@ pub struct Sending {
     pub video_fps: u32,
     /// Send the camera as three simulcast layers (q, h, f), tagged `tag * 10 + layer`.
     pub simulcast: bool,
+    /// Send real Opus, a sine at this frequency, instead of tagged synthetic frames (for
+    /// whoever decodes the audio: the telephone gateway).
+    pub tone_hz: Option<f32>,
 }
 
 enum MediaCommand {
@@ -552,6 +575,7 @@ impl Client {
                 simulcast: false,
                 audio_level,
                 video_fps: 15,
+                tone_hz: None,
             },
         );
         self.ok(Request::SetVideo {
@@ -679,6 +703,10 @@ async fn media_task(
     let mut audio_seq: u64 = 0;
     let mut video_seq: u64 = 0;
     let mut keyframe_wanted = false;
+    let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+        .expect("an Opus encoder");
+    let mut decoders: HashMap<String, opus::Decoder> = HashMap::new();
+    let mut pcm = vec![0i16; 5760];
     let mut next_audio = start;
     let mut next_video = start;
     let mut buf = vec![0u8; 2048];
@@ -706,6 +734,23 @@ async fn media_task(
                         }
                         if let Some(t) = tag_of(&data.data, video) {
                             *line.by_tag.entry(t).or_default() += 1;
+                        }
+                        if !video {
+                            // Synthetic frames from other test clients decode as noise or not
+                            // at all; only lines carrying real Opus give a meaningful level.
+                            let decoder =
+                                decoders.entry(data.mid.to_string()).or_insert_with(|| {
+                                    opus::Decoder::new(48_000, opus::Channels::Mono)
+                                        .expect("an Opus decoder")
+                                });
+                            if let Ok(n) = decoder.decode(&data.data, &mut pcm, false) {
+                                let square: f64 = pcm[..n]
+                                    .iter()
+                                    .map(|&s| (f64::from(s) / 32_768.0).powi(2))
+                                    .sum();
+                                line.decoded += 1;
+                                line.energy += square / n.max(1) as f64;
+                            }
                         }
                         if let Some(last) = line.last {
                             line.max_gap = line.max_gap.max(now - last);
@@ -782,8 +827,26 @@ async fn media_task(
                         .find(|p| p.spec().codec.is_audio())
                         .map(|p| p.pt());
                     if let Some(pt) = pt {
-                        let mut payload = vec![tag; 40];
-                        payload[1] = (audio_seq % 256) as u8;
+                        let payload = match sending.tone_hz {
+                            Some(hz) => {
+                                let start = (audio_seq - 1) * 960;
+                                let tone: Vec<i16> = (start..start + 960)
+                                    .map(|i| {
+                                        (9_830.0
+                                            * (2.0 * std::f32::consts::PI * hz * i as f32
+                                                / 48_000.0)
+                                                .sin())
+                                            as i16
+                                    })
+                                    .collect();
+                                encoder.encode_vec(&tone, 400).expect("Opus encodes a tone")
+                            }
+                            None => {
+                                let mut payload = vec![tag; 40];
+                                payload[1] = (audio_seq % 256) as u8;
+                                payload
+                            }
+                        };
                         let _ = writer
                             .audio_level(level, level > -127)
                             .write(pt, now, time, payload);

@@ -143,6 +143,7 @@ async fn sfu(args: &Args) {
                 audio_level: Some(-20),
                 video_fps: if video { 15 } else { 0 },
                 simulcast: false,
+                tone_hz: None,
             },
         );
         if video {

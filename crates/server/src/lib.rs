@@ -123,13 +123,19 @@ impl Server {
         );
         let phone = match &config.phone {
             Some(phone) => {
-                let socket = UdpSocket::bind(phone.sip_udp).await?;
+                let sip = UdpSocket::bind(phone.sip_udp).await?;
+                let rtp = UdpSocket::bind(phone.rtp_udp).await?;
+                // Its own connections to the SFU, like any client's.
+                let webrtc = UdpSocket::bind(SocketAddr::new(phone.rtp_udp.ip(), 0)).await?;
                 let mut phone = phone.clone();
                 // A port 0 in the settings is the one the system gave.
-                phone.sip_udp = socket.local_addr()?;
+                phone.sip_udp = sip.local_addr()?;
+                phone.rtp_udp = rtp.local_addr()?;
                 Some(Telephony {
-                    gateway: Gateway::new(phone, rand::random()),
-                    socket,
+                    gateway: Gateway::new(phone, webrtc.local_addr()?, rand::random()),
+                    sip,
+                    rtp,
+                    webrtc,
                 })
             }
             None => None,

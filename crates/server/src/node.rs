@@ -7,7 +7,7 @@
 //! the SFU or to the telephone gateway; SFU and gateway events go to the hub; datagrams go out
 //! on their sockets; until all are idle.
 
-use crate::phone::Gateway;
+use crate::phone::{Gateway, PhoneSocket};
 use crate::sfu::Sfu;
 use crate::signaling::hub::{EndpointId, Hub, HubOutput, MediaCommand};
 use rtcall_protocol::signal::{Reply, Request, RequestId, ServerFrame};
@@ -66,12 +66,16 @@ impl NodeHandle {
     }
 }
 
-/// The telephone gateway and its SIP socket.
+/// The telephone gateway and its sockets.
 pub struct Telephony {
     /// The gateway.
     pub gateway: Gateway,
-    /// Its SIP socket.
-    pub socket: UdpSocket,
+    /// SIP, to and from trunks.
+    pub sip: UdpSocket,
+    /// RTP, to and from trunks.
+    pub rtp: UdpSocket,
+    /// WebRTC, to and from the SFU.
+    pub webrtc: UdpSocket,
 }
 
 /// The node: hub, SFU, socket, telephone gateway and sessions' outboxes.
@@ -114,6 +118,8 @@ impl Node {
     pub async fn run(mut self) {
         let mut buf = vec![0u8; 2048];
         let mut sip_buf = vec![0u8; rtcall_sip::message::MAX_MESSAGE];
+        let mut rtp_buf = vec![0u8; 2048];
+        let mut webrtc_buf = vec![0u8; 2048];
         loop {
             let phone_timeout = self.phone.as_ref().and_then(|p| p.gateway.poll_timeout());
             let deadline = [
@@ -143,14 +149,19 @@ impl Node {
                         Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
                     }
                 }
-                received = sip_receive(self.phone.as_ref(), &mut sip_buf) => {
-                    match received {
-                        Ok((n, source)) => {
-                            if let Some(phone) = &mut self.phone {
-                                phone.gateway.handle_datagram(Instant::now(), source, &sip_buf[..n]);
-                            }
-                        }
-                        Err(e) => tracing::debug!(error = %e, "SIP socket receive failed"),
+                received = receive(self.phone.as_ref().map(|p| &p.sip), &mut sip_buf) => {
+                    if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
+                        phone.gateway.handle_datagram(Instant::now(), source, &sip_buf[..n]);
+                    }
+                }
+                received = receive(self.phone.as_ref().map(|p| &p.rtp), &mut rtp_buf) => {
+                    if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
+                        phone.gateway.handle_rtp(source, &rtp_buf[..n]);
+                    }
+                }
+                received = receive(self.phone.as_ref().map(|p| &p.webrtc), &mut webrtc_buf) => {
+                    if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
+                        phone.gateway.handle_webrtc(Instant::now(), source, &webrtc_buf[..n]);
                     }
                 }
                 input = self.rx.recv() => {
@@ -218,6 +229,13 @@ impl Node {
                                 reply,
                             },
                         );
+                        let Some(reply) = reply else {
+                            // The gateway's own answer: nobody to reply to.
+                            if let Err(e) = outcome {
+                                tracing::warn!(error = %e.message, "a phone's media answer failed");
+                            }
+                            continue;
+                        };
                         let frame = match outcome {
                             Ok(()) => ServerFrame::reply(reply.request, Reply::Done),
                             Err(e) => ServerFrame::error(reply.request, e),
@@ -241,9 +259,12 @@ impl Node {
                     self.hub.handle_phone(now, event);
                 }
                 while let Some(transmit) = phone.gateway.poll_transmit() {
-                    let _ = phone
-                        .socket
-                        .try_send_to(&transmit.contents, transmit.destination);
+                    let socket = match transmit.socket {
+                        PhoneSocket::Sip => &phone.sip,
+                        PhoneSocket::Rtp => &phone.rtp,
+                        PhoneSocket::WebRtc => &phone.webrtc,
+                    };
+                    let _ = socket.try_send_to(&transmit.contents, transmit.destination);
                 }
             }
             while let Some(event) = self.sfu.poll_event() {
@@ -286,13 +307,13 @@ impl Node {
     }
 }
 
-/// The next datagram on the SIP socket; never, without one.
-async fn sip_receive(
-    phone: Option<&Telephony>,
+/// The next datagram on one of the gateway's sockets; never, without a gateway.
+async fn receive(
+    socket: Option<&UdpSocket>,
     buf: &mut [u8],
 ) -> std::io::Result<(usize, std::net::SocketAddr)> {
-    match phone {
-        Some(phone) => phone.socket.recv_from(buf).await,
+    match socket {
+        Some(socket) => socket.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }

@@ -115,6 +115,7 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
                 audio_level: Some(level),
                 video_fps: 0,
                 simulcast: false,
+                tone_hz: None,
             },
         );
     }
@@ -156,6 +157,7 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
             audio_level: Some(-127),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
     clients[3].send(
@@ -164,6 +166,7 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
             audio_level: Some(-5),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
     let newcomer = speaker_ids[3];
@@ -190,6 +193,7 @@ async fn connected_pair(caller: &mut Client, callee: &mut Client) -> CallId {
             audio_level: Some(-20),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
     callee.send(
@@ -198,6 +202,7 @@ async fn connected_pair(caller: &mut Client, callee: &mut Client) -> CallId {
             audio_level: Some(-20),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
     call
@@ -279,6 +284,7 @@ async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removin
             audio_level: Some(-20),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
     for (who, tag) in [(1, 1), (2, 2)] {
@@ -416,6 +422,7 @@ async fn large_calls_forward_only_the_loudest_through_slots() {
                 audio_level: Some(level),
                 video_fps: 0,
                 simulcast: false,
+                tone_hz: None,
             },
         );
     }
@@ -467,6 +474,7 @@ async fn each_subscriber_gets_the_simulcast_layer_that_fits_and_can_switch() {
             audio_level: None,
             video_fps: 15,
             simulcast: true,
+            tone_hz: None,
         },
     );
     clients[0]

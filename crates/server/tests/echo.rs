@@ -128,6 +128,7 @@ async fn simultaneous_test_calls_each_hear_only_themselves() {
         audio_level: Some(-20),
         video_fps: 0,
         simulcast: false,
+        tone_hz: None,
     };
     let mut callers = Vec::new();
     for tag in 1..=SIMULTANEOUS {

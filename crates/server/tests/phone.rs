@@ -6,7 +6,7 @@
 mod common;
 
 use common::{data_dir, TestServer};
-use rtcall_loadgen::client::Client;
+use rtcall_loadgen::client::{Client, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
 use rtcall_protocol::signal::{Event, Request};
 use std::net::UdpSocket;
@@ -25,6 +25,11 @@ struct Trunk {
 
 impl Trunk {
     fn start(scenario: &str) -> Trunk {
+        Self::start_with(scenario, &[])
+    }
+
+    /// With more sipp flags (`-rtp_echo`: send every RTP packet back where it came from).
+    fn start_with(scenario: &str, flags: &[&str]) -> Trunk {
         // A port the system just gave out is free for sipp to take.
         let port = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
@@ -44,6 +49,7 @@ impl Trunk {
                 &port.to_string(),
             ])
             .args(["-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin"])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -89,7 +95,7 @@ fn server_with_trunk(dir: &Path, trunk: &Trunk) -> TestServer {
     std::fs::write(
         &config,
         format!(
-            "sip_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{}\"\nnumbers = [\"{OWNED}\"]\n",
+            "sip_udp = \"127.0.0.1:0\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{}\"\nnumbers = [\"{OWNED}\"]\n",
             trunk.port
         ),
     )
@@ -189,6 +195,56 @@ async fn the_caller_hanging_up_sends_bye_to_the_phone() {
     alice.ok(call_phone(&call)).await;
     alice
         .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_goes_to_the_phone_and_back_through_g711() {
+    // The phone echoes its RTP: Alice's tone goes SFU -> gateway (Opus -> 8 kHz -> PCMU) ->
+    // phone -> gateway (PCMU -> 48 kHz -> Opus) -> SFU -> Alice, on the phone's audio line.
+    let dir = data_dir();
+    let trunk = Trunk::start_with("answer_caller_hangs_up.xml", &["-rtp_echo"]);
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    let phone = alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    // Silence first: Alice sends nothing, so nothing comes back but the gateway's silence.
+    alice
+        .wait_media(&call, "silence from the phone", |m| {
+            m.audio_level_from(phone)
+                .is_some_and(|(frames, _)| frames >= 25)
+        })
+        .await;
+    let quiet = alice
+        .media(&call)
+        .lock()
+        .unwrap()
+        .audio_level_from(phone)
+        .unwrap()
+        .1;
+    assert!(
+        quiet < -60.0,
+        "the phone line is silent before anyone speaks ({quiet:.1} dBFS)"
+    );
+    alice.send(
+        &call,
+        Sending {
+            audio_level: Some(-10),
+            tone_hz: Some(1_000.0),
+            ..Sending::default()
+        },
+    );
+    // A -10 dBFS tone comes back through two G.711 hops; the running mean level rises.
+    alice
+        .wait_media(&call, "the tone back from the phone", |m| {
+            m.audio_level_from(phone)
+                .is_some_and(|(_, level)| level > -35.0)
+        })
         .await;
     assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
     trunk.finish();

@@ -132,6 +132,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
             audio_level: Some(-20),
             video_fps: 0,
             simulcast: false,
+            tone_hz: None,
         },
     );
 
@@ -253,6 +254,7 @@ async fn a_silent_endpoint_is_dropped_within_seconds_and_the_call_goes_on() {
                 audio_level: Some(-20),
                 video_fps: 0,
                 simulcast: false,
+                tone_hz: None,
             },
         );
         clients.push(client);

@@ -1,22 +1,28 @@
 //! The telephone gateway: rtcall-server as a SIP user agent on its trunks. [`Gateway`] is
 //! sans-IO like the hub and the SFU: the node feeds it the hub's phone commands, datagrams from
-//! the SIP socket and the time; it gives back datagrams and [`PhoneEvent`]s for the hub (a
-//! phone participant rings, answers, hangs up). One [`SipCall`] per phone leg, found by its
-//! SIP Call-ID.
+//! its three sockets (SIP, the trunks' RTP, and WebRTC to the SFU) and the time; it gives back
+//! datagrams and [`PhoneEvent`]s for the hub (a phone participant rings, answers, hangs up,
+//! answers its media offer). One [`SipCall`] per phone leg, found by its SIP Call-ID, and once
+//! the phone side describes its audio, one [`PhoneMedia`] bridging it into the call.
 //!
 //! SIP from the network is untrusted: datagrams from addresses no trunk allows are dropped
 //! unanswered (scanners learn nothing), unparseable ones are dropped, requests for dialogs that
 //! do not exist get 481, and nothing a peer sends can touch another call.
 
+pub mod audio;
 pub mod config;
+pub mod media;
 
 use crate::signaling::hub::LegKey;
 use config::{PhoneConfig, Trunk};
+use media::{MediaTransmit, PhoneMedia};
 use rand::{Rng, SeedableRng};
 use rtcall_protocol::call::EndReason;
+use rtcall_protocol::signal::MediaLine;
 use rtcall_sip::call::{CallEvent, Dial, EndCause, SipCall};
 use rtcall_sip::g711::Law;
 use rtcall_sip::message::{Message, Method};
+use rtcall_sip::rtp::RtpPacket;
 use rtcall_sip::sdp::{AudioDescription, Direction};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -42,6 +48,17 @@ pub enum PhoneCommand {
         /// The phone participant.
         leg: LegKey,
     },
+    /// The SFU's offer for the phone participant's media connection.
+    Offer {
+        /// The phone participant.
+        leg: LegKey,
+        /// The offer's version, for the answer.
+        version: u32,
+        /// SDP.
+        sdp: String,
+        /// What each m-line carries.
+        media: Vec<MediaLine>,
+    },
 }
 
 /// How far a phone call got.
@@ -65,6 +82,15 @@ pub enum PhoneEvent {
         /// Where it is.
         progress: PhoneProgress,
     },
+    /// The answer to the SFU's offer.
+    Answer {
+        /// The phone participant.
+        leg: LegKey,
+        /// The offer's version.
+        version: u32,
+        /// SDP.
+        sdp: String,
+    },
     /// A phone call is over, and why (ACS's codes: 486/560486 busy, 0/560000 hung up).
     Ended {
         /// The phone participant.
@@ -74,12 +100,25 @@ pub enum PhoneEvent {
     },
 }
 
-/// A datagram for the SIP socket.
+/// Which of the gateway's sockets a datagram uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneSocket {
+    /// SIP, to trunks.
+    Sip,
+    /// RTP, to trunks.
+    Rtp,
+    /// WebRTC, to the SFU.
+    WebRtc,
+}
+
+/// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SipTransmit {
+pub struct PhoneTransmit {
+    /// From which socket.
+    pub socket: PhoneSocket,
     /// Where to.
     pub destination: SocketAddr,
-    /// The message.
+    /// The datagram.
     pub contents: Vec<u8>,
 }
 
@@ -88,6 +127,8 @@ struct PhoneCall {
     leg: LegKey,
     trunk: usize,
     sip: SipCall,
+    /// The audio bridge, once the phone side described its audio.
+    media: Option<PhoneMedia>,
     /// Told the hub it ended.
     ended: bool,
 }
@@ -101,25 +142,31 @@ pub struct GatewayStats {
     pub malformed: u64,
     /// Requests for dialogs that do not exist.
     pub unknown_dialog: u64,
+    /// RTP from addresses no phone call sends from.
+    pub unknown_rtp: u64,
 }
 
 /// The gateway's state: its phone calls.
 #[derive(Debug)]
 pub struct Gateway {
     config: PhoneConfig,
+    /// The gateway's WebRTC socket (its side of media connections to the SFU).
+    webrtc: SocketAddr,
     calls: HashMap<String, PhoneCall>,
     by_leg: HashMap<LegKey, String>,
     rng: rand::rngs::StdRng,
-    transmits: VecDeque<SipTransmit>,
+    transmits: VecDeque<PhoneTransmit>,
     events: VecDeque<PhoneEvent>,
     stats: GatewayStats,
 }
 
 impl Gateway {
-    /// A gateway on `config`'s trunks; `seed` makes its Call-IDs and tags.
-    pub fn new(config: PhoneConfig, seed: u64) -> Self {
+    /// A gateway on `config`'s trunks, connecting to the SFU from `webrtc`; `seed` makes its
+    /// Call-IDs, tags and SSRCs.
+    pub fn new(config: PhoneConfig, webrtc: SocketAddr, seed: u64) -> Self {
         Gateway {
             config,
+            webrtc,
             calls: HashMap::new(),
             by_leg: HashMap::new(),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
@@ -156,6 +203,28 @@ impl Gateway {
                     }
                     self.drain(&call_id);
                 }
+            }
+            PhoneCommand::Offer {
+                leg,
+                version,
+                sdp,
+                media,
+            } => {
+                let bridge = self
+                    .by_leg
+                    .get(&leg)
+                    .and_then(|id| self.calls.get_mut(id))
+                    .and_then(|c| c.media.as_mut());
+                let Some(bridge) = bridge else {
+                    return;
+                };
+                match bridge.accept_offer(now, &sdp, &media) {
+                    Ok(sdp) => self
+                        .events
+                        .push_back(PhoneEvent::Answer { leg, version, sdp }),
+                    Err(e) => tracing::warn!(error = %e, "cannot answer the SFU for a phone"),
+                }
+                self.drain_media();
             }
         }
     }
@@ -195,6 +264,7 @@ impl Gateway {
                 leg,
                 trunk,
                 sip,
+                media: None,
                 ended: false,
             },
         );
@@ -235,14 +305,70 @@ impl Gateway {
             }
         };
         let response = Message::response_to(&message, reply.0, reply.1, None);
-        self.transmits.push_back(SipTransmit {
+        self.transmits.push_back(PhoneTransmit {
+            socket: PhoneSocket::Sip,
             destination: source,
             contents: response.to_bytes(),
         });
     }
 
+    /// A datagram on the RTP socket: the audio of the phone call sending from `source`.
+    pub fn handle_rtp(&mut self, source: SocketAddr, bytes: &[u8]) {
+        let bridge = self
+            .calls
+            .values_mut()
+            .filter_map(|c| c.media.as_mut())
+            .find(|m| m.trunk() == source);
+        match (bridge, RtpPacket::parse(bytes)) {
+            (Some(bridge), Some(packet)) => bridge.handle_rtp(&packet),
+            _ => self.stats.unknown_rtp += 1,
+        }
+    }
+
+    /// A datagram on the WebRTC socket, for whichever bridge's connection it belongs to.
+    pub fn handle_webrtc(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
+            if bridge.handle_webrtc(now, source, bytes) {
+                break;
+            }
+        }
+        self.drain_media();
+    }
+
+    /// The media bridges' datagrams, queued.
+    fn drain_media(&mut self) {
+        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
+            while let Some(transmit) = bridge.poll_transmit() {
+                self.transmits.push_back(match transmit {
+                    MediaTransmit::Rtp {
+                        destination,
+                        contents,
+                    } => PhoneTransmit {
+                        socket: PhoneSocket::Rtp,
+                        destination,
+                        contents,
+                    },
+                    MediaTransmit::WebRtc {
+                        destination,
+                        contents,
+                    } => PhoneTransmit {
+                        socket: PhoneSocket::WebRtc,
+                        destination,
+                        contents,
+                    },
+                });
+            }
+        }
+    }
+
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
+            if bridge.poll_timeout() <= now {
+                bridge.handle_timeout(now);
+            }
+        }
+        self.drain_media();
         let due: Vec<String> = self
             .calls
             .iter()
@@ -261,12 +387,18 @@ impl Gateway {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .values()
-            .filter_map(|c| c.sip.poll_timeout())
+            .flat_map(|c| {
+                [
+                    c.sip.poll_timeout(),
+                    c.media.as_ref().map(PhoneMedia::poll_timeout),
+                ]
+            })
+            .flatten()
             .min()
     }
 
     /// The next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<SipTransmit> {
+    pub fn poll_transmit(&mut self) -> Option<PhoneTransmit> {
         self.transmits.pop_front()
     }
 
@@ -282,7 +414,8 @@ impl Gateway {
         };
         let destination = self.config.trunks[call.trunk].address;
         while let Some(contents) = call.sip.poll_transmit() {
-            self.transmits.push_back(SipTransmit {
+            self.transmits.push_back(PhoneTransmit {
+                socket: PhoneSocket::Sip,
                 destination,
                 contents,
             });
@@ -291,10 +424,18 @@ impl Gateway {
             let leg = call.leg.clone();
             let progress = match event {
                 CallEvent::Ringing => Some(PhoneProgress::Ringing),
-                CallEvent::EarlyMedia(_) => Some(PhoneProgress::EarlyMedia),
-                CallEvent::Answered(_) => Some(PhoneProgress::Connected),
+                CallEvent::EarlyMedia(audio) => {
+                    bridge(&mut call.media, self.webrtc, &audio, &mut self.rng);
+                    Some(PhoneProgress::EarlyMedia)
+                }
+                CallEvent::Answered(audio) => {
+                    bridge(&mut call.media, self.webrtc, &audio, &mut self.rng);
+                    Some(PhoneProgress::Connected)
+                }
                 CallEvent::Trying | CallEvent::Offered(_) => None,
                 CallEvent::Ended(cause) => {
+                    // No more audio either way.
+                    call.media = None;
                     if !std::mem::replace(&mut call.ended, true) {
                         self.events.push_back(PhoneEvent::Ended {
                             leg,
@@ -316,6 +457,25 @@ impl Gateway {
             self.calls.remove(call_id);
             self.by_leg.remove(&leg);
         }
+    }
+}
+
+/// Starts the audio bridge for the phone side's `audio`, unless there is one (early media
+/// becoming the answer keeps its bridge; RFC 3264 lets the answer move it, rarely done).
+fn bridge(
+    media: &mut Option<PhoneMedia>,
+    webrtc: SocketAddr,
+    audio: &AudioDescription,
+    rng: &mut rand::rngs::StdRng,
+) {
+    if media.is_some() {
+        return;
+    }
+    let trunk = SocketAddr::new(audio.address, audio.port);
+    let law = audio.laws.first().copied().unwrap_or(Law::Ulaw);
+    match PhoneMedia::new(Instant::now(), webrtc, trunk, law, rng.gen()) {
+        Ok(bridge) => *media = Some(bridge),
+        Err(e) => tracing::warn!(error = %e, "cannot bridge a phone's audio"),
     }
 }
 

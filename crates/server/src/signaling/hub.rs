@@ -1,7 +1,7 @@
 //! The call hub: who is connected, which calls exist, who is in them and in what state. A sans-IO
-//! state machine: it takes connections, requests, media events and time as inputs and returns
-//! messages to endpoints and commands for the SFU as outputs; it never touches a socket or a
-//! clock.
+//! state machine: it takes connections, requests, media and telephone events and time as
+//! inputs and returns messages to endpoints and commands for the SFU and the telephone gateway
+//! as outputs; it never touches a socket or a clock.
 //!
 //! ```
 //! use rtcall_server::signaling::hub::{Hub, HubConfig, HubOutput};
@@ -15,6 +15,7 @@
 //!     match output {
 //!         HubOutput::Send { to, frame } => { /* serialize once, send to each endpoint */ }
 //!         HubOutput::Media(command) => { /* hand to the SFU */ }
+//!         HubOutput::Phone(command) => { /* hand to the telephone gateway */ }
 //!     }
 //! }
 //! // ... and wake up at hub.poll_timeout() to call hub.handle_timeout(now).
@@ -108,8 +109,8 @@ pub enum MediaCommand {
         version: u32,
         /// The SDP.
         sdp: String,
-        /// The request to answer.
-        reply: ReplyTo,
+        /// The request to answer; none for the gateway's own connections (phones).
+        reply: Option<ReplyTo>,
     },
     /// Pause (or resume) forwarding to and from a participant.
     Hold {
@@ -619,10 +620,10 @@ impl Hub {
                         leg,
                         version,
                         sdp,
-                        reply: ReplyTo {
+                        reply: Some(ReplyTo {
                             endpoint,
                             request: id,
-                        },
+                        }),
                     });
                     return;
                 }
@@ -641,7 +642,10 @@ impl Hub {
                 sdp,
                 media,
             } => {
-                if let Some(endpoint) = self.participant(&leg).and_then(Participant::endpoint) {
+                let Some(p) = self.participant(&leg) else {
+                    return;
+                };
+                if let Some(endpoint) = p.endpoint() {
                     self.send(
                         vec![endpoint],
                         Event::SdpOffer {
@@ -651,6 +655,14 @@ impl Hub {
                             media,
                         },
                     );
+                } else if matches!(p.phase, Phase::Phone { .. }) {
+                    self.outputs
+                        .push_back(HubOutput::Phone(PhoneCommand::Offer {
+                            leg,
+                            version,
+                            sdp,
+                            media,
+                        }));
                 }
             }
             MediaEvent::Connected { leg } => {
@@ -1242,7 +1254,20 @@ impl Hub {
                     call.answered = true;
                 }
                 p.dirty = true;
+                if progress != PhoneProgress::Ringing {
+                    // The phone's audio (early or answered) joins the call's media through the
+                    // gateway's own connection to the SFU; opening twice is a no-op.
+                    self.media(MediaCommand::Open { leg: leg.clone() });
+                }
                 self.sync(&leg.call);
+            }
+            PhoneEvent::Answer { leg, version, sdp } => {
+                self.media(MediaCommand::Answer {
+                    leg,
+                    version,
+                    sdp,
+                    reply: None,
+                });
             }
             PhoneEvent::Ended { leg, reason } => {
                 let answered = self.participant(&leg).is_some_and(|p| p.is_joined());
@@ -1438,7 +1463,8 @@ impl Hub {
         let Some(p) = call.participants.remove(&pid) else {
             return false;
         };
-        if p.is_joined() && !matches!(p.phase, Phase::Phone { .. }) {
+        // A phone's media may be open before it answers (early media): close it whatever.
+        if p.is_joined() || matches!(p.phase, Phase::Phone { .. }) {
             self.outputs
                 .push_back(HubOutput::Media(MediaCommand::Close {
                     leg: LegKey {

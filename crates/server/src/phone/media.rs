@@ -1,0 +1,382 @@
+//! One phone call's audio bridge. The gateway joins the call's media like any client: a
+//! WebRTC connection (str0m) to the SFU, so the SFU forwards it everyone's audio and forwards
+//! its audio to everyone, with no special case inside the SFU. Every 20 ms it
+//!
+//! - plays one frame from the trunk's [`JitterBuffer`] (G.711 → 16-bit → 48 kHz → Opus, with
+//!   its RFC 6464 level so the SFU sees who speaks), and
+//! - mixes what the SFU forwarded (Opus → 48 kHz, one decoder per line, summed → 8 kHz →
+//!   G.711) into one RTP packet for the trunk: the phone hears everyone but itself, since the
+//!   SFU never forwards a participant's own audio back.
+
+use super::audio::{level, JitterBuffer, Resampler, NARROW_FRAME, WIDE_FRAME};
+use rtcall_protocol::signal::MediaLine;
+use rtcall_sip::g711::Law;
+use rtcall_sip::rtp::RtpPacket;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+/// The audio frame duration on both sides.
+const FRAME: Duration = Duration::from_millis(20);
+/// Frames the trunk's audio waits in the jitter buffer (40 ms).
+const JITTER_DELAY: u32 = 2;
+/// Decoded frames kept per forwarded line before the oldest is dropped (bounds latency).
+const MIX_BACKLOG: usize = 3;
+/// Opus packets are at most this large at the bitrates used here.
+const MAX_OPUS: usize = 400;
+
+/// Counts for tests and the operator.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MediaStats {
+    /// RTP packets from the trunk.
+    pub rtp_received: u64,
+    /// RTP packets to the trunk.
+    pub rtp_sent: u64,
+    /// Opus frames from the SFU.
+    pub opus_received: u64,
+    /// Opus frames to the SFU.
+    pub opus_sent: u64,
+}
+
+/// A datagram the bridge wants sent.
+#[derive(Debug)]
+pub enum MediaTransmit {
+    /// RTP to the trunk.
+    Rtp {
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
+    /// WebRTC to the SFU.
+    WebRtc {
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
+}
+
+/// One line the SFU forwards: its decoder and decoded frames waiting to be mixed.
+struct Forwarded {
+    decoder: opus::Decoder,
+    frames: VecDeque<Vec<i16>>,
+}
+
+/// The bridge between a trunk's RTP and the call's SFU.
+pub struct PhoneMedia {
+    rtc: Rtc,
+    local: SocketAddr,
+    /// Where our Opus goes (the offer's `SendAudio` line).
+    send_mid: Option<Mid>,
+    trunk: SocketAddr,
+    law: Law,
+    jitter: JitterBuffer,
+    up: Resampler,
+    down: Resampler,
+    encoder: opus::Encoder,
+    forwarded: HashMap<Mid, Forwarded>,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+    opus_frames: u64,
+    next_tick: Instant,
+    rtc_timeout: Instant,
+    transmits: VecDeque<MediaTransmit>,
+    stats: MediaStats,
+    /// Reused buffers.
+    narrow: Vec<i16>,
+    wide: Vec<i16>,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for PhoneMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneMedia")
+            .field("trunk", &self.trunk)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhoneMedia {
+    /// A bridge for a trunk sending `law` from `trunk`, with its WebRTC side on `local`.
+    pub fn new(
+        now: Instant,
+        local: SocketAddr,
+        trunk: SocketAddr,
+        law: Law,
+        ssrc: u32,
+    ) -> Result<Self, String> {
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(now);
+        let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+        rtc.add_local_candidate(candidate);
+        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .map_err(|e| e.to_string())?;
+        // The phone side is narrowband: no point spending more.
+        encoder
+            .set_bitrate(opus::Bitrate::Bits(24_000))
+            .map_err(|e| e.to_string())?;
+        Ok(PhoneMedia {
+            rtc,
+            local,
+            send_mid: None,
+            trunk,
+            law,
+            jitter: JitterBuffer::new(JITTER_DELAY),
+            up: Resampler::new(),
+            down: Resampler::new(),
+            encoder,
+            forwarded: HashMap::new(),
+            ssrc,
+            sequence: ssrc as u16,
+            timestamp: ssrc.rotate_left(16),
+            opus_frames: 0,
+            next_tick: now + FRAME,
+            rtc_timeout: now,
+            transmits: VecDeque::new(),
+            stats: MediaStats::default(),
+            narrow: Vec::with_capacity(NARROW_FRAME),
+            wide: Vec::with_capacity(WIDE_FRAME),
+            bytes: Vec::with_capacity(MAX_OPUS),
+        })
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> MediaStats {
+        self.stats
+    }
+
+    /// The trunk's media address (RTP from there is this call's).
+    pub fn trunk(&self) -> SocketAddr {
+        self.trunk
+    }
+
+    /// Answers the SFU's offer.
+    pub fn accept_offer(
+        &mut self,
+        now: Instant,
+        sdp: &str,
+        media: &[MediaLine],
+    ) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        for line in media {
+            match line {
+                MediaLine::SendAudio { mid } => self.send_mid = Some(Mid::from(mid.as_str())),
+                MediaLine::ReceiveAudio { mid, .. } => {
+                    let mid = Mid::from(mid.as_str());
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        self.forwarded.entry(mid)
+                    {
+                        let decoder = opus::Decoder::new(48_000, opus::Channels::Mono)
+                            .map_err(|e| e.to_string())?;
+                        slot.insert(Forwarded {
+                            decoder,
+                            frames: VecDeque::new(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.drive(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// A datagram from the SFU; `false` if it is not this connection's.
+    pub fn handle_webrtc(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) -> bool {
+        let Ok(contents) = bytes.try_into() else {
+            return false;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if !self.rtc.accepts(&input) {
+            return false;
+        }
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(error = %e, "phone media input failed");
+        }
+        self.drive(now);
+        true
+    }
+
+    /// An RTP packet from the trunk.
+    pub fn handle_rtp(&mut self, packet: &RtpPacket<'_>) {
+        if packet.payload_type != self.law.payload_type() {
+            // Telephone events and comfort noise are not audio to play.
+            return;
+        }
+        self.stats.rtp_received += 1;
+        self.jitter.push(packet.timestamp, packet.payload);
+    }
+
+    /// When [`PhoneMedia::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_tick.min(self.rtc_timeout)
+    }
+
+    /// Time passed: str0m's timers, and a 20 ms media tick for each frame due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.rtc_timeout {
+            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                tracing::debug!(error = %e, "phone media timeout failed");
+            }
+        }
+        while self.next_tick <= now {
+            self.next_tick += FRAME;
+            self.phone_to_call(now);
+            self.call_to_phone();
+        }
+        self.drive(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<MediaTransmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Moves str0m's output: datagrams out, forwarded audio decoded.
+    fn drive(&mut self, now: Instant) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => self.transmits.push_back(MediaTransmit::WebRtc {
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Ok(Output::Timeout(at)) => {
+                    self.rtc_timeout = at.max(now);
+                    return;
+                }
+                Ok(Output::Event(Event::MediaData(data))) => {
+                    let Some(line) = self.forwarded.get_mut(&data.mid) else {
+                        continue;
+                    };
+                    self.stats.opus_received += 1;
+                    let mut pcm = vec![0i16; WIDE_FRAME * 6];
+                    match line.decoder.decode(&data.data, &mut pcm, false) {
+                        Ok(n) => {
+                            pcm.truncate(n);
+                            // Frames longer than 20 ms are split so the mix takes one per tick.
+                            for frame in pcm.chunks(WIDE_FRAME) {
+                                let mut frame = frame.to_vec();
+                                frame.resize(WIDE_FRAME, 0);
+                                line.frames.push_back(frame);
+                            }
+                            while line.frames.len() > MIX_BACKLOG {
+                                line.frames.pop_front();
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "undecodable Opus from the SFU"),
+                    }
+                }
+                Ok(Output::Event(_)) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "phone media failed");
+                    self.rtc_timeout = now + FRAME;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One frame of the phone's audio into the call.
+    fn phone_to_call(&mut self, now: Instant) {
+        self.narrow.clear();
+        match self.jitter.pop() {
+            Some(payload) => self.law.decode(&payload, &mut self.narrow),
+            None => self.narrow.resize(NARROW_FRAME, 0),
+        }
+        self.narrow.resize(NARROW_FRAME, 0);
+        self.wide.clear();
+        self.up.up(&self.narrow, &mut self.wide);
+        let Some(mid) = self.send_mid.filter(|_| self.rtc.is_connected()) else {
+            return;
+        };
+        self.bytes.resize(MAX_OPUS, 0);
+        let len = match self.encoder.encode(&self.wide, &mut self.bytes) {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::debug!(error = %e, "Opus encoding failed");
+                return;
+            }
+        };
+        let audio_level = level(&self.narrow);
+        let time = MediaTime::new(
+            self.opus_frames * WIDE_FRAME as u64,
+            Frequency::FORTY_EIGHT_KHZ,
+        );
+        self.opus_frames += 1;
+        let Some(writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        let Some(pt) = writer
+            .payload_params()
+            .find(|p| p.spec().codec.is_audio())
+            .map(|p| p.pt())
+        else {
+            return;
+        };
+        let written = writer
+            .audio_level(-(audio_level as i8), audio_level < 127)
+            .write(pt, now, time, self.bytes[..len].to_vec());
+        match written {
+            Ok(()) => self.stats.opus_sent += 1,
+            Err(e) => tracing::debug!(error = %e, "phone audio write failed"),
+        }
+    }
+
+    /// One frame of the call's audio, mixed, to the phone.
+    fn call_to_phone(&mut self) {
+        let mut mix = [0i32; WIDE_FRAME];
+        for line in self.forwarded.values_mut() {
+            if let Some(frame) = line.frames.pop_front() {
+                for (sum, &s) in mix.iter_mut().zip(&frame) {
+                    *sum += i32::from(s);
+                }
+            }
+        }
+        self.wide.clear();
+        self.wide.extend(
+            mix.iter()
+                .map(|&s| s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
+        );
+        self.narrow.clear();
+        self.down.down(&self.wide, &mut self.narrow);
+        self.bytes.clear();
+        self.law.encode(&self.narrow, &mut self.bytes);
+        let payload = std::mem::take(&mut self.bytes);
+        let packet = RtpPacket {
+            payload_type: self.law.payload_type(),
+            marker: self.stats.rtp_sent == 0,
+            sequence: self.sequence,
+            timestamp: self.timestamp,
+            ssrc: self.ssrc,
+            payload: &payload,
+        };
+        let mut contents = Vec::with_capacity(12 + payload.len());
+        packet.write(&mut contents);
+        self.bytes = payload;
+        self.sequence = self.sequence.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(NARROW_FRAME as u32);
+        self.stats.rtp_sent += 1;
+        self.transmits.push_back(MediaTransmit::Rtp {
+            destination: self.trunk,
+            contents,
+        });
+    }
+}
