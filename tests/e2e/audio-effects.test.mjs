@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { callBetween, flowing, launchBrowser, suite, until } from './harness.mjs';
+import { callBetween, flowing, hearsSound, launchBrowser, suite, until } from './harness.mjs';
 
 const { user, closeAll } = suite();
 
@@ -17,12 +17,6 @@ async function inCall() {
   await callBetween(alice, bob);
   await flowing(bob, 'audio');
   return { alice, bob };
-}
-
-/** Bob hears sound (not just packets of silence): inbound audio energy grows. */
-async function hearsSound(p) {
-  const start = await p.page.evaluate(async () => (await __inbound()).energy);
-  await until(p, async (target) => (await __inbound()).energy > target, start + 0.05);
 }
 
 /** What Alice's audio line sends: the raw microphone, or another (processed) track. */

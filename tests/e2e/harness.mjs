@@ -250,6 +250,12 @@ export async function callBetween(caller, callee) {
   await connected(caller, callee);
 }
 
+/** The page hears sound (not just packets of silence): its inbound audio energy grows. */
+export async function hearsSound(p) {
+  const start = await p.page.evaluate(async () => (await __inbound()).energy);
+  await until(p, async (target) => (await __inbound()).energy > target, start + 0.05);
+}
+
 /** Inbound packets keep arriving: the count grows by `by` from now. */
 export async function flowing(p, kind, by = 20) {
   const start = await p.page.evaluate(async (kind) => (await __inbound())[kind], kind);

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { suite, until } from './harness.mjs';
+import { hearsSound, suite, until } from './harness.mjs';
 
 const OWNED = '+14255550100';
 const PHONE = '+14255550123';
@@ -31,10 +31,15 @@ writeFileSync(
 );
 const { user, closeAll } = suite({ serverArgs: ['--config', config] });
 
-/** Runs one call of a sipp scenario (crates/server/tests/sipp) as the trunk; `done()` checks it passed. */
-function trunk(scenario) {
+/**
+ * Runs one call of a sipp scenario (crates/server/tests/sipp) as the trunk, with more sipp
+ * `flags` (`-rtp_echo`: the phone says back what it hears; `-d`: how long it talks);
+ * `done()` checks the scenario passed.
+ */
+function trunk(scenario, flags = []) {
   const file = path.join('crates/server/tests/sipp', scenario);
-  const child = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-p', String(trunkPort), '-m', '1', '-timeout', '30s', '-timeout_error', '-nostdin'], {
+  const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(trunkPort), '-m', '1', '-timeout', '40s', '-timeout_error', '-nostdin'];
+  const child = spawn('sipp', [...args, ...flags], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errors = '';
@@ -65,7 +70,7 @@ function dial(alice, callerId = OWNED) {
 }
 
 test('a page calls a phone that answers then hangs up: states, identifier and 0/560000', async () => {
-  const sipp = trunk('answer_then_hang_up.xml');
+  const sipp = trunk('answer_then_hang_up.xml', ['-d', '1000']);
   const alice = await user('Alice');
   await dial(alice);
   await until(alice, () => call.state === 'Connected');
@@ -97,5 +102,41 @@ test('a caller id the deployment does not own is refused with a clear error', as
   await dial(alice, '+14255559999');
   await until(alice, () => call.state === 'Disconnected');
   assert.deepEqual(await alice.page.evaluate(() => call.callEndReason), { code: 400, subCode: 40003 });
+  await closeAll();
+});
+
+test('two pages in a group call dial a phone out: it hears them, they hear it, it hangs up', async () => {
+  // The phone says back what it hears (sipp -rtp_echo), for 12 s, then hangs up.
+  const sipp = trunk('answer_then_hang_up.xml', ['-rtp_echo', '-d', '12000']);
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  const group = crypto.randomUUID();
+  for (const p of [alice, bob]) {
+    await p.page.evaluate((groupId) => {
+      window.call = agent.join({ groupId });
+      window.gone = [];
+      call.on('remoteParticipantsUpdated', ({ removed }) => gone.push(...removed.map((r) => [r.identifier.kind, r.callEndReason])));
+      window.phone = () => call.remoteParticipants.find((r) => r.identifier.kind === 'phoneNumber');
+    }, group);
+  }
+  for (const p of [alice, bob]) await until(p, () => call.state === 'Connected' && call.remoteParticipants.length === 1);
+  // Only Alice speaks (Chromium's fake microphone beeps): what Alice hears can only come back
+  // from the phone.
+  await bob.page.evaluate(() => call.mute());
+  await alice.page.evaluate(
+    ({ phone, owned }) => call.addParticipant({ phoneNumber: phone }, { alternateCallerId: { phoneNumber: owned } }),
+    { phone: PHONE, owned: OWNED },
+  );
+  for (const p of [alice, bob]) await until(p, () => phone()?.state === 'Connected');
+  // The phone heard Alice: it says her beeps back, and the service marks it speaking.
+  await until(bob, () => phone()?.isSpeaking === true);
+  await hearsSound(alice);
+  await hearsSound(bob);
+  // It hangs up: both see it leave with 0/560000 and stay in the group call.
+  for (const p of [alice, bob]) await until(p, () => gone.length === 1, undefined, 30_000);
+  for (const p of [alice, bob]) {
+    assert.deepEqual(await p.page.evaluate(() => [gone[0], call.state]), [['phoneNumber', { code: 0, subCode: 560000 }], 'Connected']);
+  }
+  await sipp.done();
   await closeAll();
 });

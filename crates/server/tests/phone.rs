@@ -135,7 +135,7 @@ fn new_call_id() -> CallId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_answers_then_hangs_up_and_the_caller_sees_560000() {
     let dir = data_dir();
-    let trunk = Trunk::start("answer_then_hang_up.xml");
+    let trunk = Trunk::start_with("answer_then_hang_up.xml", &["-d", "1000"]);
     let server = server_with_trunk(dir.path(), &trunk);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let call = new_call_id();
