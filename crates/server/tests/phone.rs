@@ -30,12 +30,7 @@ impl Trunk {
 
     /// With more sipp flags (`-rtp_echo`: send every RTP packet back where it came from).
     fn start_with(scenario: &str, flags: &[&str]) -> Trunk {
-        // A port the system just gave out is free for sipp to take.
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/sipp")
             .join(scenario);
@@ -89,13 +84,27 @@ impl Drop for Trunk {
     }
 }
 
+/// A UDP port the system just gave out (so free for someone to take).
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The server, with `trunk` as its one SIP trunk owning [`OWNED`].
 fn server_with_trunk(dir: &Path, trunk: &Trunk) -> TestServer {
+    server_on(dir, trunk, 0)
+}
+
+/// The same, with the gateway's SIP on `sip_port` (0: any).
+fn server_on(dir: &Path, trunk: &Trunk, sip_port: u16) -> TestServer {
     let config = dir.join("phone.toml");
     std::fs::write(
         &config,
         format!(
-            "sip_udp = \"127.0.0.1:0\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{}\"\nnumbers = [\"{OWNED}\"]\n",
+            "sip_udp = \"127.0.0.1:{sip_port}\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{}\"\nnumbers = [\"{OWNED}\"]\n",
             trunk.port
         ),
     )
@@ -240,6 +249,101 @@ async fn audio_goes_to_the_phone_and_back_through_g711() {
         },
     );
     // A -10 dBFS tone comes back through two G.711 hops; the running mean level rises.
+    alice
+        .wait_media(&call, "the tone back from the phone", |m| {
+            m.audio_level_from(phone)
+                .is_some_and(|(_, level)| level > -35.0)
+        })
+        .await;
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
+
+/// A SIP request for a dialog nobody has.
+fn stray(method: &str, call_id: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:rtcall@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray\r\n\
+         From: <sip:x@127.0.0.1>;tag=a\r\nTo: <sip:y@127.0.0.1>;tag=b\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_sip_is_refused_without_disturbing_a_call() {
+    let dir = data_dir();
+    let trunk = Trunk::start_with("answer_caller_hangs_up.xml", &["-rtp_echo"]);
+    let sip_port = free_port();
+    let server = server_on(dir.path(), &trunk, sip_port);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    let phone = alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    let gateway = format!("127.0.0.1:{sip_port}");
+
+    // From an address no trunk allows: garbage, calls, hang-ups. Nothing is answered.
+    let stranger = UdpSocket::bind("127.0.0.2:0").unwrap();
+    for i in 0..200 {
+        stranger.send_to(&[i as u8; 300], &gateway).unwrap();
+        stranger
+            .send_to(&stray("INVITE", &format!("scan{i}")), &gateway)
+            .unwrap();
+    }
+    // From the trunk's own address: what is not SIP is dropped, requests for dialogs that
+    // do not exist get 481, OPTIONS gets 200.
+    let neighbour = UdpSocket::bind("127.0.0.1:0").unwrap();
+    neighbour
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    neighbour
+        .send_to(b"\xff\xfe not SIP at all", &gateway)
+        .unwrap();
+    neighbour
+        .send_to(b"INVITE sip:x SIP/2.0\r\n\r\n", &gateway)
+        .unwrap();
+    neighbour
+        .send_to(&stray("BYE", "nobody"), &gateway)
+        .unwrap();
+    neighbour
+        .send_to(&stray("OPTIONS", "ping"), &gateway)
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let (n, _) = neighbour.recv_from(&mut buf).expect("the gateway answers");
+        replies.push(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        replies,
+        [
+            "SIP/2.0 481 Call/Transaction Does Not Exist",
+            "SIP/2.0 200 OK"
+        ]
+    );
+    // The stranger's datagrams came first and got nothing.
+    stranger.set_nonblocking(true).unwrap();
+    assert!(
+        stranger.recv_from(&mut buf).is_err(),
+        "nothing is sent to an address no trunk allows"
+    );
+
+    // The call goes on: audio still makes the round trip.
+    alice.send(
+        &call,
+        Sending {
+            audio_level: Some(-10),
+            tone_hz: Some(1_000.0),
+            ..Sending::default()
+        },
+    );
     alice
         .wait_media(&call, "the tone back from the phone", |m| {
             m.audio_level_from(phone)
