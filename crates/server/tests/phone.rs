@@ -7,7 +7,7 @@ mod common;
 
 use common::{data_dir, TestServer};
 use rtcall_loadgen::client::{Client, Sending};
-use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
+use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, ParticipantState};
 use rtcall_protocol::signal::{Event, Request};
 use std::net::UdpSocket;
 use std::path::Path;
@@ -137,6 +137,25 @@ async fn phone_removed(alice: &mut Client, call: &CallId) -> EndReason {
         .await
 }
 
+/// Alice sends a -10 dBFS tone (real Opus) and waits for it to come back on the phone's
+/// line, through two G.711 hops (the running mean level rises).
+async fn tone_comes_back(alice: &mut Client, call: &CallId, phone: ParticipantId) {
+    alice.send(
+        call,
+        Sending {
+            audio_level: Some(-10),
+            tone_hz: Some(1_000.0),
+            ..Sending::default()
+        },
+    );
+    alice
+        .wait_media(call, "the tone back from the phone", |m| {
+            m.audio_level_from(phone)
+                .is_some_and(|(_, level)| level > -35.0)
+        })
+        .await;
+}
+
 fn new_call_id() -> CallId {
     CallId(uuid::Uuid::new_v4().to_string())
 }
@@ -240,21 +259,7 @@ async fn audio_goes_to_the_phone_and_back_through_g711() {
         quiet < -60.0,
         "the phone line is silent before anyone speaks ({quiet:.1} dBFS)"
     );
-    alice.send(
-        &call,
-        Sending {
-            audio_level: Some(-10),
-            tone_hz: Some(1_000.0),
-            ..Sending::default()
-        },
-    );
-    // A -10 dBFS tone comes back through two G.711 hops; the running mean level rises.
-    alice
-        .wait_media(&call, "the tone back from the phone", |m| {
-            m.audio_level_from(phone)
-                .is_some_and(|(_, level)| level > -35.0)
-        })
-        .await;
+    tone_comes_back(&mut alice, &call, phone).await;
     assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
     trunk.finish();
 }
@@ -336,20 +341,7 @@ async fn untrusted_sip_is_refused_without_disturbing_a_call() {
     );
 
     // The call goes on: audio still makes the round trip.
-    alice.send(
-        &call,
-        Sending {
-            audio_level: Some(-10),
-            tone_hz: Some(1_000.0),
-            ..Sending::default()
-        },
-    );
-    alice
-        .wait_media(&call, "the tone back from the phone", |m| {
-            m.audio_level_from(phone)
-                .is_some_and(|(_, level)| level > -35.0)
-        })
-        .await;
+    tone_comes_back(&mut alice, &call, phone).await;
     assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
     trunk.finish();
 }
