@@ -215,6 +215,9 @@ export interface GroupLocator {
 export interface HangUpOptions {
   forEveryone: boolean;
 }
+export type DtmfTone =
+  | 'A' | 'B' | 'C' | 'D' | 'Flash' | 'Pound' | 'Star'
+  | 'Num0' | 'Num1' | 'Num2' | 'Num3' | 'Num4' | 'Num5' | 'Num6' | 'Num7' | 'Num8' | 'Num9';
 export interface AddPhoneNumberOptions {
   alternateCallerId?: PhoneNumberIdentifier;
 }
@@ -291,6 +294,8 @@ export declare class Call {
   /** Opens the browser's picker and shares the screen, window or tab chosen. */
   startScreenSharing(options?: ScreenSharingOptions): Promise<void>;
   stopScreenSharing(): Promise<void>;
+  /** Sends a telephone key to the phones in the call (RFC 4733). */
+  sendDtmf(dtmfTone: DtmfTone): Promise<void>;
   /** Sends an app's own audio (a `LocalAudioStream` made from a `MediaStream`) instead of the microphone. */
   startAudio(localAudioStream: LocalAudioStream): Promise<void>;
   /** Stops the app's own audio; the microphone goes back on. */
@@ -306,6 +311,8 @@ export declare class Call {
   on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   on(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;
   on(event: 'localAudioStreamsUpdated', listener: CollectionUpdatedEvent<LocalAudioStream>): void;
+  /** rtcall: a phone in the call pressed a key. */
+  on(event: 'dtmfReceived', listener: (args: { participant: RemoteParticipant; tone: DtmfTone }) => void): void;
   off(event: CallPropertyEvent, listener: PropertyChangedEvent): void;
   off(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
   off(event: 'localVideoStreamsUpdated', listener: CollectionUpdatedEvent<LocalVideoStream>): void;

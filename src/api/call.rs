@@ -240,6 +240,15 @@ impl Call {
                     feature.update(self.identifiers_of(&ranked));
                 }
             }
+            CallChange::DtmfReceived(participant, tone) => {
+                let participant = self
+                    .participant_by_id(participant)
+                    .map_or(JsValue::UNDEFINED, |p| p.js());
+                inner.emitter.emit(
+                    "dtmfReceived",
+                    object(&[("participant", participant), ("tone", tone.into())]),
+                );
+            }
             CallChange::EchoReport(report) => {
                 inner
                     .echo_test
@@ -737,6 +746,27 @@ impl Call {
                 );
             }
         });
+    }
+
+    /// Sends a telephone key to the phones in the call (`'Num0'`…`'Num9'`, `'Star'`,
+    /// `'Pound'`, `'A'`…`'D'`, `'Flash'`), as RFC 4733 events.
+    #[wasm_bindgen(js_name = sendDtmf, unchecked_return_type = "Promise<void>")]
+    pub fn send_dtmf(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "DtmfTone")] tone: JsValue,
+    ) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            this.check_active()?;
+            let tone = tone.as_string().ok_or_else(|| {
+                ApiError::invalid_argument("sendDtmf takes a tone name, e.g. 'Num5'")
+            })?;
+            this.request(Request::SendDtmf {
+                call_id: this.inner.id.clone(),
+                tone,
+            })
+            .await
+        })
     }
 
     /// Invites someone into the call; returns their `RemoteParticipant` at once.

@@ -676,7 +676,8 @@ fn call_of(event: &Event) -> Option<CallId> {
         | Event::Participants { call_id, .. }
         | Event::Speaking { call_id, .. }
         | Event::DominantSpeakers { call_id, .. }
-        | Event::EchoReport { call_id, .. } => Some(call_id.clone()),
+        | Event::EchoReport { call_id, .. }
+        | Event::DtmfReceived { call_id, .. } => Some(call_id.clone()),
         _ => None,
     }
 }

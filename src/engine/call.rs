@@ -74,6 +74,8 @@ pub enum CallChange {
     DominantSpeakers(Vec<ParticipantId>),
     /// The echo test bot reported.
     EchoReport(EchoReport),
+    /// A phone in the call pressed a key (ACS's tone name).
+    DtmfReceived(ParticipantId, String),
 }
 
 /// A call.
@@ -214,6 +216,11 @@ impl CallModel {
                 changes.push(CallChange::DominantSpeakers(ranked));
             }
             Event::EchoReport { report, .. } => changes.push(CallChange::EchoReport(report)),
+            Event::DtmfReceived {
+                participant_id,
+                tone,
+                ..
+            } => changes.push(CallChange::DtmfReceived(participant_id, tone)),
             _ => {}
         }
         changes

@@ -117,6 +117,8 @@ test('two pages in a group call dial a phone out: it hears them, they hear it, i
       window.gone = [];
       call.on('remoteParticipantsUpdated', ({ removed }) => gone.push(...removed.map((r) => [r.identifier.kind, r.callEndReason])));
       window.phone = () => call.remoteParticipants.find((r) => r.identifier.kind === 'phoneNumber');
+      window.keys = [];
+      call.on('dtmfReceived', ({ participant, tone }) => keys.push([participant.identifier.kind, tone]));
     }, group);
   }
   for (const p of [alice, bob]) await until(p, () => call.state === 'Connected' && call.remoteParticipants.length === 1);
@@ -132,6 +134,15 @@ test('two pages in a group call dial a phone out: it hears them, they hear it, i
   await until(bob, () => phone()?.isSpeaking === true);
   await hearsSound(alice);
   await hearsSound(bob);
+  // Keys go to the phone as RFC 4733 events; it says them back, and both pages see them.
+  await alice.page.evaluate(async () => {
+    await call.sendDtmf('Num7');
+    await call.sendDtmf('Pound');
+  });
+  for (const p of [alice, bob]) await until(p, () => keys.length === 2);
+  for (const p of [alice, bob]) {
+    assert.deepEqual(await p.page.evaluate(() => keys), [['phoneNumber', 'Num7'], ['phoneNumber', 'Pound']]);
+  }
   // It hangs up: both see it leave with 0/560000 and stay in the group call.
   for (const p of [alice, bob]) await until(p, () => gone.length === 1, undefined, 30_000);
   for (const p of [alice, bob]) {

@@ -189,6 +189,10 @@ export function phoneCalls(agent: CallAgent, call: Call): void {
   const caller = { phoneNumber: '+14255550100' };
   agent.startCall([{ phoneNumber: '+14255550123' }], { alternateCallerId: caller });
   call.addParticipant({ phoneNumber: '+14255550124' }, { alternateCallerId: caller });
+  void call.sendDtmf('Pound');
+  call.on('dtmfReceived', ({ participant, tone }) => console.log(participant.identifier, tone));
+  // @ts-expect-error: DTMF tones have names
+  void call.sendDtmf('#');
   // @ts-expect-error: the caller id is a PhoneNumberIdentifier, not a string
   agent.startCall([{ phoneNumber: '+14255550123' }], { alternateCallerId: '+14255550100' });
 }

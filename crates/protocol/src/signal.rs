@@ -130,6 +130,13 @@ pub enum Request {
         /// Whom (raw id).
         target: String,
     },
+    /// Sends a telephone key to the phones in the call (RFC 4733 events).
+    SendDtmf {
+        /// The call.
+        call_id: CallId,
+        /// ACS's name: `Num0`…`Num9`, `Star`, `Pound`, `A`…`D`, `Flash`.
+        tone: String,
+    },
     /// Reports this endpoint's microphone mute state.
     SetMuted {
         /// The call.
@@ -327,6 +334,15 @@ pub enum Event {
         call_id: CallId,
         /// Participant ids, most dominant first.
         ranked: Vec<ParticipantId>,
+    },
+    /// A phone in the call pressed a key.
+    DtmfReceived {
+        /// The call.
+        call_id: CallId,
+        /// The phone participant.
+        participant_id: ParticipantId,
+        /// ACS's name for the key (`Num5`, `Pound`, …).
+        tone: String,
     },
     /// How an echo test call is going (calls to `8:echo123` only).
     EchoReport {

@@ -151,7 +151,15 @@ impl Node {
                 }
                 received = receive(self.phone.as_ref().map(|p| &p.sip), &mut sip_buf) => {
                     if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
-                        phone.gateway.handle_datagram(Instant::now(), source, &sip_buf[..n]);
+                        let now = Instant::now();
+                        phone.gateway.handle_datagram(now, source, &sip_buf[..n]);
+                        // Take whatever else already waits, so a flood does not fill the buffer.
+                        for _ in 0..64 {
+                            match phone.sip.try_recv_from(&mut sip_buf) {
+                                Ok((n, source)) => phone.gateway.handle_datagram(now, source, &sip_buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
                     }
                 }
                 received = receive(self.phone.as_ref().map(|p| &p.rtp), &mut rtp_buf) => {

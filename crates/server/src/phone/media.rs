@@ -7,9 +7,13 @@
 //! - mixes what the SFU forwarded (Opus → 48 kHz, one decoder per line, summed → 8 kHz →
 //!   G.711) into one RTP packet for the trunk: the phone hears everyone but itself, since the
 //!   SFU never forwards a participant's own audio back.
+//!
+//! Telephone keys go both ways as RFC 4733 events on the same RTP stream, when the phone side
+//! offered `telephone-event`.
 
 use super::audio::{level, JitterBuffer, Resampler, NARROW_FRAME, WIDE_FRAME};
 use rtcall_protocol::signal::MediaLine;
+use rtcall_sip::dtmf::DtmfEvent;
 use rtcall_sip::g711::Law;
 use rtcall_sip::rtp::RtpPacket;
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +32,10 @@ const JITTER_DELAY: u32 = 2;
 const MIX_BACKLOG: usize = 3;
 /// Opus packets are at most this large at the bitrates used here.
 const MAX_OPUS: usize = 400;
+/// A key press lasts 100 ms (800 at 8 kHz), with 60 ms between keys: what phones send.
+const KEY_DURATION: u16 = 800;
+/// See [`KEY_DURATION`].
+const KEY_GAP_FRAMES: u32 = 3;
 
 /// Counts for tests and the operator.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +79,16 @@ pub struct PhoneMedia {
     send_mid: Option<Mid>,
     trunk: SocketAddr,
     law: Law,
+    /// The payload type of `telephone-event`, if the phone side takes keys that way.
+    telephone_event: Option<u8>,
+    /// Keys waiting to be sent.
+    keys: VecDeque<u8>,
+    /// The key being sent: its start timestamp, its packets left, whether none went yet.
+    key: Option<(u32, VecDeque<DtmfEvent>, bool)>,
+    /// Frames before the next key may start.
+    key_gap: u32,
+    /// The timestamp of the last key received, so its three end packets count once.
+    last_key_in: Option<u32>,
     jitter: JitterBuffer,
     up: Resampler,
     down: Resampler,
@@ -100,14 +118,16 @@ impl std::fmt::Debug for PhoneMedia {
 }
 
 impl PhoneMedia {
-    /// A bridge for a trunk sending `law` from `trunk`, with its WebRTC side on `local`.
+    /// A bridge for a trunk sending `codec` (a G.711 law, and the `telephone-event` payload
+    /// type if any) from `trunk`, with its WebRTC side on `local`.
     pub fn new(
         now: Instant,
         local: SocketAddr,
         trunk: SocketAddr,
-        law: Law,
+        codec: (Law, Option<u8>),
         ssrc: u32,
     ) -> Result<Self, String> {
+        let (law, telephone_event) = codec;
         let mut rtc = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
@@ -126,6 +146,11 @@ impl PhoneMedia {
             send_mid: None,
             trunk,
             law,
+            telephone_event,
+            keys: VecDeque::new(),
+            key: None,
+            key_gap: 0,
+            last_key_in: None,
             jitter: JitterBuffer::new(JITTER_DELAY),
             up: Resampler::new(),
             down: Resampler::new(),
@@ -215,14 +240,31 @@ impl PhoneMedia {
         true
     }
 
-    /// An RTP packet from the trunk.
-    pub fn handle_rtp(&mut self, packet: &RtpPacket<'_>) {
-        if packet.payload_type != self.law.payload_type() {
-            // Telephone events and comfort noise are not audio to play.
-            return;
+    /// An RTP packet from the trunk; returns the key pressed, when one ends.
+    pub fn handle_rtp(&mut self, packet: &RtpPacket<'_>) -> Option<u8> {
+        if Some(packet.payload_type) == self.telephone_event {
+            let event = DtmfEvent::parse(packet.payload)?;
+            // A key ends with three packets; it counts once.
+            if event.end && self.last_key_in != Some(packet.timestamp) {
+                self.last_key_in = Some(packet.timestamp);
+                return Some(event.code);
+            }
+            return None;
         }
-        self.stats.rtp_received += 1;
-        self.jitter.push(packet.timestamp, packet.payload);
+        if packet.payload_type == self.law.payload_type() {
+            // (Anything else, comfort noise say, is not audio to play.)
+            self.stats.rtp_received += 1;
+            self.jitter.push(packet.timestamp, packet.payload);
+        }
+        None
+    }
+
+    /// Queues a key press (RFC 4733 event code) for the phone; dropped if the phone side
+    /// takes no telephone events.
+    pub fn send_dtmf(&mut self, code: u8) {
+        if self.telephone_event.is_some() {
+            self.keys.push_back(code);
+        }
     }
 
     /// When [`PhoneMedia::handle_timeout`] should next run.
@@ -340,7 +382,31 @@ impl PhoneMedia {
         }
     }
 
-    /// One frame of the call's audio, mixed, to the phone.
+    /// The telephone-event payload due this frame while a key is pressed: its start
+    /// timestamp, whether it is the key's first packet, the payload.
+    fn key_packet(&mut self) -> Option<(u32, bool, [u8; 4])> {
+        self.telephone_event?;
+        if self.key.is_none() {
+            if self.key_gap > 0 {
+                self.key_gap -= 1;
+                return None;
+            }
+            let code = self.keys.pop_front()?;
+            let events = DtmfEvent::key_press(code, KEY_DURATION, NARROW_FRAME as u16);
+            self.key = Some((self.timestamp, events.into(), true));
+        }
+        let (start, events, first) = self.key.as_mut()?;
+        let event = events.pop_front()?;
+        let packet = (*start, std::mem::replace(first, false), event.to_bytes());
+        if events.is_empty() {
+            self.key = None;
+            self.key_gap = KEY_GAP_FRAMES;
+        }
+        Some(packet)
+    }
+
+    /// One frame of the call's audio, mixed, to the phone (or, while a key is pressed, the
+    /// key's event instead: the key's tone replaces the voice, as on a phone).
     fn call_to_phone(&mut self) {
         let mut mix = [0i32; WIDE_FRAME];
         for line in self.forwarded.values_mut() {
@@ -359,18 +425,29 @@ impl PhoneMedia {
         self.down.down(&self.wide, &mut self.narrow);
         self.bytes.clear();
         self.law.encode(&self.narrow, &mut self.bytes);
-        let payload = std::mem::take(&mut self.bytes);
-        let packet = RtpPacket {
-            payload_type: self.law.payload_type(),
-            marker: self.stats.rtp_sent == 0,
-            sequence: self.sequence,
-            timestamp: self.timestamp,
-            ssrc: self.ssrc,
-            payload: &payload,
+        let audio = std::mem::take(&mut self.bytes);
+        let key = self.key_packet();
+        let packet = match (&key, self.telephone_event) {
+            (Some((start, first, event)), Some(pt)) => RtpPacket {
+                payload_type: pt,
+                marker: *first,
+                sequence: self.sequence,
+                timestamp: *start,
+                ssrc: self.ssrc,
+                payload: event,
+            },
+            _ => RtpPacket {
+                payload_type: self.law.payload_type(),
+                marker: self.stats.rtp_sent == 0,
+                sequence: self.sequence,
+                timestamp: self.timestamp,
+                ssrc: self.ssrc,
+                payload: &audio,
+            },
         };
-        let mut contents = Vec::with_capacity(12 + payload.len());
+        let mut contents = Vec::with_capacity(12 + audio.len());
         packet.write(&mut contents);
-        self.bytes = payload;
+        self.bytes = audio;
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(NARROW_FRAME as u32);
         self.stats.rtp_sent += 1;

@@ -48,6 +48,13 @@ pub enum PhoneCommand {
         /// The phone participant.
         leg: LegKey,
     },
+    /// Press a key on the phone's line (RFC 4733 event code).
+    SendDtmf {
+        /// The phone participant.
+        leg: LegKey,
+        /// 0–16.
+        code: u8,
+    },
     /// The SFU's offer for the phone participant's media connection.
     Offer {
         /// The phone participant.
@@ -81,6 +88,13 @@ pub enum PhoneEvent {
         leg: LegKey,
         /// Where it is.
         progress: PhoneProgress,
+    },
+    /// The phone pressed a key (RFC 4733 event code).
+    Dtmf {
+        /// The phone participant.
+        leg: LegKey,
+        /// 0–16.
+        code: u8,
     },
     /// The answer to the SFU's offer.
     Answer {
@@ -204,18 +218,18 @@ impl Gateway {
                     self.drain(&call_id);
                 }
             }
+            PhoneCommand::SendDtmf { leg, code } => {
+                if let Some(bridge) = self.bridge_of(&leg) {
+                    bridge.send_dtmf(code);
+                }
+            }
             PhoneCommand::Offer {
                 leg,
                 version,
                 sdp,
                 media,
             } => {
-                let bridge = self
-                    .by_leg
-                    .get(&leg)
-                    .and_then(|id| self.calls.get_mut(id))
-                    .and_then(|c| c.media.as_mut());
-                let Some(bridge) = bridge else {
+                let Some(bridge) = self.bridge_of(&leg) else {
                     return;
                 };
                 match bridge.accept_offer(now, &sdp, &media) {
@@ -312,16 +326,29 @@ impl Gateway {
         });
     }
 
-    /// A datagram on the RTP socket: the audio of the phone call sending from `source`.
+    /// The audio bridge of a phone participant, if its audio started.
+    fn bridge_of(&mut self, leg: &LegKey) -> Option<&mut PhoneMedia> {
+        let call_id = self.by_leg.get(leg)?;
+        self.calls.get_mut(call_id)?.media.as_mut()
+    }
+
+    /// A datagram on the RTP socket: the audio (or keys) of the phone call sending from
+    /// `source`.
     pub fn handle_rtp(&mut self, source: SocketAddr, bytes: &[u8]) {
-        let bridge = self
+        let call = self
             .calls
             .values_mut()
-            .filter_map(|c| c.media.as_mut())
-            .find(|m| m.trunk() == source);
-        match (bridge, RtpPacket::parse(bytes)) {
-            (Some(bridge), Some(packet)) => bridge.handle_rtp(&packet),
-            _ => self.stats.unknown_rtp += 1,
+            .find(|c| c.media.as_ref().is_some_and(|m| m.trunk() == source));
+        let (Some(call), Some(packet)) = (call, RtpPacket::parse(bytes)) else {
+            self.stats.unknown_rtp += 1;
+            return;
+        };
+        let bridge = call.media.as_mut().expect("found by its bridge");
+        if let Some(code) = bridge.handle_rtp(&packet) {
+            self.events.push_back(PhoneEvent::Dtmf {
+                leg: call.leg.clone(),
+                code,
+            });
         }
     }
 
@@ -473,7 +500,13 @@ fn bridge(
     }
     let trunk = SocketAddr::new(audio.address, audio.port);
     let law = audio.laws.first().copied().unwrap_or(Law::Ulaw);
-    match PhoneMedia::new(Instant::now(), webrtc, trunk, law, rng.gen()) {
+    match PhoneMedia::new(
+        Instant::now(),
+        webrtc,
+        trunk,
+        (law, audio.telephone_event),
+        rng.gen(),
+    ) {
         Ok(bridge) => *media = Some(bridge),
         Err(e) => tracing::warn!(error = %e, "cannot bridge a phone's audio"),
     }

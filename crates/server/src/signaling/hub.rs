@@ -589,6 +589,7 @@ impl Hub {
             Request::RemoveParticipant { call_id, target } => {
                 self.remove_participant(endpoint, &call_id, &target)
             }
+            Request::SendDtmf { call_id, tone } => self.send_dtmf(endpoint, &call_id, &tone),
             Request::SetMuted { call_id, muted } => {
                 self.update_participant(endpoint, &call_id, |p| p.muted = muted)
             }
@@ -1193,6 +1194,47 @@ impl Hub {
         id
     }
 
+    /// A key for every phone answered in the caller's call.
+    fn send_dtmf(&mut self, endpoint: EndpointId, call_id: &CallId, tone: &str) -> Outcome {
+        self.leg_of(endpoint, call_id)?;
+        let code = rtcall_sip::dtmf::event_code(tone).ok_or_else(|| {
+            error(
+                ErrorKind::InvalidArgument,
+                format!("{tone:?} is not a DTMF tone (Num0-Num9, Star, Pound, A-D, Flash)"),
+            )
+        })?;
+        let phones: Vec<ParticipantId> = self.calls[call_id]
+            .participants
+            .values()
+            .filter(|p| {
+                matches!(
+                    p.phase,
+                    Phase::Phone {
+                        progress: Some(PhoneProgress::Connected | PhoneProgress::EarlyMedia)
+                    }
+                )
+            })
+            .map(|p| p.id)
+            .collect();
+        if phones.is_empty() {
+            return Err(error(
+                ErrorKind::WrongState,
+                "no phone is connected in this call to send a tone to",
+            ));
+        }
+        for participant in phones {
+            self.outputs
+                .push_back(HubOutput::Phone(PhoneCommand::SendDtmf {
+                    leg: LegKey {
+                        call: call_id.clone(),
+                        participant,
+                    },
+                    code,
+                }));
+        }
+        Ok(())
+    }
+
     /// The caller id a call to a phone shows: required, and a number of the deployment's.
     fn check_caller_id<'a>(&self, caller_id: Option<&'a str>) -> Result<&'a str, WireError> {
         if self.config.phone_numbers.is_empty() {
@@ -1260,6 +1302,23 @@ impl Hub {
                     self.media(MediaCommand::Open { leg: leg.clone() });
                 }
                 self.sync(&leg.call);
+            }
+            PhoneEvent::Dtmf { leg, code } => {
+                let Some(tone) = rtcall_sip::dtmf::tone_name(code) else {
+                    return;
+                };
+                let Some(call) = self.calls.get(&leg.call) else {
+                    return;
+                };
+                let to = call.joined_endpoints();
+                self.send(
+                    to,
+                    Event::DtmfReceived {
+                        call_id: leg.call,
+                        participant_id: leg.participant,
+                        tone: tone.into(),
+                    },
+                );
             }
             PhoneEvent::Answer { leg, version, sdp } => {
                 self.media(MediaCommand::Answer {
