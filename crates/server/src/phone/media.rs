@@ -65,6 +65,80 @@ pub enum MediaTransmit {
     },
 }
 
+/// The per-frame conversions of one phone leg, apart from the network: what [`PhoneMedia`]
+/// runs every 20 ms, and what the transcoding benchmark measures.
+pub struct Transcoder {
+    /// The phone side's G.711 law.
+    pub law: Law,
+    up: Resampler,
+    down: Resampler,
+    encoder: opus::Encoder,
+    /// Reused buffers.
+    narrow: Vec<i16>,
+    wide: Vec<i16>,
+    mix: Vec<i32>,
+    opus: Vec<u8>,
+    g711: Vec<u8>,
+}
+
+impl Transcoder {
+    /// A transcoder for a phone side speaking `law`.
+    pub fn new(law: Law) -> Result<Transcoder, String> {
+        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .map_err(|e| e.to_string())?;
+        // The phone side is narrowband: no point spending more.
+        encoder
+            .set_bitrate(opus::Bitrate::Bits(24_000))
+            .map_err(|e| e.to_string())?;
+        Ok(Transcoder {
+            law,
+            up: Resampler::new(),
+            down: Resampler::new(),
+            encoder,
+            narrow: Vec::with_capacity(NARROW_FRAME),
+            wide: Vec::with_capacity(WIDE_FRAME),
+            mix: vec![0; WIDE_FRAME],
+            opus: vec![0; MAX_OPUS],
+            g711: Vec::with_capacity(NARROW_FRAME),
+        })
+    }
+
+    /// One frame from the phone (G.711; `None` when it did not arrive: silence) as Opus for
+    /// the call, with its RFC 6464 level.
+    pub fn to_call(&mut self, g711: Option<&[u8]>) -> Result<(&[u8], u8), opus::Error> {
+        self.narrow.clear();
+        if let Some(g711) = g711 {
+            self.law.decode(g711, &mut self.narrow);
+        }
+        self.narrow.resize(NARROW_FRAME, 0);
+        self.wide.clear();
+        self.up.up(&self.narrow, &mut self.wide);
+        let len = self.encoder.encode(&self.wide, &mut self.opus)?;
+        Ok((&self.opus[..len], level(&self.narrow)))
+    }
+
+    /// The call's forwarded frames (48 kHz, 20 ms each), mixed, as G.711 for the phone.
+    pub fn to_phone<'a>(&mut self, frames: impl Iterator<Item = &'a [i16]>) -> &[u8] {
+        self.mix.iter_mut().for_each(|s| *s = 0);
+        for frame in frames {
+            for (sum, &s) in self.mix.iter_mut().zip(frame) {
+                *sum += i32::from(s);
+            }
+        }
+        self.wide.clear();
+        self.wide.extend(
+            self.mix
+                .iter()
+                .map(|&s| s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
+        );
+        self.narrow.clear();
+        self.down.down(&self.wide, &mut self.narrow);
+        self.g711.clear();
+        self.law.encode(&self.narrow, &mut self.g711);
+        &self.g711
+    }
+}
+
 /// One line the SFU forwards: its decoder and decoded frames waiting to be mixed.
 struct Forwarded {
     decoder: opus::Decoder,
@@ -78,7 +152,7 @@ pub struct PhoneMedia {
     /// Where our Opus goes (the offer's `SendAudio` line).
     send_mid: Option<Mid>,
     trunk: SocketAddr,
-    law: Law,
+    transcoder: Transcoder,
     /// The payload type of `telephone-event`, if the phone side takes keys that way.
     telephone_event: Option<u8>,
     /// Keys waiting to be sent.
@@ -90,9 +164,6 @@ pub struct PhoneMedia {
     /// The timestamp of the last key received, so its three end packets count once.
     last_key_in: Option<u32>,
     jitter: JitterBuffer,
-    up: Resampler,
-    down: Resampler,
-    encoder: opus::Encoder,
     forwarded: HashMap<Mid, Forwarded>,
     ssrc: u32,
     sequence: u16,
@@ -102,10 +173,6 @@ pub struct PhoneMedia {
     rtc_timeout: Instant,
     transmits: VecDeque<MediaTransmit>,
     stats: MediaStats,
-    /// Reused buffers.
-    narrow: Vec<i16>,
-    wide: Vec<i16>,
-    bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for PhoneMedia {
@@ -134,27 +201,18 @@ impl PhoneMedia {
             .build(now);
         let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
         rtc.add_local_candidate(candidate);
-        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-            .map_err(|e| e.to_string())?;
-        // The phone side is narrowband: no point spending more.
-        encoder
-            .set_bitrate(opus::Bitrate::Bits(24_000))
-            .map_err(|e| e.to_string())?;
         Ok(PhoneMedia {
             rtc,
             local,
             send_mid: None,
             trunk,
-            law,
+            transcoder: Transcoder::new(law)?,
             telephone_event,
             keys: VecDeque::new(),
             key: None,
             key_gap: 0,
             last_key_in: None,
             jitter: JitterBuffer::new(JITTER_DELAY),
-            up: Resampler::new(),
-            down: Resampler::new(),
-            encoder,
             forwarded: HashMap::new(),
             ssrc,
             sequence: ssrc as u16,
@@ -164,9 +222,6 @@ impl PhoneMedia {
             rtc_timeout: now,
             transmits: VecDeque::new(),
             stats: MediaStats::default(),
-            narrow: Vec::with_capacity(NARROW_FRAME),
-            wide: Vec::with_capacity(WIDE_FRAME),
-            bytes: Vec::with_capacity(MAX_OPUS),
         })
     }
 
@@ -251,7 +306,7 @@ impl PhoneMedia {
             }
             return None;
         }
-        if packet.payload_type == self.law.payload_type() {
+        if packet.payload_type == self.transcoder.law.payload_type() {
             // (Anything else, comfort noise say, is not audio to play.)
             self.stats.rtp_received += 1;
             self.jitter.push(packet.timestamp, packet.payload);
@@ -338,26 +393,19 @@ impl PhoneMedia {
 
     /// One frame of the phone's audio into the call.
     fn phone_to_call(&mut self, now: Instant) {
-        self.narrow.clear();
-        match self.jitter.pop() {
-            Some(payload) => self.law.decode(&payload, &mut self.narrow),
-            None => self.narrow.resize(NARROW_FRAME, 0),
-        }
-        self.narrow.resize(NARROW_FRAME, 0);
-        self.wide.clear();
-        self.up.up(&self.narrow, &mut self.wide);
+        // The buffer plays on whether or not the call's side is up yet.
+        let frame = self.jitter.pop();
         let Some(mid) = self.send_mid.filter(|_| self.rtc.is_connected()) else {
             return;
         };
-        self.bytes.resize(MAX_OPUS, 0);
-        let len = match self.encoder.encode(&self.wide, &mut self.bytes) {
-            Ok(len) => len,
+        let (opus, audio_level) = match self.transcoder.to_call(frame.as_deref()) {
+            Ok(encoded) => encoded,
             Err(e) => {
                 tracing::debug!(error = %e, "Opus encoding failed");
                 return;
             }
         };
-        let audio_level = level(&self.narrow);
+        let opus = opus.to_vec();
         let time = MediaTime::new(
             self.opus_frames * WIDE_FRAME as u64,
             Frequency::FORTY_EIGHT_KHZ,
@@ -375,7 +423,7 @@ impl PhoneMedia {
         };
         let written = writer
             .audio_level(-(audio_level as i8), audio_level < 127)
-            .write(pt, now, time, self.bytes[..len].to_vec());
+            .write(pt, now, time, opus);
         match written {
             Ok(()) => self.stats.opus_sent += 1,
             Err(e) => tracing::debug!(error = %e, "phone audio write failed"),
@@ -408,25 +456,17 @@ impl PhoneMedia {
     /// One frame of the call's audio, mixed, to the phone (or, while a key is pressed, the
     /// key's event instead: the key's tone replaces the voice, as on a phone).
     fn call_to_phone(&mut self) {
-        let mut mix = [0i32; WIDE_FRAME];
-        for line in self.forwarded.values_mut() {
-            if let Some(frame) = line.frames.pop_front() {
-                for (sum, &s) in mix.iter_mut().zip(&frame) {
-                    *sum += i32::from(s);
-                }
-            }
-        }
-        self.wide.clear();
-        self.wide.extend(
-            mix.iter()
-                .map(|&s| s.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
-        );
-        self.narrow.clear();
-        self.down.down(&self.wide, &mut self.narrow);
-        self.bytes.clear();
-        self.law.encode(&self.narrow, &mut self.bytes);
-        let audio = std::mem::take(&mut self.bytes);
+        let frames: Vec<Vec<i16>> = self
+            .forwarded
+            .values_mut()
+            .filter_map(|line| line.frames.pop_front())
+            .collect();
+        let audio = self
+            .transcoder
+            .to_phone(frames.iter().map(Vec::as_slice))
+            .to_vec();
         let key = self.key_packet();
+        let law = self.transcoder.law;
         let packet = match (&key, self.telephone_event) {
             (Some((start, first, event)), Some(pt)) => RtpPacket {
                 payload_type: pt,
@@ -437,7 +477,7 @@ impl PhoneMedia {
                 payload: event,
             },
             _ => RtpPacket {
-                payload_type: self.law.payload_type(),
+                payload_type: law.payload_type(),
                 marker: self.stats.rtp_sent == 0,
                 sequence: self.sequence,
                 timestamp: self.timestamp,
@@ -447,7 +487,6 @@ impl PhoneMedia {
         };
         let mut contents = Vec::with_capacity(12 + audio.len());
         packet.write(&mut contents);
-        self.bytes = audio;
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(NARROW_FRAME as u32);
         self.stats.rtp_sent += 1;
