@@ -12,6 +12,11 @@
 //! password = "secret"
 //! numbers = ["+14255550100"]       # E.164 numbers of this deployment on this trunk
 //! allow = ["127.0.0.1"]            # who may send SIP (default: the trunk's own address)
+//!
+//! [[trunks.routes]]                # calls to one of the numbers...
+//! number = "+14255550100"
+//! user = "8:acs:..."               # ...ring this user, or
+//! # group = "support"              # ...join this group call
 //! ```
 
 use rtcall_sip::call::Credentials;
@@ -32,6 +37,26 @@ pub struct TrunkFile {
     numbers: Vec<String>,
     #[serde(default)]
     allow: Vec<IpAddr>,
+    #[serde(default)]
+    routes: Vec<RouteFile>,
+}
+
+/// Where calls to one number go, as the file writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    number: String,
+    user: Option<String>,
+    group: Option<String>,
+}
+
+/// Where a call from a phone goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneTarget {
+    /// Ring this user (raw id).
+    User(String),
+    /// Join this group call.
+    Group(String),
 }
 
 fn udp() -> String {
@@ -51,12 +76,22 @@ pub struct Trunk {
     pub numbers: Vec<String>,
     /// Source addresses allowed to send SIP.
     pub allow: Vec<IpAddr>,
+    /// Where calls to its numbers go.
+    pub routes: Vec<(String, PhoneTarget)>,
 }
 
 impl Trunk {
     /// Whether `number` belongs to this trunk.
     pub fn owns(&self, number: &str) -> bool {
         self.numbers.iter().any(|n| n == number)
+    }
+
+    /// Where calls to `number` go.
+    pub fn route(&self, number: &str) -> Option<&PhoneTarget> {
+        self.routes
+            .iter()
+            .find(|(n, _)| n == number)
+            .map(|(_, t)| t)
     }
 }
 
@@ -120,7 +155,31 @@ pub fn validate(
                     ))
                 }
             };
+            let routes = t
+                .routes
+                .into_iter()
+                .map(|r| {
+                    if !t.numbers.contains(&r.number) {
+                        return Err(format!(
+                            "trunk {}: route for {}, which is not one of its numbers",
+                            t.name, r.number
+                        ));
+                    }
+                    let target = match (r.user, r.group) {
+                        (Some(user), None) => PhoneTarget::User(user),
+                        (None, Some(group)) => PhoneTarget::Group(group),
+                        _ => {
+                            return Err(format!(
+                                "trunk {}: route for {} needs a user or a group",
+                                t.name, r.number
+                            ))
+                        }
+                    };
+                    Ok((r.number, target))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Trunk {
+                routes,
                 allow: if t.allow.is_empty() {
                     vec![t.address.ip()]
                 } else {
@@ -189,6 +248,15 @@ mod tests {
         assert!(tcp.unwrap_err().contains("udp only"));
         let half = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nusername = \"u\"");
         assert!(half.unwrap_err().contains("go together"));
+        let routed = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"+14255550100\"]\n[[routes]]\nnumber = \"+14255550100\"\ngroup = \"support\"").unwrap();
+        assert_eq!(
+            routed.trunks[0].route("+14255550100"),
+            Some(&PhoneTarget::Group("support".into()))
+        );
+        let foreign = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\n[[routes]]\nnumber = \"+14255550100\"\nuser = \"8:acs:x\"");
+        assert!(foreign.unwrap_err().contains("not one of its numbers"));
+        let both = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"+14255550100\"]\n[[routes]]\nnumber = \"+14255550100\"\nuser = \"8:acs:x\"\ngroup = \"g\"");
+        assert!(both.unwrap_err().contains("a user or a group"));
         let secret = trunk(
             "name = \"t\"\naddress = \"10.0.0.1:5060\"\nusername = \"u\"\npassword = \"hunter2\"",
         )

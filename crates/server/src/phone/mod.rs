@@ -14,12 +14,13 @@ pub mod config;
 pub mod media;
 
 use crate::signaling::hub::LegKey;
-use config::{PhoneConfig, Trunk};
+use config::{PhoneConfig, PhoneTarget, Trunk};
 use media::{MediaTransmit, PhoneMedia};
 use rand::{Rng, SeedableRng};
 use rtcall_protocol::call::EndReason;
+use rtcall_protocol::call::{CallId, ParticipantId};
 use rtcall_protocol::signal::MediaLine;
-use rtcall_sip::call::{CallEvent, Dial, EndCause, SipCall};
+use rtcall_sip::call::{called_number, caller_number, CallEvent, Dial, EndCause, SipCall};
 use rtcall_sip::g711::Law;
 use rtcall_sip::message::{Message, Method};
 use rtcall_sip::rtp::RtpPacket;
@@ -47,6 +48,19 @@ pub enum PhoneCommand {
     HangUp {
         /// The phone participant.
         leg: LegKey,
+    },
+    /// Answer a call from a phone (its callee accepted, or it joined a group call).
+    Answer {
+        /// The phone participant.
+        leg: LegKey,
+    },
+    /// A call from a phone has this participant key in the hub from now on (the gateway
+    /// proposed one; joining a running group call gives another).
+    Rebind {
+        /// The key the gateway proposed.
+        from: LegKey,
+        /// The hub's.
+        to: LegKey,
     },
     /// Press a key on the phone's line (RFC 4733 event code).
     SendDtmf {
@@ -88,6 +102,16 @@ pub enum PhoneEvent {
         leg: LegKey,
         /// Where it is.
         progress: PhoneProgress,
+    },
+    /// A phone calls one of the deployment's numbers: the hub rings `target` or joins it to
+    /// it, with the phone as participant `leg` (a new call, participant 0, for a user).
+    Incoming {
+        /// The phone participant, as the gateway proposes it.
+        leg: LegKey,
+        /// The caller's number.
+        caller: String,
+        /// Where the number's calls go.
+        target: PhoneTarget,
     },
     /// The phone pressed a key (RFC 4733 event code).
     Dtmf {
@@ -143,6 +167,8 @@ struct PhoneCall {
     sip: SipCall,
     /// The audio bridge, once the phone side described its audio.
     media: Option<PhoneMedia>,
+    /// A call from a phone: its offer, until answered.
+    offer: Option<AudioDescription>,
     /// Told the hub it ended.
     ended: bool,
 }
@@ -218,6 +244,15 @@ impl Gateway {
                     self.drain(&call_id);
                 }
             }
+            PhoneCommand::Answer { leg } => self.answer(now, &leg),
+            PhoneCommand::Rebind { from, to } => {
+                if let Some(call_id) = self.by_leg.remove(&from) {
+                    if let Some(call) = self.calls.get_mut(&call_id) {
+                        call.leg = to.clone();
+                    }
+                    self.by_leg.insert(to, call_id);
+                }
+            }
             PhoneCommand::SendDtmf { leg, code } => {
                 if let Some(bridge) = self.bridge_of(&leg) {
                     bridge.send_dtmf(code);
@@ -271,31 +306,27 @@ impl Gateway {
             direction: Direction::SendRecv,
         };
         let sip = SipCall::dial(now, dial, &offer);
-        self.by_leg.insert(leg.clone(), call_id.clone());
-        self.calls.insert(
-            call_id.clone(),
-            PhoneCall {
-                leg,
-                trunk,
-                sip,
-                media: None,
-                ended: false,
-            },
-        );
-        self.drain(&call_id);
+        self.add(PhoneCall {
+            leg,
+            trunk,
+            sip,
+            media: None,
+            offer: None,
+            ended: false,
+        });
     }
 
     /// A datagram on the SIP socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
-        let allowed = self
+        let Some(trunk) = self
             .config
             .trunks
             .iter()
-            .any(|t| t.allow.contains(&source.ip()));
-        if !allowed {
+            .position(|t| t.allow.contains(&source.ip()))
+        else {
             self.stats.not_allowed += 1;
             return;
-        }
+        };
         let Ok(message) = Message::parse(bytes) else {
             self.stats.malformed += 1;
             return;
@@ -310,8 +341,10 @@ impl Gateway {
         let reply = match message.method() {
             _ if message.code().is_some() => return,
             Some(Method::Ack) => return,
-            // Incoming calls are not routed yet.
-            Some(Method::Invite) if message.to_tag().is_none() => (480, "Temporarily Unavailable"),
+            Some(Method::Invite) if message.to_tag().is_none() => {
+                self.incoming(now, trunk, &message);
+                return;
+            }
             Some(Method::Options) => (200, "OK"),
             _ => {
                 self.stats.unknown_dialog += 1;
@@ -324,6 +357,86 @@ impl Gateway {
             destination: source,
             contents: response.to_bytes(),
         });
+    }
+
+    /// A phone calls one of the numbers of `trunk`: 404 if the number has no route, else
+    /// 100 and 180 to the phone and an [`PhoneEvent::Incoming`] for the hub.
+    fn incoming(&mut self, now: Instant, trunk: usize, invite: &Message) {
+        let t = &self.config.trunks[trunk];
+        let number = called_number(invite).or_else(|| {
+            rtcall_sip::message::uri_user(rtcall_sip::message::uri_of(invite.header("To")?))
+        });
+        let Some(target) = number.and_then(|n| t.route(n)).cloned() else {
+            let response = Message::response_to(invite, 404, "Not Found", None);
+            self.transmits.push_back(PhoneTransmit {
+                socket: PhoneSocket::Sip,
+                destination: t.address,
+                contents: response.to_bytes(),
+            });
+            return;
+        };
+        let caller = caller_number(invite).unwrap_or("anonymous").to_owned();
+        let tag = format!("{:016x}", self.rng.gen::<u64>());
+        let mut sip = SipCall::incoming(now, self.config.sip_udp, invite, tag);
+        let offer = std::iter::from_fn(|| sip.poll_event()).find_map(|e| match e {
+            CallEvent::Offered(audio) => Some(audio),
+            _ => None,
+        });
+        let leg = LegKey {
+            call: CallId(format!("pstn-{:016x}", self.rng.gen::<u64>())),
+            participant: ParticipantId(0),
+        };
+        // Without usable audio the call already got 488; it stays only to finish its SIP.
+        let ended = offer.is_none();
+        if !ended {
+            sip.ring();
+            self.events.push_back(PhoneEvent::Incoming {
+                leg: leg.clone(),
+                caller,
+                target,
+            });
+        }
+        self.add(PhoneCall {
+            leg,
+            trunk,
+            sip,
+            media: None,
+            offer,
+            ended,
+        });
+    }
+
+    /// Keeps a new call (by its SIP Call-ID and its leg) and sends what it has to send.
+    fn add(&mut self, call: PhoneCall) {
+        let call_id = call.sip.call_id().to_owned();
+        self.by_leg.insert(call.leg.clone(), call_id.clone());
+        self.calls.insert(call_id.clone(), call);
+        self.drain(&call_id);
+    }
+
+    /// Answers a call from a phone with the gateway's audio, and starts bridging it.
+    fn answer(&mut self, now: Instant, leg: &LegKey) {
+        let Some(call_id) = self.by_leg.get(leg).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(offer) = call.offer.take() else {
+            return;
+        };
+        let answer = offer.answer(self.config.rtp_udp.ip(), self.config.rtp_udp.port());
+        call.sip.answer(now, &answer);
+        let heard = AudioDescription {
+            laws: answer.laws.clone(),
+            ..offer
+        };
+        bridge(&mut call.media, self.webrtc, &heard, &mut self.rng);
+        self.events.push_back(PhoneEvent::Progress {
+            leg: leg.clone(),
+            progress: PhoneProgress::Connected,
+        });
+        self.drain(&call_id);
     }
 
     /// The audio bridge of a phone participant, if its audio started.

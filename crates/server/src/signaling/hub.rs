@@ -26,6 +26,7 @@
 //! participant state the others see after every change, sending only real changes.
 
 use crate::echo::{ECHO_BOT, ECHO_BOT_NAME};
+use crate::phone::config::PhoneTarget;
 use crate::phone::{PhoneCommand, PhoneEvent, PhoneProgress};
 use rtcall_protocol::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
@@ -905,6 +906,8 @@ impl Hub {
                 participant: pid,
             },
         });
+        // A phone that called is answered now (the gateway ignores phones it called itself).
+        self.tell_phones(call_id, |_| true, |leg| PhoneCommand::Answer { leg });
         self.sync(call_id);
         Ok(())
     }
@@ -1203,36 +1206,47 @@ impl Hub {
                 format!("{tone:?} is not a DTMF tone (Num0-Num9, Star, Pound, A-D, Flash)"),
             )
         })?;
-        let phones: Vec<ParticipantId> = self.calls[call_id]
-            .participants
-            .values()
-            .filter(|p| {
-                matches!(
-                    p.phase,
-                    Phase::Phone {
-                        progress: Some(PhoneProgress::Connected | PhoneProgress::EarlyMedia)
-                    }
-                )
-            })
-            .map(|p| p.id)
-            .collect();
-        if phones.is_empty() {
+        let answered = |progress: Option<PhoneProgress>| {
+            matches!(
+                progress,
+                Some(PhoneProgress::Connected | PhoneProgress::EarlyMedia)
+            )
+        };
+        if self.tell_phones(call_id, answered, |leg| PhoneCommand::SendDtmf {
+            leg,
+            code,
+        }) == 0
+        {
             return Err(error(
                 ErrorKind::WrongState,
                 "no phone is connected in this call to send a tone to",
             ));
         }
-        for participant in phones {
-            self.outputs
-                .push_back(HubOutput::Phone(PhoneCommand::SendDtmf {
-                    leg: LegKey {
-                        call: call_id.clone(),
-                        participant,
-                    },
-                    code,
-                }));
-        }
         Ok(())
+    }
+
+    /// Gives `command` to the gateway for each phone in the call whose progress `which`
+    /// accepts; returns how many.
+    fn tell_phones(
+        &mut self,
+        call_id: &CallId,
+        which: impl Fn(Option<PhoneProgress>) -> bool,
+        command: impl Fn(LegKey) -> PhoneCommand,
+    ) -> usize {
+        let phones: Vec<ParticipantId> = self.calls[call_id]
+            .participants
+            .values()
+            .filter(|p| matches!(p.phase, Phase::Phone { progress } if which(progress)))
+            .map(|p| p.id)
+            .collect();
+        for &participant in &phones {
+            let leg = LegKey {
+                call: call_id.clone(),
+                participant,
+            };
+            self.outputs.push_back(HubOutput::Phone(command(leg)));
+        }
+        phones.len()
     }
 
     /// The caller id a call to a phone shows: required, and a number of the deployment's.
@@ -1279,7 +1293,7 @@ impl Hub {
     }
 
     /// The telephone gateway says how a phone participant's call goes.
-    pub fn handle_phone(&mut self, _now: Instant, event: PhoneEvent) {
+    pub fn handle_phone(&mut self, now: Instant, event: PhoneEvent) {
         match event {
             PhoneEvent::Progress { leg, progress } => {
                 let Some(call) = self.calls.get_mut(&leg.call) else {
@@ -1303,6 +1317,11 @@ impl Hub {
                 }
                 self.sync(&leg.call);
             }
+            PhoneEvent::Incoming {
+                leg,
+                caller,
+                target,
+            } => self.phone_calls_in(now, leg, caller, target),
             PhoneEvent::Dtmf { leg, code } => {
                 let Some(tone) = rtcall_sip::dtmf::tone_name(code) else {
                     return;
@@ -1336,6 +1355,70 @@ impl Hub {
                 self.leave(&leg.call, leg.participant, reason, reason);
             }
         }
+    }
+
+    /// A phone calls: a new call ringing the user the number goes to, or the group call it
+    /// joins (answered at once). The phone is in the call from the start, as any caller is.
+    fn phone_calls_in(
+        &mut self,
+        now: Instant,
+        proposed: LegKey,
+        caller: String,
+        target: PhoneTarget,
+    ) {
+        let identity = format!("4:{caller}");
+        let (call_id, kind) = match &target {
+            PhoneTarget::User(_) => (proposed.call.clone(), CallKind::Adhoc),
+            PhoneTarget::Group(group) => (CallId(group.clone()), CallKind::Group),
+        };
+        let full = self.calls.get(&call_id).is_some_and(|c| {
+            c.kind != kind || c.participants.len() >= self.config.max_participants
+        });
+        if full || (kind == CallKind::Adhoc && self.calls.contains_key(&call_id)) {
+            self.outputs
+                .push_back(HubOutput::Phone(PhoneCommand::HangUp { leg: proposed }));
+            return;
+        }
+        let call = self.calls.entry(call_id.clone()).or_insert_with(|| Call {
+            kind,
+            participants: BTreeMap::new(),
+            next_participant: 0,
+            next_stream: 0,
+            answered: kind == CallKind::Group,
+            unanswered: Vec::new(),
+            phone_hung_up: None,
+        });
+        let pid = Self::new_participant(
+            call,
+            identity,
+            caller,
+            Phase::Phone {
+                progress: Some(PhoneProgress::Connected),
+            },
+        );
+        let leg = LegKey {
+            call: call_id.clone(),
+            participant: pid,
+        };
+        if leg != proposed {
+            self.outputs
+                .push_back(HubOutput::Phone(PhoneCommand::Rebind {
+                    from: proposed,
+                    to: leg.clone(),
+                }));
+        }
+        match target {
+            PhoneTarget::User(user) => {
+                if let Some((invitee, reason)) = self.invite(now, &call_id, user, None) {
+                    self.leave(&call_id, invitee, reason, reason);
+                }
+            }
+            PhoneTarget::Group(_) => {
+                self.outputs
+                    .push_back(HubOutput::Phone(PhoneCommand::Answer { leg }));
+            }
+        }
+        self.sync(&call_id);
     }
 
     /// The echo bot answers the call at once.
@@ -1426,13 +1509,20 @@ impl Hub {
         if let Some(reason) = unreachable {
             return Some((pid, reason));
         }
-        let (caller, caller_display_name) = self.calls[call_id]
-            .participants
+        let participants = &self.calls[call_id].participants;
+        let (caller, caller_display_name) = participants
             .values()
             .find_map(|p| {
                 p.endpoint()
                     .and_then(|e| self.endpoints.get(&e))
                     .map(|ep| (ep.identity.clone(), ep.display_name.clone()))
+            })
+            // A call a phone made: the phone, its number as its name.
+            .or_else(|| {
+                participants
+                    .values()
+                    .find(|p| matches!(p.phase, Phase::Phone { .. }))
+                    .map(|p| (p.identity.clone(), p.display_name.clone()))
             })
             .unwrap_or_default();
         let participant = self
