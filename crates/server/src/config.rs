@@ -49,7 +49,7 @@ pub struct Cli {
     /// The address clients send media to, if not the UDP address (NAT, load balancer).
     #[arg(long, env = "RTCALL_MEDIA_PUBLIC")]
     pub media_public: Option<SocketAddr>,
-    /// Seconds an unanswered call rings [default: 60].
+    /// Seconds an unanswered call rings, a user or a phone [default: 60].
     #[arg(long, env = "RTCALL_RING_TIMEOUT")]
     pub ring_timeout: Option<u64>,
     /// Milliseconds between client heartbeats; three missed drop the endpoint [default: 3000].
@@ -212,6 +212,10 @@ impl Config {
                 })
             })
             .transpose()?;
+        let ring_timeout = cli
+            .ring_timeout
+            .or(file.ring_timeout)
+            .map_or(defaults.ring_timeout, Duration::from_secs);
         Ok(Config {
             listen: cli.listen.or(file.listen).unwrap_or(defaults.listen),
             public_url,
@@ -225,10 +229,7 @@ impl Config {
                 .or(file.media_udp)
                 .unwrap_or(defaults.media_udp),
             media_public: cli.media_public.or(file.media_public),
-            ring_timeout: cli
-                .ring_timeout
-                .or(file.ring_timeout)
-                .map_or(defaults.ring_timeout, Duration::from_secs),
+            ring_timeout,
             heartbeat_interval: cli
                 .heartbeat_ms
                 .or(file.heartbeat_ms)
@@ -253,7 +254,11 @@ impl Config {
                 },
                 cli.turn_secret.or(file.turn_secret),
             )?,
-            phone: phone_config(file.sip_udp, file.phone_rtp_udp, file.trunks)?,
+            phone: phone_config(
+                (file.sip_udp, file.phone_rtp_udp),
+                ring_timeout,
+                file.trunks,
+            )?,
         })
     }
 }
@@ -270,18 +275,21 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 /// Telephony is on with at least one trunk; its addresses default to 127.0.0.1:5070 (SIP) and
-/// 127.0.0.1:5072 (RTP).
+/// 127.0.0.1:5072 (RTP). Phones ring as long as users do (`ring_timeout`).
 fn phone_config(
-    sip_udp: Option<SocketAddr>,
-    rtp_udp: Option<SocketAddr>,
+    (sip_udp, rtp_udp): (Option<SocketAddr>, Option<SocketAddr>),
+    ring_timeout: Duration,
     trunks: Vec<TrunkFile>,
 ) -> Result<Option<PhoneConfig>, ConfigError> {
     if trunks.is_empty() {
         return Ok(None);
     }
     crate::phone::config::validate(
-        sip_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5070))),
-        rtp_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5072))),
+        (
+            sip_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5070))),
+            rtp_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5072))),
+        ),
+        ring_timeout,
         trunks,
     )
     .map(Some)

@@ -110,11 +110,22 @@ fn server_on(dir: &Path, trunk: &Trunk, sip_port: u16) -> TestServer {
 /// The server with a trunk on `trunk_port` whose numbers' calls go where `routes` (TOML
 /// `[[trunks.routes]]` tables) says, its SIP on `sip_port` (0: any).
 fn server_routing(dir: &Path, trunk_port: u16, sip_port: u16, routes: &str) -> TestServer {
+    server_configured(dir, "", trunk_port, sip_port, routes)
+}
+
+/// The same, with `settings` (TOML keys) first.
+fn server_configured(
+    dir: &Path,
+    settings: &str,
+    trunk_port: u16,
+    sip_port: u16,
+    routes: &str,
+) -> TestServer {
     let config = dir.join("phone.toml");
     std::fs::write(
         &config,
         format!(
-            "sip_udp = \"127.0.0.1:{sip_port}\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{trunk_port}\"\nnumbers = [\"{OWNED}\"]\n{routes}",
+            "{settings}sip_udp = \"127.0.0.1:{sip_port}\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{trunk_port}\"\nnumbers = [\"{OWNED}\"]\n{routes}",
         ),
     )
     .unwrap();
@@ -268,6 +279,22 @@ async fn hanging_up_on_a_ringing_phone_cancels_it() {
     alice.ok(call_phone(&call)).await;
     alice.wait_call_state(&call, CallState::Ringing).await;
     assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_nobody_answers_is_cancelled_after_the_ring_timeout_with_480() {
+    let dir = data_dir();
+    let trunk = Trunk::start("ring_until_cancelled.xml");
+    let server = server_configured(dir.path(), "ring_timeout = 2\n", trunk.port, 0, "");
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice.wait_call_state(&call, CallState::Ringing).await;
+    assert_eq!(
+        alice.wait_call_state(&call, CallState::Disconnected).await,
+        Some(EndReason::phone(480))
+    );
     trunk.finish();
 }
 

@@ -27,6 +27,7 @@
 //!     credentials: None,
 //!     call_id: "c1@rtcall".into(),
 //!     tag: "t1".into(),
+//!     ring_timeout: std::time::Duration::from_secs(60),
 //! };
 //! let mut call = SipCall::dial(now, dial, &offer);
 //! let invite = Message::parse(&call.poll_transmit().unwrap()).unwrap();
@@ -50,8 +51,6 @@ const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 /// How long a transaction may take (64·T1): timers B, F and H.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
-/// How long to let a trunk ring before giving up (a phone that nobody answers).
-pub const RING_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the gateway learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +129,8 @@ pub struct Dial {
     pub call_id: String,
     /// Our From tag (random).
     pub tag: String,
+    /// How long the phone may ring unanswered before the call is cancelled (ends 480).
+    pub ring_timeout: Duration,
 }
 
 /// A request or response sent again until answered.
@@ -236,7 +237,7 @@ impl SipCall {
             branches: 0,
             local_sdp,
             cancel_pending: false,
-            ring_deadline: Some(now + RING_TIMEOUT),
+            ring_deadline: Some(now + dial.ring_timeout),
             retransmits: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

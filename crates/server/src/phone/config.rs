@@ -22,6 +22,7 @@
 use rtcall_sip::call::Credentials;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// One trunk as the TOML file writes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +103,8 @@ pub struct PhoneConfig {
     pub sip_udp: SocketAddr,
     /// The gateway's RTP UDP address.
     pub rtp_udp: SocketAddr,
+    /// How long a phone may ring unanswered.
+    pub ring_timeout: Duration,
     /// The trunks.
     pub trunks: Vec<Trunk>,
 }
@@ -126,8 +129,8 @@ pub fn is_e164(number: &str) -> bool {
 
 /// Checks trunks from the file.
 pub fn validate(
-    sip_udp: SocketAddr,
-    rtp_udp: SocketAddr,
+    (sip_udp, rtp_udp): (SocketAddr, SocketAddr),
+    ring_timeout: Duration,
     trunks: Vec<TrunkFile>,
 ) -> Result<PhoneConfig, String> {
     let trunks = trunks
@@ -195,6 +198,7 @@ pub fn validate(
     Ok(PhoneConfig {
         sip_udp,
         rtp_udp,
+        ring_timeout,
         trunks,
     })
 }
@@ -224,8 +228,11 @@ mod tests {
     fn trunk(toml: &str) -> Result<PhoneConfig, String> {
         let file: TrunkFile = toml::from_str(toml).map_err(|e| e.to_string())?;
         validate(
-            "127.0.0.1:5070".parse().unwrap(),
-            "127.0.0.1:5072".parse().unwrap(),
+            (
+                "127.0.0.1:5070".parse().unwrap(),
+                "127.0.0.1:5072".parse().unwrap(),
+            ),
+            Duration::from_secs(60),
             vec![file],
         )
     }

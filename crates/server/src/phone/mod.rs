@@ -297,6 +297,7 @@ impl Gateway {
             credentials: t.credentials.clone(),
             call_id: call_id.clone(),
             tag: format!("{:016x}", self.rng.gen::<u64>()),
+            ring_timeout: self.config.ring_timeout,
         };
         let offer = AudioDescription {
             address: self.config.rtp_udp.ip(),
