@@ -299,6 +299,30 @@ async fn a_phone_nobody_answers_is_cancelled_after_the_ring_timeout_with_480() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_is_heard_before_the_phone_answers() {
+    // The network plays (echoes) audio for 8 s after a 183, then the phone answers.
+    let dir = data_dir();
+    let trunk = Trunk::start_with("early_media_then_answer.xml", &["-rtp_echo", "-d", "8000"]);
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice.wait_call_state(&call, CallState::EarlyMedia).await;
+    let phone = alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::EarlyMedia)
+        .await;
+    tone_comes_back_to(&mut alice, &call, phone).await;
+    // Still not answered: what came back was early media.
+    let answered = alice.rosters[&call][&phone].state;
+    assert_eq!(answered, ParticipantState::EarlyMedia);
+    alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    assert_eq!(alice.hang_up(&call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_caller_hanging_up_sends_bye_to_the_phone() {
     let dir = data_dir();
     let trunk = Trunk::start("answer_caller_hangs_up.xml");
