@@ -79,6 +79,7 @@ async function signIn() {
     $('token-expiry').textContent = new Date(expiresOnTimestamp).toLocaleString();
     $('token-expiry').dateTime = new Date(expiresOnTimestamp).toISOString();
     for (const shown of ['signed-in', 'signed-in-note', 'actions', 'devices']) $(shown).hidden = false;
+    await setUpPhone();
     $('signed-out').hidden = true;
     $('sign-in').textContent = 'Sign in as a new user';
     showStatus('Signed in. Share your id to be called, or call someone.');
@@ -169,18 +170,18 @@ function enterCall(call, { echo = false } = {}) {
   showStatus('');
 }
 
-function startCall(ids, withVideo) {
+/** Calls `targets` (identifiers); `extra` adds to the call options (a caller id). */
+function startCall(targets, withVideo, extra = {}) {
   if (app.view) return showError('You are in a call already.');
   act('Cannot start the call', async () => {
-    const options = await videoOptions(withVideo);
+    const options = { ...(await videoOptions(withVideo)), ...extra };
     if (app.view) return;
-    const call = app.agent.startCall(
-      ids.map((id) => ({ communicationUserId: id })),
-      options,
-    );
-    enterCall(call, { echo: ids.length === 1 && ids[0] === ECHO_BOT });
+    const call = app.agent.startCall(targets, options);
+    enterCall(call, { echo: targets.length === 1 && targets[0].communicationUserId === ECHO_BOT });
   });
 }
+
+const users = (ids) => ids.map((id) => ({ communicationUserId: id }));
 
 function join(groupId) {
   if (app.view) return showError('You are in a call already.');
@@ -195,7 +196,24 @@ $('call-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const ids = $('callee-ids').value.split(/[\s,]+/).filter(Boolean);
   if (ids.length === 0) return showError('Enter at least one identity id to call.');
-  startCall(ids, $('call-video').checked);
+  startCall(users(ids), $('call-video').checked);
+});
+
+/** Phone numbers: callable when the server has a trunk, with one of its numbers as caller id. */
+async function setUpPhone() {
+  const { callerIds } = await (await fetch('/demo/phone')).json();
+  fill($('caller-id'), callerIds.map((n) => ({ id: n, name: n })), undefined);
+  const usable = callerIds.length > 0;
+  for (const id of ['phone-number', 'caller-id', 'phone-button']) $(id).disabled = !usable;
+  $('phone-detail').textContent = usable
+    ? 'The call goes out through the server\'s SIP trunk; the phone sees the number you choose.'
+    : 'This server has no telephone trunk, so phone numbers cannot be called (see the README to configure one).';
+}
+
+$('phone-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const alternateCallerId = { phoneNumber: $('caller-id').value };
+  startCall([{ phoneNumber: $('phone-number').value.trim() }], false, { alternateCallerId });
 });
 
 function groupChanged() {
@@ -215,7 +233,7 @@ $('group-form').addEventListener('submit', (e) => {
   e.preventDefault();
   join($('group-id').value.trim());
 });
-$('echo-button').addEventListener('click', () => startCall([ECHO_BOT], true));
+$('echo-button').addEventListener('click', () => startCall(users([ECHO_BOT]), true));
 
 // ---- incoming calls ----
 

@@ -80,6 +80,7 @@ export class CallView {
     }
     call.remoteParticipants.forEach((p) => this.join(p));
     call.localVideoStreams.forEach((s) => this.showLocal(s));
+    this.keypad();
     this.microphone();
     // A nudge when the muted microphone hears the user talk.
     $('muted-hint').hidden = true;
@@ -88,6 +89,31 @@ export class CallView {
       if (diagnostic === 'speakingWhileMicrophoneIsMuted') $('muted-hint').hidden = !value;
     });
     this.stateChanged();
+  }
+
+  /** Telephone keys, shown while a phone is in the call: they go to it as DTMF, and keys a
+   * phone presses are said in the status line. */
+  keypad() {
+    const keys = [
+      ['1', 'Num1'], ['2', 'Num2'], ['3', 'Num3'], ['4', 'Num4'], ['5', 'Num5'], ['6', 'Num6'],
+      ['7', 'Num7'], ['8', 'Num8'], ['9', 'Num9'], ['*', 'Star'], ['0', 'Num0'], ['#', 'Pound'],
+    ];
+    $('keypad').replaceChildren(
+      ...keys.map(([label, tone]) => {
+        const key = el('button', { type: 'button', class: 'quiet', 'aria-label': `Key ${label}` }, label);
+        key.addEventListener('click', () => act('Cannot send the key', () => this.call.sendDtmf(tone)));
+        return key;
+      }),
+    );
+    const showKeypad = () => {
+      $('keypad').hidden = !this.call.remoteParticipants.some((p) => p.identifier.kind === 'phoneNumber');
+    };
+    this.on(this.call, 'remoteParticipantsUpdated', showKeypad);
+    showKeypad();
+    this.on(this.call, 'dtmfReceived', ({ participant, tone }) => {
+      const label = keys.find(([, t]) => t === tone)?.[0] ?? tone;
+      showStatus(`${participant?.identifier.phoneNumber ?? 'The phone'} pressed ${label}.`);
+    });
   }
 
   /** The microphone's level meter and the noise-suppression switch (rtcall's, in a worklet). */
@@ -175,7 +201,8 @@ export class CallView {
   // ---- participants ----
 
   join(participant) {
-    const name = () => participant.displayName || participant.identifier.communicationUserId || 'Someone';
+    const { identifier } = participant;
+    const name = () => participant.displayName || identifier.phoneNumber || identifier.communicationUserId || 'Someone';
     const tile = this.tile(name(), 'remote');
     $('gallery').append(tile.element);
     const state = el('span', { class: 'badge' });

@@ -76,9 +76,10 @@ test('two people call each other and use every control', async () => {
   const alice = await signIn(await person('Alice'));
   const bob = await signIn(await person('Bob'));
   await screenshot(alice, 'signed-in');
-  // A phone number cannot be called yet, and the page says why.
+  // This server has no telephone trunk: a phone number cannot be called, and the page says why.
   await alice.page.getByText('Call a phone number').click();
   assert.equal(await alice.page.getByLabel('Phone number').isDisabled(), true);
+  await alice.page.getByText('This server has no telephone trunk').waitFor({ timeout: TIMEOUT });
 
   await alice.page.getByLabel(/^Identity ids/).fill(bob.id);
   await alice.page.getByRole('button', { name: 'Call', exact: true }).click();

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hearsSound, suite, until } from './harness.mjs';
+import { hearsSound, openPage, recordPeerConnections, suite, until } from './harness.mjs';
 
 const OWNED = '+14255550100';
 const PHONE = '+14255550123';
@@ -29,7 +29,8 @@ writeFileSync(
   config,
   `sip_udp = "127.0.0.1:0"\nphone_rtp_udp = "127.0.0.1:0"\n\n[[trunks]]\nname = "sipp"\naddress = "127.0.0.1:${trunkPort}"\nnumbers = ["${OWNED}"]\n`,
 );
-const { user, closeAll } = suite({ serverArgs: ['--config', config] });
+const ctx = suite({ serverArgs: ['--config', config] });
+const { user, closeAll } = ctx;
 
 /**
  * Runs one call of a sipp scenario (crates/server/tests/sipp) as the trunk, with more sipp
@@ -148,6 +149,27 @@ test('two pages in a group call dial a phone out: it hears them, they hear it, i
   for (const p of [alice, bob]) {
     assert.deepEqual(await p.page.evaluate(() => [gone[0], call.state]), [['phoneNumber', { code: 0, subCode: 560000 }], 'Connected']);
   }
+  await sipp.done();
+  await closeAll();
+});
+
+test('the demo calls a phone number with the server\'s caller id, and its keypad reaches the phone', async () => {
+  // The phone answers and says back what it hears, keys included, until the demo leaves.
+  const sipp = trunk('answer_caller_hangs_up.xml', ['-rtp_echo']);
+  const demo = await openPage(ctx.browser, ctx.server.url, recordPeerConnections);
+  demo.name = 'Alice';
+  ctx.pages.push(demo);
+  const { page } = demo;
+  await page.getByLabel('Your name, as others see it').fill('Alice');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Call a phone number').click();
+  await page.getByLabel('Phone number').fill(PHONE);
+  assert.equal(await page.getByLabel('Show this number').inputValue(), OWNED);
+  await page.getByRole('button', { name: 'Call the number' }).click();
+  await page.locator('#roster li[data-state="Connected"]').filter({ hasText: PHONE }).waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Key 5' }).click();
+  await page.locator('#status').filter({ hasText: `${PHONE} pressed 5.` }).waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Leave' }).click();
   await sipp.done();
   await closeAll();
 });

@@ -27,6 +27,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/session", get(session))
         .route("/signal", get(crate::signaling::session::upgrade))
         .route("/demo/identity", post(demo_identity))
+        .route("/demo/phone", get(demo_phone))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(|| async { "ok" }))
         .nest_service("/pkg", ServeDir::new(&config.pkg_dir))
@@ -108,6 +109,16 @@ async fn demo_identity(State(state): State<Arc<AppState>>) -> Result<impl IntoRe
         StatusCode::CREATED,
         Json(serde_json::json!({"identity": {"id": id}, "accessToken": token_json(&issued)})),
     ))
+}
+
+/// The caller ids the demo app may call phone numbers with (none without a trunk).
+async fn demo_phone(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    if !state.demo_enabled {
+        return Err(ApiError::not_found(
+            "the demo endpoint is disabled in production mode",
+        ));
+    }
+    Ok(Json(serde_json::json!({"callerIds": state.phone_numbers})))
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {

@@ -56,6 +56,8 @@ pub struct AppState {
     pub signaling: SignalingConfig,
     /// The node loop that runs calls.
     pub node: NodeHandle,
+    /// The deployment's phone numbers (caller ids), for the demo app.
+    pub phone_numbers: Vec<String>,
 }
 
 /// A bound, ready server.
@@ -109,14 +111,16 @@ impl Server {
         })
         .map_err(std::io::Error::other)?;
         let directory = Arc::clone(&identities);
+        // The numbers the deployment owns: the caller ids calls to phones may show.
+        let phone_numbers: Vec<String> = config
+            .phone
+            .iter()
+            .flat_map(|p| p.trunks.iter().flat_map(|t| t.numbers.iter().cloned()))
+            .collect();
         let hub = Hub::new(
             HubConfig {
                 ring_timeout: config.ring_timeout,
-                phone_numbers: config
-                    .phone
-                    .iter()
-                    .flat_map(|p| p.trunks.iter().flat_map(|t| t.numbers.iter().cloned()))
-                    .collect(),
+                phone_numbers: phone_numbers.clone(),
                 ..HubConfig::default()
             },
             Box::new(move |id| directory.exists(id)),
@@ -150,6 +154,7 @@ impl Server {
                 turn: config.turn.clone(),
             },
             node: handle,
+            phone_numbers,
         });
         Ok(Server {
             listener,
