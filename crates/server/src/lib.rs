@@ -33,7 +33,9 @@ pub use error::ApiError;
 use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
 use node::{Node, NodeHandle, Telephony};
+use phone::tcp::SipStreams;
 use phone::Gateway;
+use rtcall_sip::call::Transport;
 use sfu::{Sfu, SfuConfig};
 use signaling::hub::{Hub, HubConfig};
 use signaling::SignalingConfig;
@@ -135,12 +137,24 @@ impl Server {
                 // A port 0 in the settings is the one the system gave.
                 phone.sip_udp = sip.local_addr()?;
                 phone.rtp_udp = rtp.local_addr()?;
-                Some(Telephony {
-                    gateway: Gateway::new(phone, webrtc.local_addr()?, rand::random()),
-                    sip,
-                    rtp,
-                    webrtc,
-                })
+                // TCP trunks reach the gateway on the same port number, over TCP.
+                let tcp = phone.trunks.iter().any(|t| t.transport == Transport::Tcp);
+                let sip_tcp = match tcp {
+                    true => Some(tokio::net::TcpListener::bind(phone.sip_udp).await?),
+                    false => None,
+                };
+                let (streams, received) = SipStreams::new();
+                Some((
+                    Telephony {
+                        gateway: Gateway::new(phone, webrtc.local_addr()?, rand::random()),
+                        sip,
+                        rtp,
+                        webrtc,
+                        sip_tcp,
+                        streams,
+                    },
+                    received,
+                ))
             }
             None => None,
         };

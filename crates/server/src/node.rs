@@ -7,10 +7,12 @@
 //! the SFU or to the telephone gateway; SFU and gateway events go to the hub; datagrams go out
 //! on their sockets; until all are idle.
 
+use crate::phone::tcp::{accept, SipStreams, StreamInput};
 use crate::phone::{Gateway, PhoneSocket};
 use crate::sfu::Sfu;
 use crate::signaling::hub::{EndpointId, Hub, HubOutput, MediaCommand};
 use rtcall_protocol::signal::{Reply, Request, RequestId, ServerFrame};
+use rtcall_sip::call::Transport;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,6 +78,10 @@ pub struct Telephony {
     pub rtp: UdpSocket,
     /// WebRTC, to and from the SFU.
     pub webrtc: UdpSocket,
+    /// SIP over TCP: where TCP trunks connect (on the SIP port), if any trunk is TCP.
+    pub sip_tcp: Option<tokio::net::TcpListener>,
+    /// SIP over TCP: the connections.
+    pub streams: SipStreams,
 }
 
 /// The node: hub, SFU, socket, telephone gateway and sessions' outboxes.
@@ -84,6 +90,8 @@ pub struct Node {
     sfu: Sfu,
     socket: UdpSocket,
     phone: Option<Telephony>,
+    /// What the SIP connections receive (apart from `phone` so the loop can borrow both).
+    sip_streams: Option<mpsc::UnboundedReceiver<StreamInput>>,
     local: std::net::SocketAddr,
     outboxes: HashMap<EndpointId, mpsc::Sender<OutgoingFrame>>,
     rx: mpsc::UnboundedReceiver<NodeInput>,
@@ -96,8 +104,9 @@ impl Node {
         hub: Hub,
         sfu: Sfu,
         socket: UdpSocket,
-        phone: Option<Telephony>,
+        phone: Option<(Telephony, mpsc::UnboundedReceiver<StreamInput>)>,
     ) -> std::io::Result<(Node, NodeHandle)> {
+        let (phone, sip_streams) = phone.unzip();
         let (tx, rx) = mpsc::unbounded_channel();
         let local = socket.local_addr()?;
         Ok((
@@ -106,6 +115,7 @@ impl Node {
                 sfu,
                 socket,
                 phone,
+                sip_streams,
                 local,
                 outboxes: HashMap::new(),
                 rx,
@@ -152,13 +162,32 @@ impl Node {
                 received = receive(self.phone.as_ref().map(|p| &p.sip), &mut sip_buf) => {
                     if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
                         let now = Instant::now();
-                        phone.gateway.handle_datagram(now, source, &sip_buf[..n]);
+                        phone.gateway.handle_sip(now, source, Transport::Udp, &sip_buf[..n]);
                         // Take whatever else already waits, so a flood does not fill the buffer.
                         for _ in 0..64 {
                             match phone.sip.try_recv_from(&mut sip_buf) {
-                                Ok((n, source)) => phone.gateway.handle_datagram(now, source, &sip_buf[..n]),
+                                Ok((n, source)) => phone.gateway.handle_sip(now, source, Transport::Udp, &sip_buf[..n]),
                                 Err(_) => break,
                             }
+                        }
+                    }
+                }
+                accepted = accept(self.phone.as_ref().and_then(|p| p.sip_tcp.as_ref())) => {
+                    if let (Ok((stream, peer)), Some(phone)) = (accepted, &mut self.phone) {
+                        // Connections from addresses no trunk allows are closed at once.
+                        if phone.gateway.allows(peer.ip()) {
+                            phone.streams.adopt(stream, peer);
+                        }
+                    }
+                }
+                input = stream_input(self.sip_streams.as_mut()) => {
+                    if let Some(phone) = &mut self.phone {
+                        match input {
+                            Some(StreamInput::Message { peer, bytes }) => {
+                                phone.gateway.handle_sip(Instant::now(), peer, Transport::Tcp, &bytes);
+                            }
+                            Some(StreamInput::Closed { peer }) => phone.streams.closed(peer),
+                            None => {}
                         }
                     }
                 }
@@ -271,6 +300,10 @@ impl Node {
                         PhoneSocket::Sip => &phone.sip,
                         PhoneSocket::Rtp => &phone.rtp,
                         PhoneSocket::WebRtc => &phone.webrtc,
+                        PhoneSocket::SipTcp => {
+                            phone.streams.send(transmit.destination, transmit.contents);
+                            continue;
+                        }
                     };
                     let _ = socket.try_send_to(&transmit.contents, transmit.destination);
                 }
@@ -322,6 +355,16 @@ async fn receive(
 ) -> std::io::Result<(usize, std::net::SocketAddr)> {
     match socket {
         Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next input from the SIP connections; never, without a gateway.
+async fn stream_input(
+    rx: Option<&mut mpsc::UnboundedReceiver<StreamInput>>,
+) -> Option<StreamInput> {
+    match rx {
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }

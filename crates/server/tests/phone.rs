@@ -108,7 +108,7 @@ fn server_on(dir: &Path, trunk: &Trunk, sip_port: u16) -> TestServer {
 }
 
 /// The server with a trunk on `trunk_port` whose numbers' calls go where `routes` (TOML
-/// `[[trunks.routes]]` tables) says, its SIP on `sip_port` (0: any).
+/// `[[trunks.routes]]` tables, or more keys of the trunk) says, its SIP on `sip_port` (0: any).
 fn server_routing(dir: &Path, trunk_port: u16, sip_port: u16, routes: &str) -> TestServer {
     server_configured(dir, "", trunk_port, sip_port, routes)
 }
@@ -227,46 +227,6 @@ async fn tone_comes_back_to(alice: &mut Client, call: &CallId, phone: Participan
 
 fn new_call_id() -> CallId {
     CallId(uuid::Uuid::new_v4().to_string())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_answers_then_hangs_up_and_the_caller_sees_560000() {
-    let dir = data_dir();
-    let trunk = Trunk::start_with("answer_then_hang_up.xml", &["-d", "1000"]);
-    let server = server_with_trunk(dir.path(), &trunk);
-    let mut alice = Client::connect(&server.url, "Alice", 1).await;
-    let call = new_call_id();
-    alice.ok(call_phone(&call)).await;
-    alice.wait_call_state(&call, CallState::Ringing).await;
-    let phone = format!("4:{PHONE}");
-    alice
-        .wait_participant(&call, &phone, ParticipantState::Connected)
-        .await;
-    alice.wait_call_state(&call, CallState::Connected).await;
-    assert_eq!(
-        phone_removed(&mut alice, &call).await,
-        EndReason::PHONE_HUNG_UP
-    );
-    assert_eq!(
-        alice.wait_call_state(&call, CallState::Disconnected).await,
-        Some(EndReason::PHONE_HUNG_UP)
-    );
-    trunk.finish();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_busy_phone_ends_the_call_with_486_560486() {
-    let dir = data_dir();
-    let trunk = Trunk::start("busy.xml");
-    let server = server_with_trunk(dir.path(), &trunk);
-    let mut alice = Client::connect(&server.url, "Alice", 1).await;
-    let call = new_call_id();
-    alice.ok(call_phone(&call)).await;
-    assert_eq!(
-        alice.wait_call_state(&call, CallState::Disconnected).await,
-        Some(EndReason::phone(486))
-    );
-    trunk.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,4 +518,70 @@ async fn a_phone_calling_in_joins_the_routed_group_call() {
         EndReason::PHONE_HUNG_UP
     );
     trunk.finish();
+}
+
+/// Over `transport`'s sipp flags (`-t t1` for TCP) and trunk keys: the phone answers, says
+/// back what it hears for 3 s, then hangs up; the caller sees it ring, connect, echo her
+/// tone, and leave with 0/560000, which also ends her call.
+async fn answered_then_hung_up_on(flags: &[&str], trunk_keys: &str) {
+    let dir = data_dir();
+    let flags = [flags, &["-rtp_echo", "-d", "3000"]].concat();
+    let trunk = Trunk::start_with("answer_then_hang_up.xml", &flags);
+    let server = server_routing(dir.path(), trunk.port, 0, trunk_keys);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    alice.wait_call_state(&call, CallState::Ringing).await;
+    let phone = alice
+        .wait_participant(&call, &format!("4:{PHONE}"), ParticipantState::Connected)
+        .await;
+    alice.wait_call_state(&call, CallState::Connected).await;
+    tone_comes_back_to(&mut alice, &call, phone).await;
+    assert_eq!(
+        phone_removed(&mut alice, &call).await,
+        EndReason::PHONE_HUNG_UP
+    );
+    assert_eq!(
+        alice.wait_call_state(&call, CallState::Disconnected).await,
+        Some(EndReason::PHONE_HUNG_UP)
+    );
+    trunk.finish();
+}
+
+/// Over `transport`'s sipp flags and trunk keys: a busy phone ends the call with 486/560486.
+async fn busy(flags: &[&str], trunk_keys: &str) {
+    let dir = data_dir();
+    let trunk = Trunk::start_with("busy.xml", flags);
+    let server = server_routing(dir.path(), trunk.port, 0, trunk_keys);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let call = new_call_id();
+    alice.ok(call_phone(&call)).await;
+    assert_eq!(
+        alice.wait_call_state(&call, CallState::Disconnected).await,
+        Some(EndReason::phone(486))
+    );
+    trunk.finish();
+}
+
+const TCP: &str = "transport = \"tcp\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_answers_talks_and_hangs_up_and_the_caller_sees_560000() {
+    answered_then_hung_up_on(&[], "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_a_phone_answers_talks_and_hangs_up() {
+    // The phone's BYE comes over the connection the gateway opened.
+    answered_then_hung_up_on(&["-t", "t1"], TCP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_phone_ends_the_call_with_486_560486() {
+    busy(&[], "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_a_busy_phone_ends_the_call_with_486_560486() {
+    busy(&["-t", "t1"], TCP).await;
 }

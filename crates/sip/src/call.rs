@@ -28,6 +28,7 @@
 //!     call_id: "c1@rtcall".into(),
 //!     tag: "t1".into(),
 //!     ring_timeout: std::time::Duration::from_secs(60),
+//!     transport: rtcall_sip::call::Transport::Udp,
 //! };
 //! let mut call = SipCall::dial(now, dial, &offer);
 //! let invite = Message::parse(&call.poll_transmit().unwrap()).unwrap();
@@ -131,6 +132,51 @@ pub struct Dial {
     pub tag: String,
     /// How long the phone may ring unanswered before the call is cancelled (ends 480).
     pub ring_timeout: Duration,
+    /// How SIP travels to the trunk.
+    pub transport: Transport,
+}
+
+/// How SIP travels: over UDP every request and final response is resent until answered;
+/// over TCP the connection is reliable and nothing is (RFC 3261 §17, timers A, E and G).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// As Via writes it.
+    fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    /// The Contact URI of the gateway at `local` over this transport.
+    fn contact(self, local: SocketAddr) -> String {
+        match self {
+            Transport::Udp => format!("<sip:rtcall@{local}>"),
+            Transport::Tcp => format!("<sip:rtcall@{local};transport=tcp>"),
+        }
+    }
+
+    /// The transport a request came over, from its top Via.
+    pub fn of(request: &Message) -> Transport {
+        let via = request.header("Via").unwrap_or_default();
+        match via.get(..11) {
+            Some(sent) if sent.eq_ignore_ascii_case("SIP/2.0/TCP") => Transport::Tcp,
+            _ => Transport::Udp,
+        }
+    }
+
+    /// When to resend a message first sent at `now`: never over a reliable transport.
+    fn first_resend(self, now: Instant) -> Option<Instant> {
+        match self {
+            Transport::Udp => Some(now + T1),
+            Transport::Tcp => None,
+        }
+    }
 }
 
 /// A request or response sent again until answered.
@@ -173,6 +219,7 @@ enum State {
 pub struct SipCall {
     state: State,
     outgoing: bool,
+    transport: Transport,
     local: SocketAddr,
     call_id: String,
     local_tag: String,
@@ -215,13 +262,14 @@ impl SipCall {
             .push("To", format!("<{remote_uri}>"))
             .push("Call-ID", dial.call_id.clone())
             .push("CSeq", "1 INVITE")
-            .push("Contact", format!("<sip:rtcall@{}>", dial.local))
+            .push("Contact", dial.transport.contact(dial.local))
             .push("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
             .push("User-Agent", "rtcall")
             .set_body("application/sdp", local_sdp.clone());
         let mut call = SipCall {
             state: State::Calling,
             outgoing: true,
+            transport: dial.transport,
             local: dial.local,
             call_id: dial.call_id,
             local_tag: dial.tag,
@@ -254,6 +302,7 @@ impl SipCall {
         let mut call = SipCall {
             state: State::Offered,
             outgoing: false,
+            transport: Transport::of(invite),
             local,
             call_id: invite.call_id().unwrap_or_default().to_owned(),
             local_tag: tag,
@@ -283,6 +332,11 @@ impl SipCall {
             Err(_) => call.reject(now, 488, "Not Acceptable Here"),
         }
         call
+    }
+
+    /// How its SIP travels.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// The dialog's Call-ID (how the gateway routes messages to this call).
@@ -637,7 +691,7 @@ impl SipCall {
         self.retransmits.push(Retransmit {
             purpose: Purpose::Invite,
             bytes,
-            next: Some(now + T1),
+            next: self.transport.first_resend(now),
             interval: T1,
             capped: false,
             deadline: now + TRANSACTION_TIMEOUT,
@@ -665,7 +719,8 @@ impl SipCall {
     fn via(&mut self) -> String {
         self.branches += 1;
         format!(
-            "SIP/2.0/UDP {};branch=z9hG4bK{}{}.{};rport",
+            "SIP/2.0/{} {};branch=z9hG4bK{}{}.{};rport",
+            self.transport.via_name(),
             self.local,
             self.local_tag,
             self.call_id.len(),
@@ -747,7 +802,7 @@ impl SipCall {
         self.retransmits.push(Retransmit {
             purpose,
             bytes,
-            next: Some(now + T1),
+            next: self.transport.first_resend(now),
             interval: T1,
             capped: true,
             deadline: now + TRANSACTION_TIMEOUT,
@@ -758,7 +813,7 @@ impl SipCall {
     fn response(&self, request: &Message, code: u16, reason: &str) -> Message {
         let mut response = Message::response_to(request, code, reason, Some(&self.local_tag));
         if (200..300).contains(&code) && request.method() == Some(Method::Invite) {
-            response.push("Contact", format!("<sip:rtcall@{}>", self.local));
+            response.push("Contact", self.transport.contact(self.local));
         }
         response
     }
@@ -777,7 +832,7 @@ impl SipCall {
         self.retransmits.push(Retransmit {
             purpose: Purpose::FinalResponse,
             bytes,
-            next: Some(now + T1),
+            next: self.transport.first_resend(now),
             interval: T1,
             capped: true,
             deadline: now + TRANSACTION_TIMEOUT,

@@ -162,11 +162,17 @@ impl Message {
         response
     }
 
-    /// Parses one message from a datagram.
+    /// Parses one message from a datagram, or a frame [`frame_length`] cut from a stream.
     pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
         if bytes.len() > MAX_MESSAGE {
             return Err(ParseError::TooLarge);
         }
+        // CRLFs before the start line are ignored (RFC 3261 §7.5): stream keep-alives.
+        let start = bytes
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        let bytes = &bytes[start..];
         let end = find(bytes, b"\r\n\r\n").ok_or(ParseError::Malformed("no end of headers"))?;
         let head = std::str::from_utf8(&bytes[..end])
             .map_err(|_| ParseError::Malformed("headers are not UTF-8"))?;
@@ -371,6 +377,35 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     }
 }
 
+/// The length of the first message in a stream's buffer (TCP), CRLF keep-alives before it
+/// included; `None` until all of it arrived. Streams must say Content-Length (RFC 3261 §18.3).
+pub fn frame_length(buffer: &[u8]) -> Result<Option<usize>, ParseError> {
+    let start = buffer
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let Some(end) = find(&buffer[start..], b"\r\n\r\n") else {
+        return match buffer.len() > MAX_MESSAGE {
+            true => Err(ParseError::TooLarge),
+            false => Ok(None),
+        };
+    };
+    let head = std::str::from_utf8(&buffer[start..start + end])
+        .map_err(|_| ParseError::Malformed("headers are not UTF-8"))?;
+    let length = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| canonical_name(name.trim()) == "Content-Length")
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .ok_or(ParseError::MissingHeader("Content-Length"))?;
+    let total = start + end + 4 + length;
+    if total > MAX_MESSAGE {
+        return Err(ParseError::TooLarge);
+    }
+    Ok((buffer.len() >= total).then_some(total))
+}
+
 /// Splits a header value on commas outside quotes and angle brackets, when it is a list.
 fn split_list(value: &str, list: bool) -> Vec<&str> {
     if !list {
@@ -527,6 +562,34 @@ mod tests {
         for end in 0..INVITE.len() {
             let _ = Message::parse(&INVITE.as_bytes()[..end]);
         }
+    }
+
+    #[test]
+    fn a_stream_is_cut_into_messages_by_content_length() {
+        let one = Message::parse(INVITE.as_bytes()).unwrap().to_bytes();
+        let mut stream = b"\r\n\r\n".to_vec();
+        stream.extend_from_slice(&one);
+        stream.extend_from_slice(&one);
+        let first = frame_length(&stream).unwrap().unwrap();
+        assert_eq!(
+            first,
+            4 + one.len(),
+            "keep-alive CRLFs go with the next message"
+        );
+        assert_eq!(Message::parse(&stream[..first]).unwrap().body, b"v=0\r");
+        assert_eq!(frame_length(&stream[first..]).unwrap(), Some(one.len()));
+        // Not all there yet.
+        assert_eq!(frame_length(&one[..one.len() - 1]).unwrap(), None);
+        assert_eq!(frame_length(&one[..20]).unwrap(), None);
+        // A stream without Content-Length cannot be cut.
+        assert_eq!(
+            frame_length(b"BYE sip:x SIP/2.0\r\nVia: a\r\n\r\n"),
+            Err(ParseError::MissingHeader("Content-Length"))
+        );
+        assert_eq!(
+            frame_length(&vec![b'a'; MAX_MESSAGE + 1]),
+            Err(ParseError::TooLarge)
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! every datagram the call sends is parsed and checked as a trunk would.
 
 use rtcall_sip::call::{
-    called_number, caller_number, CallEvent, Credentials, Dial, EndCause, SipCall,
+    called_number, caller_number, CallEvent, Credentials, Dial, EndCause, SipCall, Transport,
 };
 use rtcall_sip::g711::Law;
 use rtcall_sip::message::{Message, Method};
@@ -29,6 +29,7 @@ fn dial(credentials: Option<Credentials>) -> Dial {
         call_id: "call-1".into(),
         tag: "ours".into(),
         ring_timeout: Duration::from_secs(60),
+        transport: Transport::Udp,
     }
 }
 
@@ -428,4 +429,29 @@ fn an_incoming_call_without_usable_audio_is_refused_with_488() {
     let codes: Vec<_> = sent(&mut call).iter().map(|m| m.code()).collect();
     assert_eq!(codes, [Some(100), Some(488)]);
     assert_rejected(&mut call, 488);
+}
+
+#[test]
+fn over_tcp_nothing_is_resent_and_via_says_so() {
+    let t0 = Instant::now();
+    let mut call = SipCall::dial(
+        t0,
+        Dial {
+            transport: Transport::Tcp,
+            ..dial(None)
+        },
+        &audio(30000),
+    );
+    let [invite] = sent(&mut call).try_into().unwrap();
+    assert!(invite.header("Via").unwrap().starts_with("SIP/2.0/TCP "));
+    assert!(invite
+        .header("Contact")
+        .unwrap()
+        .ends_with(";transport=tcp>"));
+    assert_eq!(Transport::of(&invite), Transport::Tcp);
+    // Only timer B: at 32 s the call times out, with nothing resent before.
+    assert_eq!(call.poll_timeout(), Some(t0 + Duration::from_secs(32)));
+    call.handle_timeout(t0 + Duration::from_secs(32));
+    assert!(sent(&mut call).is_empty());
+    assert_eq!(events(&mut call), [CallEvent::Ended(EndCause::Timeout)]);
 }

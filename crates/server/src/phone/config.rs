@@ -7,7 +7,8 @@
 //!
 //! [[trunks]]
 //! name = "carrier"
-//! address = "127.0.0.1:5060"       # the trunk's SIP address (UDP)
+//! address = "127.0.0.1:5060"       # the trunk's SIP address
+//! transport = "udp"                # or "tcp" (then the gateway also listens on sip_udp's port)
 //! username = "rtcall"              # digest credentials, if the trunk asks
 //! password = "secret"
 //! numbers = ["+14255550100"]       # E.164 numbers of this deployment on this trunk
@@ -19,7 +20,7 @@
 //! # group = "support"              # ...join this group call
 //! ```
 
-use rtcall_sip::call::Credentials;
+use rtcall_sip::call::{Credentials, Transport};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct Trunk {
     pub name: String,
     /// Its SIP address.
     pub address: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Transport,
     /// Digest credentials, if any.
     pub credentials: Option<Credentials>,
     /// Numbers of the deployment reached through it (E.164).
@@ -136,12 +139,16 @@ pub fn validate(
     let trunks = trunks
         .into_iter()
         .map(|t| {
-            if t.transport != "udp" {
-                return Err(format!(
-                    "trunk {}: transport {} is not supported (udp only)",
-                    t.name, t.transport
-                ));
-            }
+            let transport = match t.transport.as_str() {
+                "udp" => Transport::Udp,
+                "tcp" => Transport::Tcp,
+                other => {
+                    return Err(format!(
+                        "trunk {}: transport {other} is not supported (udp or tcp)",
+                        t.name
+                    ))
+                }
+            };
             if let Some(bad) = t.numbers.iter().find(|n| !is_e164(n)) {
                 return Err(format!(
                     "trunk {}: {bad} is not an E.164 number (+ and 8 to 15 digits)",
@@ -182,6 +189,7 @@ pub fn validate(
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Trunk {
+                transport,
                 routes,
                 allow: if t.allow.is_empty() {
                     vec![t.address.ip()]
@@ -251,8 +259,10 @@ mod tests {
         let bad_number =
             trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"555-0100\"]");
         assert!(bad_number.unwrap_err().contains("555-0100"));
-        let tcp = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\ntransport = \"tcp\"");
-        assert!(tcp.unwrap_err().contains("udp only"));
+        let tcp = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\ntransport = \"tcp\"").unwrap();
+        assert_eq!(tcp.trunks[0].transport, Transport::Tcp);
+        let tls = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\ntransport = \"tls\"");
+        assert!(tls.unwrap_err().contains("udp or tcp"));
         let half = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nusername = \"u\"");
         assert!(half.unwrap_err().contains("go together"));
         let routed = trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"+14255550100\"]\n[[routes]]\nnumber = \"+14255550100\"\ngroup = \"support\"").unwrap();

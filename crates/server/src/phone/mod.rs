@@ -12,6 +12,7 @@
 pub mod audio;
 pub mod config;
 pub mod media;
+pub mod tcp;
 
 use crate::signaling::hub::LegKey;
 use config::{PhoneConfig, PhoneTarget, Trunk};
@@ -20,7 +21,9 @@ use rand::{Rng, SeedableRng};
 use rtcall_protocol::call::EndReason;
 use rtcall_protocol::call::{CallId, ParticipantId};
 use rtcall_protocol::signal::MediaLine;
-use rtcall_sip::call::{called_number, caller_number, CallEvent, Dial, EndCause, SipCall};
+use rtcall_sip::call::{
+    called_number, caller_number, CallEvent, Dial, EndCause, SipCall, Transport,
+};
 use rtcall_sip::g711::Law;
 use rtcall_sip::message::{Message, Method};
 use rtcall_sip::rtp::RtpPacket;
@@ -141,8 +144,11 @@ pub enum PhoneEvent {
 /// Which of the gateway's sockets a datagram uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneSocket {
-    /// SIP, to trunks.
+    /// SIP over UDP, to trunks.
     Sip,
+    /// SIP over TCP: the node keeps a connection per peer (the one a peer opened, or one it
+    /// opens).
+    SipTcp,
     /// RTP, to trunks.
     Rtp,
     /// WebRTC, to the SFU.
@@ -163,7 +169,8 @@ pub struct PhoneTransmit {
 #[derive(Debug)]
 struct PhoneCall {
     leg: LegKey,
-    trunk: usize,
+    /// Where its SIP goes: the trunk (calls out), or whoever sent the INVITE (calls in).
+    peer: SocketAddr,
     sip: SipCall,
     /// The audio bridge, once the phone side described its audio.
     media: Option<PhoneMedia>,
@@ -298,6 +305,7 @@ impl Gateway {
             call_id: call_id.clone(),
             tag: format!("{:016x}", self.rng.gen::<u64>()),
             ring_timeout: self.config.ring_timeout,
+            transport: t.transport,
         };
         let offer = AudioDescription {
             address: self.config.rtp_udp.ip(),
@@ -309,7 +317,7 @@ impl Gateway {
         let sip = SipCall::dial(now, dial, &offer);
         self.add(PhoneCall {
             leg,
-            trunk,
+            peer: self.config.trunks[trunk].address,
             sip,
             media: None,
             offer: None,
@@ -317,8 +325,14 @@ impl Gateway {
         });
     }
 
-    /// A datagram on the SIP socket.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+    /// A SIP message from `source`, a datagram or a frame of a TCP connection (`transport`).
+    pub fn handle_sip(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
         let Some(trunk) = self
             .config
             .trunks
@@ -343,7 +357,7 @@ impl Gateway {
             _ if message.code().is_some() => return,
             Some(Method::Ack) => return,
             Some(Method::Invite) if message.to_tag().is_none() => {
-                self.incoming(now, trunk, &message);
+                self.incoming(now, trunk, source, &message);
                 return;
             }
             Some(Method::Options) => (200, "OK"),
@@ -354,15 +368,20 @@ impl Gateway {
         };
         let response = Message::response_to(&message, reply.0, reply.1, None);
         self.transmits.push_back(PhoneTransmit {
-            socket: PhoneSocket::Sip,
+            socket: sip_socket(transport),
             destination: source,
             contents: response.to_bytes(),
         });
     }
 
+    /// Whether any trunk lets `ip` send SIP (the node asks before taking a TCP connection).
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.config.trunks.iter().any(|t| t.allow.contains(&ip))
+    }
+
     /// A phone calls one of the numbers of `trunk`: 404 if the number has no route, else
     /// 100 and 180 to the phone and an [`PhoneEvent::Incoming`] for the hub.
-    fn incoming(&mut self, now: Instant, trunk: usize, invite: &Message) {
+    fn incoming(&mut self, now: Instant, trunk: usize, peer: SocketAddr, invite: &Message) {
         let t = &self.config.trunks[trunk];
         let number = called_number(invite).or_else(|| {
             rtcall_sip::message::uri_user(rtcall_sip::message::uri_of(invite.header("To")?))
@@ -370,8 +389,8 @@ impl Gateway {
         let Some(target) = number.and_then(|n| t.route(n)).cloned() else {
             let response = Message::response_to(invite, 404, "Not Found", None);
             self.transmits.push_back(PhoneTransmit {
-                socket: PhoneSocket::Sip,
-                destination: t.address,
+                socket: sip_socket(Transport::of(invite)),
+                destination: peer,
                 contents: response.to_bytes(),
             });
             return;
@@ -399,7 +418,7 @@ impl Gateway {
         }
         self.add(PhoneCall {
             leg,
-            trunk,
+            peer,
             sip,
             media: None,
             offer,
@@ -553,11 +572,11 @@ impl Gateway {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let destination = self.config.trunks[call.trunk].address;
+        let socket = sip_socket(call.sip.transport());
         while let Some(contents) = call.sip.poll_transmit() {
             self.transmits.push_back(PhoneTransmit {
-                socket: PhoneSocket::Sip,
-                destination,
+                socket,
+                destination: call.peer,
                 contents,
             });
         }
@@ -598,6 +617,14 @@ impl Gateway {
             self.calls.remove(call_id);
             self.by_leg.remove(&leg);
         }
+    }
+}
+
+/// The socket SIP over `transport` goes out on.
+fn sip_socket(transport: Transport) -> PhoneSocket {
+    match transport {
+        Transport::Udp => PhoneSocket::Sip,
+        Transport::Tcp => PhoneSocket::SipTcp,
     }
 }
 

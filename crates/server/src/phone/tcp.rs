@@ -1,0 +1,132 @@
+//! SIP over TCP, the shell side: the connections to and from TCP trunks, each cut into
+//! messages by Content-Length ([`rtcall_sip::message::frame_length`]) for the gateway. One
+//! connection per peer: the one the peer opened, or one opened on the first message to it;
+//! a connection that fails or closes is forgotten and reopened on the next message.
+
+use rtcall_sip::message::frame_length;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// What the connections tell the node.
+#[derive(Debug)]
+pub enum StreamInput {
+    /// A whole SIP message from `peer`.
+    Message {
+        /// Who sent it.
+        peer: SocketAddr,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// The connection with `peer` is gone.
+    Closed {
+        /// Whose.
+        peer: SocketAddr,
+    },
+}
+
+/// The gateway's TCP connections.
+#[derive(Debug)]
+pub struct SipStreams {
+    writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    tx: mpsc::UnboundedSender<StreamInput>,
+}
+
+impl SipStreams {
+    /// No connections yet; what they receive goes to the returned receiver.
+    pub fn new() -> (SipStreams, mpsc::UnboundedReceiver<StreamInput>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            SipStreams {
+                writers: HashMap::new(),
+                tx,
+            },
+            rx,
+        )
+    }
+
+    /// Sends `bytes` to `peer` on its connection, opening one if there is none.
+    pub fn send(&mut self, peer: SocketAddr, bytes: Vec<u8>) {
+        let writer = self.writers.entry(peer).or_insert_with(|| {
+            let (writer, queue) = mpsc::unbounded_channel();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                match TcpStream::connect(peer).await {
+                    Ok(stream) => serve(stream, peer, queue, tx).await,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "cannot connect to a SIP trunk over TCP");
+                        let _ = tx.send(StreamInput::Closed { peer });
+                    }
+                }
+            });
+            writer
+        });
+        // A writer whose connection just died: the Closed input is on its way.
+        let _ = writer.send(bytes);
+    }
+
+    /// Takes a connection `peer` opened.
+    pub fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let (writer, queue) = mpsc::unbounded_channel();
+        self.writers.insert(peer, writer);
+        tokio::spawn(serve(stream, peer, queue, self.tx.clone()));
+    }
+
+    /// Forgets a connection that is gone.
+    pub fn closed(&mut self, peer: SocketAddr) {
+        self.writers.remove(&peer);
+    }
+}
+
+/// The next connection on the listener; never, without one.
+pub async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes what is queued for `peer` and reads its messages, until either side ends.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    tx: mpsc::UnboundedSender<StreamInput>,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let reading = {
+        let tx = tx.clone();
+        async move {
+            let mut buffer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = reader.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok::<_, std::io::Error>(());
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+                // A peer that sends what cannot be cut into messages loses its connection.
+                while let Some(length) = frame_length(&buffer).map_err(std::io::Error::other)? {
+                    let bytes = buffer.drain(..length).collect();
+                    let _ = tx.send(StreamInput::Message { peer, bytes });
+                }
+            }
+        }
+    };
+    let writing = async move {
+        while let Some(bytes) = queue.recv().await {
+            writer.write_all(&bytes).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let outcome = tokio::select! {
+        read = reading => read,
+        written = writing => written,
+    };
+    if let Err(e) = outcome {
+        tracing::debug!(%peer, error = %e, "SIP connection ended");
+    }
+    let _ = tx.send(StreamInput::Closed { peer });
+}
