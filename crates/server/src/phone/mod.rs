@@ -1,6 +1,6 @@
 //! The telephone gateway: rtcall-server as a SIP user agent on its trunks. [`Gateway`] is
-//! sans-IO like the hub and the SFU: the node feeds it the hub's phone commands, datagrams from
-//! its three sockets (SIP, the trunks' RTP, and WebRTC to the SFU) and the time; it gives back
+//! sans-IO like the hub and the SFU: the node feeds it the hub's phone commands, what arrives on
+//! its sockets (SIP over UDP or TCP, the trunks' RTP, WebRTC to the SFU) and the time; it gives back
 //! datagrams and [`PhoneEvent`]s for the hub (a phone participant rings, answers, hangs up,
 //! answers its media offer). One [`SipCall`] per phone leg, found by its SIP Call-ID, and once
 //! the phone side describes its audio, one [`PhoneMedia`] bridging it into the call.
