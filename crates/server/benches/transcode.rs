@@ -21,6 +21,7 @@ fn per_frame(c: &mut Criterion) {
     let forwarded = encoder.encode_vec(&speech_like, 400).unwrap();
     let mut g711 = Vec::new();
     Law::Ulaw.encode(&tone(440.0, 8_000.0, 160), &mut g711);
+    let mut pcm = Vec::with_capacity(160);
     for speakers in [1, 3] {
         let mut transcoder = Transcoder::new(Law::Ulaw).unwrap();
         let mut decoders: Vec<opus::Decoder> = (0..speakers)
@@ -35,7 +36,9 @@ fn per_frame(c: &mut Criterion) {
                         decoder.decode(black_box(&forwarded), pcm, false).unwrap();
                     }
                     black_box(transcoder.to_phone(decoded.iter().map(Vec::as_slice)));
-                    black_box(transcoder.to_call(Some(black_box(&g711))).unwrap().1)
+                    pcm.clear();
+                    Law::Ulaw.decode(black_box(&g711), &mut pcm);
+                    black_box(transcoder.to_call(Some(&pcm)).unwrap().1)
                 })
             },
         );

@@ -111,21 +111,24 @@ pub fn level(samples: &[i16]) -> u8 {
     (-dbov).clamp(0.0, 127.0) as u8
 }
 
-/// Packets from a trunk, played out one 20 ms frame per tick after a fixed delay, in
-/// timestamp order: late packets are dropped, missing ones come out as `None` (the caller
-/// plays silence), a jump in timestamps (a new source, a long pause) starts over.
+/// A trunk's audio, played out one 20 ms frame per tick after a fixed delay, placed by RTP
+/// timestamp sample by sample: packets of any duration (10, 20, 30 ms…) and in any order make
+/// the same frames; late packets are dropped, gaps play as silence, a jump in timestamps (a new
+/// source, a long pause) starts over.
 #[derive(Debug)]
 pub struct JitterBuffer {
     /// Frames held back before playing, to absorb network jitter.
     delay: u32,
-    frames: BTreeMap<u32, Vec<u8>>,
-    /// The timestamp to play next, once started.
+    /// Decoded packets by first sample's timestamp.
+    packets: BTreeMap<u32, Vec<i16>>,
+    /// The timestamp of the next sample to play, once started.
     next: Option<u32>,
     /// Ticks to wait before the first frame plays.
     waiting: u32,
 }
 
-/// Most frames held (one second): a trunk sending faster than real time cannot grow memory.
+/// Most packets held (one second of 20 ms ones): a trunk sending faster than real time cannot
+/// grow memory.
 const JITTER_CAPACITY: usize = 50;
 /// A timestamp this far from the expected one is a new stream, not jitter (one second).
 const JUMP: u32 = 8_000;
@@ -135,57 +138,73 @@ impl JitterBuffer {
     pub fn new(delay: u32) -> JitterBuffer {
         JitterBuffer {
             delay,
-            frames: BTreeMap::new(),
+            packets: BTreeMap::new(),
             next: None,
             waiting: delay,
         }
     }
 
-    /// Adds a packet's payload (`timestamp` in 8 kHz units).
-    pub fn push(&mut self, timestamp: u32, payload: &[u8]) {
+    /// Adds a packet's samples (`timestamp`: its first sample's, 8 kHz units).
+    pub fn push(&mut self, timestamp: u32, samples: &[i16]) {
         if let Some(next) = self.next {
             let ahead = timestamp.wrapping_sub(next);
+            let end_ahead = ahead.wrapping_add(samples.len() as u32);
             if ahead >= 1 << 31 {
-                // Behind what already played: too late, unless it is a jump back.
-                if next.wrapping_sub(timestamp) < JUMP {
+                // Starts before what plays next: too late if it also ends there, unless it is
+                // a jump back (a new stream).
+                if next.wrapping_sub(timestamp) >= JUMP {
+                    self.restart();
+                } else if end_ahead == 0 || end_ahead >= 1 << 31 {
                     return;
                 }
-                self.restart();
             } else if ahead >= JUMP {
                 self.restart();
             }
         }
-        if self.frames.len() >= JITTER_CAPACITY {
+        if self.packets.len() >= JITTER_CAPACITY {
             return;
         }
-        if self.next.is_none() {
-            self.next = Some(timestamp);
-        }
-        self.frames.insert(timestamp, payload.to_vec());
+        self.next.get_or_insert(timestamp);
+        self.packets.insert(timestamp, samples.to_vec());
     }
 
     fn restart(&mut self) {
-        self.frames.clear();
+        self.packets.clear();
         self.next = None;
         self.waiting = self.delay;
     }
 
-    /// The frame to play this tick (20 ms), if it arrived.
-    pub fn pop(&mut self) -> Option<Vec<u8>> {
+    /// The frame (160 samples) to play this tick, if any of it arrived; what is missing within
+    /// it is silence.
+    pub fn pop(&mut self) -> Option<Vec<i16>> {
         let next = self.next?;
         if self.waiting > 0 {
             self.waiting -= 1;
             return None;
         }
+        let frame_end = NARROW_FRAME as i64;
+        let mut frame = vec![0i16; NARROW_FRAME];
+        let mut heard = false;
+        self.packets.retain(|&timestamp, samples| {
+            // Where the packet starts relative to this frame (negative: before it).
+            let start = i64::from(timestamp.wrapping_sub(next) as i32);
+            let end = start + samples.len() as i64;
+            if start < frame_end && end > 0 {
+                heard = true;
+                let from = start.max(0);
+                let to = end.min(frame_end);
+                frame[from as usize..to as usize]
+                    .copy_from_slice(&samples[(from - start) as usize..(to - start) as usize]);
+            }
+            // Kept while some of it is still to play.
+            end > frame_end
+        });
         self.next = Some(next.wrapping_add(NARROW_FRAME as u32));
-        let frame = self.frames.remove(&next);
-        // Drop what can no longer play (older than the new position).
-        self.frames.retain(|&ts, _| ts.wrapping_sub(next) < 1 << 31);
-        if frame.is_none() && self.frames.is_empty() {
+        if !heard && self.packets.is_empty() {
             // Nothing more coming yet: wait for the stream to resume.
             self.restart();
         }
-        frame
+        heard.then_some(frame)
     }
 }
 
@@ -277,12 +296,17 @@ mod tests {
         assert_eq!(level(&sine), 3, "a full-scale sine is -3 dBov");
     }
 
+    /// Samples numbered from `from`, so where each lands can be checked.
+    fn ramp(from: i16, len: usize) -> Vec<i16> {
+        (0..len as i16).map(|i| from + i).collect()
+    }
+
     #[test]
     fn the_jitter_buffer_reorders_delays_and_drops_late_packets() {
         let mut buffer = JitterBuffer::new(2);
         // Frames 0, 2, 1 arrive out of order; 3 is lost; 4 arrives.
-        for ts in [0u32, 320, 160, 640] {
-            buffer.push(ts, &[ts as u8]);
+        for n in [0i16, 2, 1, 4] {
+            buffer.push(n as u32 * 160, &ramp(n * 160, 160));
         }
         let played: Vec<_> = (0..7).map(|_| buffer.pop()).collect();
         assert_eq!(
@@ -290,34 +314,56 @@ mod tests {
             [
                 None,
                 None,
-                Some(vec![0]),
-                Some(vec![160]),
-                Some(vec![64]),
+                Some(ramp(0, 160)),
+                Some(ramp(160, 160)),
+                Some(ramp(320, 160)),
                 None,
-                Some(vec![128])
+                Some(ramp(640, 160)),
             ]
         );
         // A packet for a frame already played is dropped.
-        buffer.push(320, &[1]);
-        buffer.push(800, &[9]);
-        assert_eq!(buffer.pop(), Some(vec![9]));
+        buffer.push(320, &ramp(1, 160));
+        buffer.push(800, &ramp(800, 160));
+        assert_eq!(buffer.pop(), Some(ramp(800, 160)));
+    }
+
+    #[test]
+    fn packets_of_any_duration_play_as_the_same_20_ms_frames() {
+        for ptime_samples in [80usize, 160, 240, 480] {
+            let mut buffer = JitterBuffer::new(0);
+            let signal = ramp(0, 2_400);
+            for (i, packet) in signal.chunks(ptime_samples).enumerate() {
+                buffer.push((i * ptime_samples) as u32, packet);
+            }
+            let played: Vec<i16> = (0..15)
+                .flat_map(|_| buffer.pop().expect("a whole frame"))
+                .collect();
+            assert_eq!(played, signal, "{ptime_samples}-sample packets");
+        }
+        // Part of a frame missing plays as silence within it.
+        let mut buffer = JitterBuffer::new(0);
+        buffer.push(0, &ramp(1, 80));
+        buffer.push(240, &ramp(1, 80));
+        let mut expected = ramp(1, 80);
+        expected.extend([0; 80]);
+        assert_eq!(buffer.pop(), Some(expected));
     }
 
     #[test]
     fn the_jitter_buffer_restarts_on_a_timestamp_jump_and_is_bounded() {
         let mut buffer = JitterBuffer::new(0);
-        buffer.push(1_000, &[1]);
-        assert_eq!(buffer.pop(), Some(vec![1]));
-        buffer.push(1_000 + 160 + 80_000, &[2]);
+        buffer.push(1_000, &ramp(1, 160));
+        assert_eq!(buffer.pop(), Some(ramp(1, 160)));
+        buffer.push(1_000 + 160 + 80_000, &ramp(2, 160));
         assert_eq!(
             buffer.pop(),
-            Some(vec![2]),
+            Some(ramp(2, 160)),
             "a new stream plays from its own start"
         );
         let mut flooded = JitterBuffer::new(0);
         for i in 0..1_000u32 {
-            flooded.push(i * 160, &[0]);
+            flooded.push(i * 160, &[0; 160]);
         }
-        assert_eq!(flooded.frames.len(), JITTER_CAPACITY);
+        assert_eq!(flooded.packets.len(), JITTER_CAPACITY);
     }
 }

@@ -2,8 +2,8 @@
 //! WebRTC connection (str0m) to the SFU, so the SFU forwards it everyone's audio and forwards
 //! its audio to everyone, with no special case inside the SFU. Every 20 ms it
 //!
-//! - plays one frame from the trunk's [`JitterBuffer`] (G.711 → 16-bit → 48 kHz → Opus, with
-//!   its RFC 6464 level so the SFU sees who speaks), and
+//! - plays one frame from the trunk's [`JitterBuffer`] (G.711, decoded as it arrives → 48 kHz →
+//!   Opus, with its RFC 6464 level so the SFU sees who speaks), and
 //! - mixes what the SFU forwarded (Opus → 48 kHz, one decoder per line, summed → 8 kHz →
 //!   G.711) into one RTP packet for the trunk: the phone hears everyone but itself, since the
 //!   SFU never forwards a participant's own audio back.
@@ -103,13 +103,11 @@ impl Transcoder {
         })
     }
 
-    /// One frame from the phone (G.711; `None` when it did not arrive: silence) as Opus for
-    /// the call, with its RFC 6464 level.
-    pub fn to_call(&mut self, g711: Option<&[u8]>) -> Result<(&[u8], u8), opus::Error> {
+    /// One frame from the phone (8 kHz, decoded from G.711 as it arrived; `None` when none
+    /// did: silence) as Opus for the call, with its RFC 6464 level.
+    pub fn to_call(&mut self, frame: Option<&[i16]>) -> Result<(&[u8], u8), opus::Error> {
         self.narrow.clear();
-        if let Some(g711) = g711 {
-            self.law.decode(g711, &mut self.narrow);
-        }
+        self.narrow.extend_from_slice(frame.unwrap_or_default());
         self.narrow.resize(NARROW_FRAME, 0);
         self.wide.clear();
         self.up.up(&self.narrow, &mut self.wide);
@@ -309,7 +307,9 @@ impl PhoneMedia {
         if packet.payload_type == self.transcoder.law.payload_type() {
             // (Anything else, comfort noise say, is not audio to play.)
             self.stats.rtp_received += 1;
-            self.jitter.push(packet.timestamp, packet.payload);
+            let mut samples = Vec::with_capacity(packet.payload.len());
+            self.transcoder.law.decode(packet.payload, &mut samples);
+            self.jitter.push(packet.timestamp, &samples);
         }
         None
     }
