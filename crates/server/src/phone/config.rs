@@ -112,13 +112,6 @@ pub struct PhoneConfig {
     pub trunks: Vec<Trunk>,
 }
 
-impl PhoneConfig {
-    /// Whether the deployment owns `number` (it may be a caller id).
-    pub fn owns(&self, number: &str) -> bool {
-        self.trunks.iter().any(|t| t.owns(number))
-    }
-}
-
 /// Whether `number` is an E.164 number: `+`, a country code not starting with 0, at most 15
 /// digits in all (ITU-T E.164 §6). Numbering plans within countries are not checked.
 pub fn is_e164(number: &str) -> bool {
@@ -254,8 +247,8 @@ mod tests {
             config.trunks[0].allow,
             ["10.0.0.1".parse::<IpAddr>().unwrap()]
         );
-        assert!(config.owns("+14255550100"));
-        assert!(!config.owns("+14255550101"));
+        assert!(config.trunks[0].owns("+14255550100"));
+        assert!(!config.trunks[0].owns("+14255550101"));
         let bad_number =
             trunk("name = \"t\"\naddress = \"10.0.0.1:5060\"\nnumbers = [\"555-0100\"]");
         assert!(bad_number.unwrap_err().contains("555-0100"));
