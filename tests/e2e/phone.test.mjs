@@ -27,7 +27,7 @@ const trunkPort = await freeUdpPort();
 const config = path.join(mkdtempSync(path.join(tmpdir(), 'rtcall-phone-')), 'phone.toml');
 writeFileSync(
   config,
-  `sip_udp = "127.0.0.1:0"\nphone_rtp_udp = "127.0.0.1:0"\n\n[[trunks]]\nname = "sipp"\naddress = "127.0.0.1:${trunkPort}"\nnumbers = ["${OWNED}"]\n`,
+  `sip_udp = "127.0.0.1:0"\nphone_rtp_udp = "127.0.0.1:0"\nphone_rtp_ports = 4\n\n[[trunks]]\nname = "sipp"\naddress = "127.0.0.1:${trunkPort}"\nnumbers = ["${OWNED}"]\n`,
 );
 const ctx = suite({ serverArgs: ['--config', config] });
 const { user, closeAll } = ctx;

@@ -95,8 +95,10 @@ struct FileConfig {
     turn_secret: Option<String>,
     /// The telephone gateway's SIP address (with trunks only).
     sip_udp: Option<SocketAddr>,
-    /// Where phones' audio arrives.
+    /// Where phones' audio arrives (the first port).
     phone_rtp_udp: Option<SocketAddr>,
+    /// How many RTP ports, one per phone call.
+    phone_rtp_ports: Option<u16>,
     #[serde(default)]
     trunks: Vec<TrunkFile>,
 }
@@ -255,7 +257,7 @@ impl Config {
                 cli.turn_secret.or(file.turn_secret),
             )?,
             phone: phone_config(
-                (file.sip_udp, file.phone_rtp_udp),
+                (file.sip_udp, file.phone_rtp_udp, file.phone_rtp_ports),
                 ring_timeout,
                 file.trunks,
             )?,
@@ -275,9 +277,9 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 /// Telephony is on with at least one trunk; its addresses default to 127.0.0.1:5070 (SIP) and
-/// 127.0.0.1:5072 (RTP). Phones ring as long as users do (`ring_timeout`).
+/// 100 RTP ports from 127.0.0.1:5072. Phones ring as long as users do (`ring_timeout`).
 fn phone_config(
-    (sip_udp, rtp_udp): (Option<SocketAddr>, Option<SocketAddr>),
+    (sip_udp, rtp_udp, rtp_ports): (Option<SocketAddr>, Option<SocketAddr>, Option<u16>),
     ring_timeout: Duration,
     trunks: Vec<TrunkFile>,
 ) -> Result<Option<PhoneConfig>, ConfigError> {
@@ -288,6 +290,7 @@ fn phone_config(
         (
             sip_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5070))),
             rtp_udp.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5072))),
+            rtp_ports.unwrap_or(100),
         ),
         ring_timeout,
         trunks,

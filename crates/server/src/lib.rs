@@ -34,7 +34,7 @@ use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
 use node::{Node, NodeHandle, Telephony};
 use phone::tcp::SipStreams;
-use phone::Gateway;
+use phone::{Gateway, MediaPorts};
 use rtcall_sip::call::Transport;
 use sfu::{Sfu, SfuConfig};
 use signaling::hub::{Hub, HubConfig};
@@ -130,13 +130,29 @@ impl Server {
         let phone = match &config.phone {
             Some(phone) => {
                 let sip = UdpSocket::bind(phone.sip_udp).await?;
-                let rtp = UdpSocket::bind(phone.rtp_udp).await?;
-                // Its own connections to the SFU, like any client's.
-                let webrtc = UdpSocket::bind(SocketAddr::new(phone.rtp_udp.ip(), 0)).await?;
+                let mut rtp = Vec::with_capacity(usize::from(phone.rtp_ports));
+                for i in 0..phone.rtp_ports {
+                    let port = match phone.rtp_udp.port() {
+                        0 => 0,
+                        first => first + i,
+                    };
+                    let address = SocketAddr::new(phone.rtp_udp.ip(), port);
+                    rtp.push(std::sync::Arc::new(UdpSocket::bind(address).await?));
+                }
+                // Each call's own connection to the SFU, like any client's.
+                let mut webrtc = Vec::with_capacity(rtp.len());
+                let mut ports = Vec::with_capacity(rtp.len());
+                for socket in &rtp {
+                    let own = UdpSocket::bind(SocketAddr::new(phone.rtp_udp.ip(), 0)).await?;
+                    ports.push(MediaPorts {
+                        rtp: socket.local_addr()?,
+                        webrtc: own.local_addr()?,
+                    });
+                    webrtc.push(std::sync::Arc::new(own));
+                }
                 let mut phone = phone.clone();
                 // A port 0 in the settings is the one the system gave.
                 phone.sip_udp = sip.local_addr()?;
-                phone.rtp_udp = rtp.local_addr()?;
                 // TCP trunks reach the gateway on the same port number, over TCP.
                 let tcp = phone.trunks.iter().any(|t| t.transport == Transport::Tcp);
                 let sip_tcp = match tcp {
@@ -146,7 +162,7 @@ impl Server {
                 let (streams, received) = SipStreams::new();
                 Some((
                     Telephony {
-                        gateway: Gateway::new(phone, webrtc.local_addr()?, rand::random()),
+                        gateway: Gateway::new(phone, ports, rand::random()),
                         sip,
                         rtp,
                         webrtc,

@@ -74,10 +74,10 @@ pub struct Telephony {
     pub gateway: Gateway,
     /// SIP, to and from trunks.
     pub sip: UdpSocket,
-    /// RTP, to and from trunks.
-    pub rtp: UdpSocket,
-    /// WebRTC, to and from the SFU.
-    pub webrtc: UdpSocket,
+    /// RTP, to and from trunks: one port per call.
+    pub rtp: Vec<Arc<UdpSocket>>,
+    /// WebRTC, to and from the SFU: one port per call, at its RTP port's index.
+    pub webrtc: Vec<Arc<UdpSocket>>,
     /// SIP over TCP: where TCP trunks connect (on the SIP port), if any trunk is TCP.
     pub sip_tcp: Option<tokio::net::TcpListener>,
     /// SIP over TCP: the connections.
@@ -92,6 +92,9 @@ pub struct Node {
     phone: Option<Telephony>,
     /// What the SIP connections receive (apart from `phone` so the loop can borrow both).
     sip_streams: Option<mpsc::UnboundedReceiver<StreamInput>>,
+    /// What the RTP and WebRTC ports receive: (port index, source, datagram).
+    rtp_in: Option<mpsc::Receiver<PortDatagram>>,
+    webrtc_in: Option<mpsc::Receiver<PortDatagram>>,
     local: std::net::SocketAddr,
     outboxes: HashMap<EndpointId, mpsc::Sender<OutgoingFrame>>,
     rx: mpsc::UnboundedReceiver<NodeInput>,
@@ -107,6 +110,8 @@ impl Node {
         phone: Option<(Telephony, mpsc::UnboundedReceiver<StreamInput>)>,
     ) -> std::io::Result<(Node, NodeHandle)> {
         let (phone, sip_streams) = phone.unzip();
+        let rtp_in = phone.as_ref().map(|p| listen(&p.rtp));
+        let webrtc_in = phone.as_ref().map(|p| listen(&p.webrtc));
         let (tx, rx) = mpsc::unbounded_channel();
         let local = socket.local_addr()?;
         Ok((
@@ -116,6 +121,8 @@ impl Node {
                 socket,
                 phone,
                 sip_streams,
+                rtp_in,
+                webrtc_in,
                 local,
                 outboxes: HashMap::new(),
                 rx,
@@ -128,8 +135,6 @@ impl Node {
     pub async fn run(mut self) {
         let mut buf = vec![0u8; 2048];
         let mut sip_buf = vec![0u8; rtcall_sip::message::MAX_MESSAGE];
-        let mut rtp_buf = vec![0u8; 2048];
-        let mut webrtc_buf = vec![0u8; 2048];
         loop {
             let phone_timeout = self.phone.as_ref().and_then(|p| p.gateway.poll_timeout());
             let deadline = [
@@ -191,14 +196,14 @@ impl Node {
                         }
                     }
                 }
-                received = receive(self.phone.as_ref().map(|p| &p.rtp), &mut rtp_buf) => {
-                    if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
-                        phone.gateway.handle_rtp(source, &rtp_buf[..n]);
+                datagram = port_input(self.rtp_in.as_mut()) => {
+                    if let (Some((port, source, bytes)), Some(phone)) = (datagram, &mut self.phone) {
+                        phone.gateway.handle_rtp(port, source, &bytes);
                     }
                 }
-                received = receive(self.phone.as_ref().map(|p| &p.webrtc), &mut webrtc_buf) => {
-                    if let (Ok((n, source)), Some(phone)) = (received, &mut self.phone) {
-                        phone.gateway.handle_webrtc(Instant::now(), source, &webrtc_buf[..n]);
+                datagram = port_input(self.webrtc_in.as_mut()) => {
+                    if let (Some((port, source, bytes)), Some(phone)) = (datagram, &mut self.phone) {
+                        phone.gateway.handle_webrtc(Instant::now(), port, source, &bytes);
                     }
                 }
                 input = self.rx.recv() => {
@@ -298,8 +303,8 @@ impl Node {
                 while let Some(transmit) = phone.gateway.poll_transmit() {
                     let socket = match transmit.socket {
                         PhoneSocket::Sip => &phone.sip,
-                        PhoneSocket::Rtp => &phone.rtp,
-                        PhoneSocket::WebRtc => &phone.webrtc,
+                        PhoneSocket::Rtp(port) => &phone.rtp[port],
+                        PhoneSocket::WebRtc(port) => &phone.webrtc[port],
                         PhoneSocket::SipTcp => {
                             phone.streams.send(transmit.destination, transmit.contents);
                             continue;
@@ -363,6 +368,36 @@ async fn receive(
 async fn stream_input(
     rx: Option<&mut mpsc::UnboundedReceiver<StreamInput>>,
 ) -> Option<StreamInput> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A datagram on one of the gateway's per-call ports: the port's index, the source, the bytes.
+type PortDatagram = (usize, std::net::SocketAddr, Vec<u8>);
+
+/// Reads every port of a set in a task of its own, into one channel for the node. Bounded:
+/// when the node falls behind, datagrams are dropped as the network would.
+fn listen(ports: &[Arc<UdpSocket>]) -> mpsc::Receiver<PortDatagram> {
+    let (tx, rx) = mpsc::channel(4096);
+    for (port, socket) in ports.iter().enumerate() {
+        let (socket, tx) = (Arc::clone(socket), tx.clone());
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, source)) = socket.recv_from(&mut buf).await {
+                match tx.try_send((port, source, buf[..n].to_vec())) {
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    _ => continue,
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// The next datagram from a set of ports; never, without a gateway.
+async fn port_input(rx: Option<&mut mpsc::Receiver<PortDatagram>>) -> Option<PortDatagram> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -125,7 +125,7 @@ fn server_configured(
     std::fs::write(
         &config,
         format!(
-            "{settings}sip_udp = \"127.0.0.1:{sip_port}\"\nphone_rtp_udp = \"127.0.0.1:0\"\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{trunk_port}\"\nnumbers = [\"{OWNED}\"]\n{routes}",
+            "{settings}sip_udp = \"127.0.0.1:{sip_port}\"\nphone_rtp_udp = \"127.0.0.1:0\"\nphone_rtp_ports = 4\n\n[[trunks]]\nname = \"sipp\"\naddress = \"127.0.0.1:{trunk_port}\"\nnumbers = [\"{OWNED}\"]\n{routes}",
         ),
     )
     .unwrap();
@@ -584,4 +584,40 @@ async fn a_busy_phone_ends_the_call_with_486_560486() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tcp_a_busy_phone_ends_the_call_with_486_560486() {
     busy(&["-t", "t1"], TCP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_calls_on_one_trunk_each_get_their_own_audio() {
+    // One sipp answers both and echoes both from the same media port: only the gateway's RTP
+    // port per call tells the calls apart.
+    let dir = data_dir();
+    let trunk = Trunk::start_with("answer_caller_hangs_up.xml", &["-rtp_echo", "-m", "2"]);
+    let server = server_with_trunk(dir.path(), &trunk);
+    let mut alice = Client::connect(&server.url, "Alice", 1).await;
+    let mut bob = Client::connect(&server.url, "Bob", 2).await;
+    let (alice_call, bob_call) = (new_call_id(), new_call_id());
+    alice.ok(call_phone(&alice_call)).await;
+    bob.ok(call_phone(&bob_call)).await;
+    let phone = format!("4:{PHONE}");
+    let alice_phone = alice
+        .wait_participant(&alice_call, &phone, ParticipantState::Connected)
+        .await;
+    let bob_phone = bob
+        .wait_participant(&bob_call, &phone, ParticipantState::Connected)
+        .await;
+    // Only Bob sends: his tone comes back to him, and Alice's phone line stays silent.
+    tone_comes_back_to(&mut bob, &bob_call, bob_phone).await;
+    let heard = alice
+        .media(&alice_call)
+        .lock()
+        .unwrap()
+        .audio_level_from(alice_phone);
+    assert!(
+        heard.is_none_or(|(_, level)| level < -60.0),
+        "Alice's phone line carries nothing of Bob's call: {heard:?}"
+    );
+    tone_comes_back_to(&mut alice, &alice_call, alice_phone).await;
+    assert_eq!(alice.hang_up(&alice_call).await, Some(EndReason::HUNG_UP));
+    assert_eq!(bob.hang_up(&bob_call).await, Some(EndReason::HUNG_UP));
+    trunk.finish();
 }

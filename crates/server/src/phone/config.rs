@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! sip_udp = "127.0.0.1:5070"       # the gateway's SIP address
-//! phone_rtp_udp = "127.0.0.1:5072" # where phones' audio arrives
+//! phone_rtp_udp = "127.0.0.1:5072" # where phones' audio arrives: the first of
+//! phone_rtp_ports = 100            # ports, one per phone call (port 0: any free ones)
 //!
 //! [[trunks]]
 //! name = "carrier"
@@ -104,8 +105,10 @@ impl Trunk {
 pub struct PhoneConfig {
     /// The gateway's SIP UDP address.
     pub sip_udp: SocketAddr,
-    /// The gateway's RTP UDP address.
+    /// The first of the gateway's RTP UDP addresses (port 0: any free ones).
     pub rtp_udp: SocketAddr,
+    /// How many RTP ports: one per phone call, so at most this many at once.
+    pub rtp_ports: u16,
     /// How long a phone may ring unanswered.
     pub ring_timeout: Duration,
     /// The trunks.
@@ -125,10 +128,16 @@ pub fn is_e164(number: &str) -> bool {
 
 /// Checks trunks from the file.
 pub fn validate(
-    (sip_udp, rtp_udp): (SocketAddr, SocketAddr),
+    (sip_udp, rtp_udp, rtp_ports): (SocketAddr, SocketAddr, u16),
     ring_timeout: Duration,
     trunks: Vec<TrunkFile>,
 ) -> Result<PhoneConfig, String> {
+    if rtp_ports == 0 || u32::from(rtp_udp.port()) + u32::from(rtp_ports) > 65_536 {
+        return Err(format!(
+            "phone_rtp_ports {rtp_ports} from port {} does not fit the port range",
+            rtp_udp.port()
+        ));
+    }
     let trunks = trunks
         .into_iter()
         .map(|t| {
@@ -199,6 +208,7 @@ pub fn validate(
     Ok(PhoneConfig {
         sip_udp,
         rtp_udp,
+        rtp_ports,
         ring_timeout,
         trunks,
     })
@@ -232,6 +242,7 @@ mod tests {
             (
                 "127.0.0.1:5070".parse().unwrap(),
                 "127.0.0.1:5072".parse().unwrap(),
+                4,
             ),
             Duration::from_secs(60),
             vec![file],

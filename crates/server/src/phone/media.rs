@@ -269,10 +269,11 @@ impl PhoneMedia {
         Ok(answer.to_sdp_string())
     }
 
-    /// A datagram from the SFU; `false` if it is not this connection's.
-    pub fn handle_webrtc(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) -> bool {
+    /// A datagram on this call's WebRTC port; what is not its connection's (not from the SFU
+    /// it talks to) is dropped.
+    pub fn handle_webrtc(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
         let Ok(contents) = bytes.try_into() else {
-            return false;
+            return;
         };
         let input = Input::Receive(
             now,
@@ -284,13 +285,12 @@ impl PhoneMedia {
             },
         );
         if !self.rtc.accepts(&input) {
-            return false;
+            return;
         }
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!(error = %e, "phone media input failed");
         }
         self.drive(now);
-        true
     }
 
     /// An RTP packet from the trunk; returns the key pressed, when one ends.

@@ -141,6 +141,15 @@ pub enum PhoneEvent {
     },
 }
 
+/// One call's media ports: RTP to the phone side, WebRTC to the SFU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaPorts {
+    /// Where the phone side's RTP arrives.
+    pub rtp: SocketAddr,
+    /// The call's end of its connection to the SFU.
+    pub webrtc: SocketAddr,
+}
+
 /// Which of the gateway's sockets a datagram uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneSocket {
@@ -149,10 +158,12 @@ pub enum PhoneSocket {
     /// SIP over TCP: the node keeps a connection per peer (the one a peer opened, or one it
     /// opens).
     SipTcp,
-    /// RTP, to trunks.
-    Rtp,
-    /// WebRTC, to the SFU.
-    WebRtc,
+    /// RTP, to trunks, from one of the gateway's RTP ports (by index): each call has its own.
+    Rtp(usize),
+    /// WebRTC, to the SFU, from one of the gateway's WebRTC ports (by index; a call's is at
+    /// its RTP port's index). One per call: two connections from one port to the SFU's one
+    /// port could not be told apart.
+    WebRtc(usize),
 }
 
 /// A datagram to send.
@@ -169,6 +180,8 @@ pub struct PhoneTransmit {
 #[derive(Debug)]
 struct PhoneCall {
     leg: LegKey,
+    /// Its RTP port (an index into the gateway's).
+    rtp: usize,
     /// Where its SIP goes: the trunk (calls out), or whoever sent the INVITE (calls in).
     peer: SocketAddr,
     sip: SipCall,
@@ -189,17 +202,23 @@ pub struct GatewayStats {
     pub malformed: u64,
     /// Requests for dialogs that do not exist.
     pub unknown_dialog: u64,
-    /// RTP from addresses no phone call sends from.
+    /// RTP on a port no call has, or from an address other than its phone side's.
     pub unknown_rtp: u64,
+    /// Calls refused because every RTP port was in use.
+    pub no_port: u64,
 }
 
 /// The gateway's state: its phone calls.
 #[derive(Debug)]
 pub struct Gateway {
     config: PhoneConfig,
-    /// The gateway's WebRTC socket (its side of media connections to the SFU).
-    webrtc: SocketAddr,
+    /// Its media ports, by index: an RTP port (to the phone side) and a WebRTC port (to the
+    /// SFU) for each call at once.
+    ports: Vec<MediaPorts>,
+    free_rtp: Vec<usize>,
     calls: HashMap<String, PhoneCall>,
+    /// Calls by RTP port.
+    by_rtp: HashMap<usize, String>,
     by_leg: HashMap<LegKey, String>,
     rng: rand::rngs::StdRng,
     transmits: VecDeque<PhoneTransmit>,
@@ -208,13 +227,15 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway on `config`'s trunks, connecting to the SFU from `webrtc`; `seed` makes its
-    /// Call-IDs, tags and SSRCs.
-    pub fn new(config: PhoneConfig, webrtc: SocketAddr, seed: u64) -> Self {
+    /// A gateway on `config`'s trunks, with one call's media on each of `ports`; `seed` makes
+    /// its Call-IDs, tags and SSRCs.
+    pub fn new(config: PhoneConfig, ports: Vec<MediaPorts>, seed: u64) -> Self {
         Gateway {
             config,
-            webrtc,
+            free_rtp: (0..ports.len()).rev().collect(),
+            ports,
             calls: HashMap::new(),
+            by_rtp: HashMap::new(),
             by_leg: HashMap::new(),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             transmits: VecDeque::new(),
@@ -289,6 +310,14 @@ impl Gateway {
             });
             return;
         };
+        let Some(rtp) = self.free_rtp.pop() else {
+            self.stats.no_port += 1;
+            self.events.push_back(PhoneEvent::Ended {
+                leg,
+                reason: EndReason::phone(503),
+            });
+            return;
+        };
         let t: &Trunk = &self.config.trunks[trunk];
         let call_id = format!("{:032x}@rtcall", self.rng.gen::<u128>());
         let dial = Dial {
@@ -303,8 +332,8 @@ impl Gateway {
             transport: t.transport,
         };
         let offer = AudioDescription {
-            address: self.config.rtp_udp.ip(),
-            port: self.config.rtp_udp.port(),
+            address: self.ports[rtp].rtp.ip(),
+            port: self.ports[rtp].rtp.port(),
             laws: vec![Law::Ulaw, Law::Alaw],
             telephone_event: Some(TELEPHONE_EVENT_PT),
             direction: Direction::SendRecv,
@@ -312,6 +341,7 @@ impl Gateway {
         let sip = SipCall::dial(now, dial, &offer);
         self.add(PhoneCall {
             leg,
+            rtp,
             peer: self.config.trunks[trunk].address,
             sip,
             media: None,
@@ -390,6 +420,16 @@ impl Gateway {
             });
             return;
         };
+        let Some(rtp) = self.free_rtp.pop() else {
+            self.stats.no_port += 1;
+            let response = Message::response_to(invite, 503, "Service Unavailable", None);
+            self.transmits.push_back(PhoneTransmit {
+                socket: sip_socket(Transport::of(invite)),
+                destination: peer,
+                contents: response.to_bytes(),
+            });
+            return;
+        };
         let caller = caller_number(invite).unwrap_or("anonymous").to_owned();
         let tag = format!("{:016x}", self.rng.gen::<u64>());
         let mut sip = SipCall::incoming(now, self.config.sip_udp, invite, tag);
@@ -413,6 +453,7 @@ impl Gateway {
         }
         self.add(PhoneCall {
             leg,
+            rtp,
             peer,
             sip,
             media: None,
@@ -421,10 +462,12 @@ impl Gateway {
         });
     }
 
-    /// Keeps a new call (by its SIP Call-ID and its leg) and sends what it has to send.
+    /// Keeps a new call (by its SIP Call-ID, its leg and its RTP port) and sends what it has
+    /// to send.
     fn add(&mut self, call: PhoneCall) {
         let call_id = call.sip.call_id().to_owned();
         self.by_leg.insert(call.leg.clone(), call_id.clone());
+        self.by_rtp.insert(call.rtp, call_id.clone());
         self.calls.insert(call_id.clone(), call);
         self.drain(&call_id);
     }
@@ -440,13 +483,14 @@ impl Gateway {
         let Some(offer) = call.offer.take() else {
             return;
         };
-        let answer = offer.answer(self.config.rtp_udp.ip(), self.config.rtp_udp.port());
+        let ports = self.ports[call.rtp];
+        let answer = offer.answer(ports.rtp.ip(), ports.rtp.port());
         call.sip.answer(now, &answer);
         let heard = AudioDescription {
             laws: answer.laws.clone(),
             ..offer
         };
-        bridge(&mut call.media, self.webrtc, &heard, &mut self.rng);
+        bridge(&mut call.media, ports.webrtc, &heard, &mut self.rng);
         self.events.push_back(PhoneEvent::Progress {
             leg: leg.clone(),
             progress: PhoneProgress::Connected,
@@ -460,18 +504,23 @@ impl Gateway {
         self.calls.get_mut(call_id)?.media.as_mut()
     }
 
-    /// A datagram on the RTP socket: the audio (or keys) of the phone call sending from
-    /// `source`.
-    pub fn handle_rtp(&mut self, source: SocketAddr, bytes: &[u8]) {
+    /// A datagram on RTP port `port`: the audio (or keys) of that port's call, if it comes from
+    /// the phone side's host (any port of it, for trunks behind NAT).
+    pub fn handle_rtp(&mut self, port: usize, source: SocketAddr, bytes: &[u8]) {
         let call = self
-            .calls
-            .values_mut()
-            .find(|c| c.media.as_ref().is_some_and(|m| m.trunk() == source));
+            .by_rtp
+            .get(&port)
+            .and_then(|id| self.calls.get_mut(id))
+            .filter(|c| {
+                c.media
+                    .as_ref()
+                    .is_some_and(|m| m.trunk().ip() == source.ip())
+            });
         let (Some(call), Some(packet)) = (call, RtpPacket::parse(bytes)) else {
             self.stats.unknown_rtp += 1;
             return;
         };
-        let bridge = call.media.as_mut().expect("found by its bridge");
+        let bridge = call.media.as_mut().expect("filtered on its bridge");
         if let Some(code) = bridge.handle_rtp(&packet) {
             self.events.push_back(PhoneEvent::Dtmf {
                 leg: call.leg.clone(),
@@ -480,26 +529,32 @@ impl Gateway {
         }
     }
 
-    /// A datagram on the WebRTC socket, for whichever bridge's connection it belongs to.
-    pub fn handle_webrtc(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
-        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
-            if bridge.handle_webrtc(now, source, bytes) {
-                break;
-            }
+    /// A datagram on WebRTC port `port`: the SFU talking to that port's call.
+    pub fn handle_webrtc(&mut self, now: Instant, port: usize, source: SocketAddr, bytes: &[u8]) {
+        let bridge = self
+            .by_rtp
+            .get(&port)
+            .and_then(|id| self.calls.get_mut(id))
+            .and_then(|c| c.media.as_mut());
+        if let Some(bridge) = bridge {
+            bridge.handle_webrtc(now, source, bytes);
         }
         self.drain_media();
     }
 
     /// The media bridges' datagrams, queued.
     fn drain_media(&mut self) {
-        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
+        for call in self.calls.values_mut() {
+            let Some(bridge) = call.media.as_mut() else {
+                continue;
+            };
             while let Some(transmit) = bridge.poll_transmit() {
                 self.transmits.push_back(match transmit {
                     MediaTransmit::Rtp {
                         destination,
                         contents,
                     } => PhoneTransmit {
-                        socket: PhoneSocket::Rtp,
+                        socket: PhoneSocket::Rtp(call.rtp),
                         destination,
                         contents,
                     },
@@ -507,7 +562,7 @@ impl Gateway {
                         destination,
                         contents,
                     } => PhoneTransmit {
-                        socket: PhoneSocket::WebRtc,
+                        socket: PhoneSocket::WebRtc(call.rtp),
                         destination,
                         contents,
                     },
@@ -568,6 +623,7 @@ impl Gateway {
             return;
         };
         let socket = sip_socket(call.sip.transport());
+        let webrtc = self.ports[call.rtp].webrtc;
         while let Some(contents) = call.sip.poll_transmit() {
             self.transmits.push_back(PhoneTransmit {
                 socket,
@@ -580,11 +636,11 @@ impl Gateway {
             let progress = match event {
                 CallEvent::Ringing => Some(PhoneProgress::Ringing),
                 CallEvent::EarlyMedia(audio) => {
-                    bridge(&mut call.media, self.webrtc, &audio, &mut self.rng);
+                    bridge(&mut call.media, webrtc, &audio, &mut self.rng);
                     Some(PhoneProgress::EarlyMedia)
                 }
                 CallEvent::Answered(audio) => {
-                    bridge(&mut call.media, self.webrtc, &audio, &mut self.rng);
+                    bridge(&mut call.media, webrtc, &audio, &mut self.rng);
                     Some(PhoneProgress::Connected)
                 }
                 CallEvent::Trying | CallEvent::Offered(_) => None,
@@ -608,9 +664,11 @@ impl Gateway {
             }
         }
         if call.sip.is_done() {
-            let leg = call.leg.clone();
+            let (leg, rtp) = (call.leg.clone(), call.rtp);
             self.calls.remove(call_id);
             self.by_leg.remove(&leg);
+            self.by_rtp.remove(&rtp);
+            self.free_rtp.push(rtp);
         }
     }
 }
@@ -673,9 +731,14 @@ mod tests {
         let sockets = (
             "127.0.0.1:5070".parse().unwrap(),
             "127.0.0.1:5072".parse().unwrap(),
+            1,
         );
         let config = config::validate(sockets, Duration::from_secs(60), vec![trunk]).unwrap();
-        Gateway::new(config, "127.0.0.1:6000".parse().unwrap(), 7)
+        let ports = vec![MediaPorts {
+            rtp: "127.0.0.1:5072".parse().unwrap(),
+            webrtc: "127.0.0.1:6000".parse().unwrap(),
+        }];
+        Gateway::new(config, ports, 7)
     }
 
     fn request(method: &str, call_id: &str) -> Vec<u8> {
@@ -731,6 +794,7 @@ mod tests {
             ]
         );
         g.handle_rtp(
+            0,
             "10.0.0.1:4000".parse().unwrap(),
             &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
         );
@@ -741,6 +805,7 @@ mod tests {
                 malformed: 1,
                 unknown_dialog: 1,
                 unknown_rtp: 1,
+                no_port: 0,
             }
         );
         assert!(g.poll_event().is_none());
@@ -787,5 +852,34 @@ mod tests {
             })
         );
         assert!(sent(&mut g).is_empty());
+    }
+
+    #[test]
+    fn a_call_needs_a_free_media_port_and_gives_it_back() {
+        // This gateway has one port: a second call while the first holds it gets 503.
+        let mut g = gateway();
+        let now = Instant::now();
+        let dial = |n| PhoneCommand::Dial {
+            leg: LegKey {
+                call: CallId("c".into()),
+                participant: ParticipantId(n),
+            },
+            number: "+14255550123".into(),
+            caller_id: "+14255550100".into(),
+        };
+        g.handle_command(now, dial(1));
+        let [(_, _, invite)] = sent(&mut g).try_into().unwrap();
+        assert!(invite.starts_with("INVITE"));
+        g.handle_command(now, dial(2));
+        assert!(matches!(
+            g.poll_event(),
+            Some(PhoneEvent::Ended { reason, .. }) if reason == EndReason::phone(503)
+        ));
+        assert_eq!(g.stats().no_port, 1);
+        // The first call ends (its INVITE times out): the port is free again.
+        g.handle_timeout(now + Duration::from_secs(33));
+        assert!(matches!(g.poll_event(), Some(PhoneEvent::Ended { .. })));
+        g.handle_command(now + Duration::from_secs(33), dial(3));
+        assert!(g.poll_event().is_none(), "dialled, not refused");
     }
 }
