@@ -171,6 +171,8 @@ pub struct PhoneMedia {
     rtc_timeout: Instant,
     transmits: VecDeque<MediaTransmit>,
     stats: MediaStats,
+    /// Room for one decoded Opus packet (at most 120 ms at 48 kHz), reused.
+    decoded: Vec<i16>,
 }
 
 impl std::fmt::Debug for PhoneMedia {
@@ -220,6 +222,7 @@ impl PhoneMedia {
             rtc_timeout: now,
             transmits: VecDeque::new(),
             stats: MediaStats::default(),
+            decoded: vec![0; WIDE_FRAME * 6],
         })
     }
 
@@ -364,12 +367,10 @@ impl PhoneMedia {
                         continue;
                     };
                     self.stats.opus_received += 1;
-                    let mut pcm = vec![0i16; WIDE_FRAME * 6];
-                    match line.decoder.decode(&data.data, &mut pcm, false) {
+                    match line.decoder.decode(&data.data, &mut self.decoded, false) {
                         Ok(n) => {
-                            pcm.truncate(n);
                             // Frames longer than 20 ms are split so the mix takes one per tick.
-                            for frame in pcm.chunks(WIDE_FRAME) {
+                            for frame in self.decoded[..n].chunks(WIDE_FRAME) {
                                 let mut frame = frame.to_vec();
                                 frame.resize(WIDE_FRAME, 0);
                                 line.frames.push_back(frame);

@@ -287,7 +287,10 @@ impl Gateway {
                 sdp,
                 media,
             } => {
-                let Some(bridge) = self.bridge_of(&leg) else {
+                let Some(call) = self.by_leg.get(&leg).and_then(|id| self.calls.get_mut(id)) else {
+                    return;
+                };
+                let Some(bridge) = call.media.as_mut() else {
                     return;
                 };
                 match bridge.accept_offer(now, &sdp, &media) {
@@ -296,7 +299,7 @@ impl Gateway {
                         .push_back(PhoneEvent::Answer { leg, version, sdp }),
                     Err(e) => tracing::warn!(error = %e, "cannot answer the SFU for a phone"),
                 }
-                self.drain_media();
+                queue_media(&mut self.transmits, call);
             }
         }
     }
@@ -531,54 +534,24 @@ impl Gateway {
 
     /// A datagram on WebRTC port `port`: the SFU talking to that port's call.
     pub fn handle_webrtc(&mut self, now: Instant, port: usize, source: SocketAddr, bytes: &[u8]) {
-        let bridge = self
-            .by_rtp
-            .get(&port)
-            .and_then(|id| self.calls.get_mut(id))
-            .and_then(|c| c.media.as_mut());
-        if let Some(bridge) = bridge {
+        let Some(call) = self.by_rtp.get(&port).and_then(|id| self.calls.get_mut(id)) else {
+            return;
+        };
+        if let Some(bridge) = call.media.as_mut() {
             bridge.handle_webrtc(now, source, bytes);
         }
-        self.drain_media();
-    }
-
-    /// The media bridges' datagrams, queued.
-    fn drain_media(&mut self) {
-        for call in self.calls.values_mut() {
-            let Some(bridge) = call.media.as_mut() else {
-                continue;
-            };
-            while let Some(transmit) = bridge.poll_transmit() {
-                self.transmits.push_back(match transmit {
-                    MediaTransmit::Rtp {
-                        destination,
-                        contents,
-                    } => PhoneTransmit {
-                        socket: PhoneSocket::Rtp(call.rtp),
-                        destination,
-                        contents,
-                    },
-                    MediaTransmit::WebRtc {
-                        destination,
-                        contents,
-                    } => PhoneTransmit {
-                        socket: PhoneSocket::WebRtc(call.rtp),
-                        destination,
-                        contents,
-                    },
-                });
-            }
-        }
+        // Only this call's: a datagram from the SFU concerns no other.
+        queue_media(&mut self.transmits, call);
     }
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for bridge in self.calls.values_mut().filter_map(|c| c.media.as_mut()) {
-            if bridge.poll_timeout() <= now {
+        for call in self.calls.values_mut() {
+            if let Some(bridge) = call.media.as_mut().filter(|b| b.poll_timeout() <= now) {
                 bridge.handle_timeout(now);
+                queue_media(&mut self.transmits, call);
             }
         }
-        self.drain_media();
         let due: Vec<String> = self
             .calls
             .iter()
@@ -670,6 +643,30 @@ impl Gateway {
             self.by_rtp.remove(&rtp);
             self.free_rtp.push(rtp);
         }
+    }
+}
+
+/// Queues what a call's audio bridge has to send, on the call's own ports.
+fn queue_media(transmits: &mut VecDeque<PhoneTransmit>, call: &mut PhoneCall) {
+    let Some(bridge) = call.media.as_mut() else {
+        return;
+    };
+    while let Some(transmit) = bridge.poll_transmit() {
+        let (socket, destination, contents) = match transmit {
+            MediaTransmit::Rtp {
+                destination,
+                contents,
+            } => (PhoneSocket::Rtp(call.rtp), destination, contents),
+            MediaTransmit::WebRtc {
+                destination,
+                contents,
+            } => (PhoneSocket::WebRtc(call.rtp), destination, contents),
+        };
+        transmits.push_back(PhoneTransmit {
+            socket,
+            destination,
+            contents,
+        });
     }
 }
 

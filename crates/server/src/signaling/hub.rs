@@ -327,6 +327,20 @@ struct Call {
 }
 
 impl Call {
+    /// A call with no one in it yet. A group call counts as answered from the start: there is
+    /// nobody to answer it.
+    fn new(kind: CallKind) -> Self {
+        Call {
+            kind,
+            participants: BTreeMap::new(),
+            next_participant: 0,
+            next_stream: 0,
+            answered: kind == CallKind::Group,
+            unanswered: Vec::new(),
+            phone_hung_up: None,
+        }
+    }
+
     fn joined_endpoints(&self) -> Vec<EndpointId> {
         self.participants
             .values()
@@ -788,18 +802,8 @@ impl Hub {
                 "the echo test service takes 1:1 calls only",
             ));
         }
-        self.calls.insert(
-            call_id.clone(),
-            Call {
-                kind: CallKind::Adhoc,
-                participants: BTreeMap::new(),
-                next_participant: 0,
-                next_stream: 0,
-                answered: false,
-                unanswered: Vec::new(),
-                phone_hung_up: None,
-            },
-        );
+        self.calls
+            .insert(call_id.clone(), Call::new(CallKind::Adhoc));
         let caller = self.join(endpoint, &call_id, muted);
         self.sync(&call_id);
         if echo {
@@ -844,18 +848,8 @@ impl Hub {
             }
             Some(_) => {}
             None => {
-                self.calls.insert(
-                    call_id.clone(),
-                    Call {
-                        kind: CallKind::Group,
-                        participants: BTreeMap::new(),
-                        next_participant: 0,
-                        next_stream: 0,
-                        answered: true,
-                        unanswered: Vec::new(),
-                        phone_hung_up: None,
-                    },
-                );
+                self.calls
+                    .insert(call_id.clone(), Call::new(CallKind::Group));
             }
         }
         self.join(endpoint, &call_id, muted);
@@ -1379,15 +1373,10 @@ impl Hub {
                 .push_back(HubOutput::Phone(PhoneCommand::HangUp { leg: proposed }));
             return;
         }
-        let call = self.calls.entry(call_id.clone()).or_insert_with(|| Call {
-            kind,
-            participants: BTreeMap::new(),
-            next_participant: 0,
-            next_stream: 0,
-            answered: kind == CallKind::Group,
-            unanswered: Vec::new(),
-            phone_hung_up: None,
-        });
+        let call = self
+            .calls
+            .entry(call_id.clone())
+            .or_insert_with(|| Call::new(kind));
         let pid = Self::new_participant(
             call,
             identity,
