@@ -141,6 +141,12 @@ impl PeerSession {
                 };
                 let version = next.version;
                 let result = apply_offer(&pc, &state, next).await;
+                if state.borrow().closed {
+                    // The call ended while the offer was being applied (the connection closed
+                    // under it): there is no one left to answer.
+                    state.borrow_mut().busy = false;
+                    return;
+                }
                 let videos = remote_videos(&pc, &state);
                 on_answer(version, result);
                 on_video(videos);
