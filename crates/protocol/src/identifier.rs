@@ -266,6 +266,17 @@ impl IdentifierInput {
     }
 }
 
+/// Whether `number` is an E.164 number: `+`, a country code not starting with 0, at most 15
+/// digits in all (ITU-T E.164 §6). Numbering plans within countries are not checked.
+pub fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +299,24 @@ mod tests {
                 round_trip(raw),
                 CommunicationIdentifier::CommunicationUser { id: raw.into() }
             );
+        }
+    }
+
+    #[test]
+    fn e164_numbers_are_plus_and_8_to_15_digits() {
+        for good in ["+14255550123", "+4930123456", "+861234567890123"] {
+            assert!(is_e164(good), "{good}");
+        }
+        for bad in [
+            "14255550123",
+            "+0123456789",
+            "+1425",
+            "+1234567890123456",
+            "+1425555O123",
+            "",
+            "+",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
         }
     }
 

@@ -23,4 +23,4 @@ mod identifier;
 pub mod signal;
 pub mod token;
 
-pub use identifier::{CommunicationIdentifier, IdentifierInput, TeamsCloud};
+pub use identifier::{is_e164, CommunicationIdentifier, IdentifierInput, TeamsCloud};

@@ -534,6 +534,8 @@ error_kinds! {
     CallExists = (409, 40903),
     /// The service failed.
     Internal = (500, 50001),
+    /// The service has more requests waiting than it takes: try again shortly.
+    ServiceBusy = (503, 50301),
 }
 
 impl WireError {
