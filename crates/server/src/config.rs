@@ -43,12 +43,18 @@ pub struct Cli {
     /// data directory instead of being printed.
     #[arg(long, env = "RTCALL_PRODUCTION")]
     pub production: bool,
-    /// The SFU's UDP address, for all media [default: 127.0.0.1:10000].
+    /// The SFU's first UDP address: media worker k listens k ports above it (port 0: any
+    /// free ports) [default: 127.0.0.1:10000].
     #[arg(long, env = "RTCALL_MEDIA_UDP")]
     pub media_udp: Option<SocketAddr>,
-    /// The address clients send media to, if not the UDP address (NAT, load balancer).
+    /// The address clients send media to, if not the UDP address (NAT, load balancer); worker
+    /// k is reached k ports above it.
     #[arg(long, env = "RTCALL_MEDIA_PUBLIC")]
     pub media_public: Option<SocketAddr>,
+    /// Media worker threads, each with its own UDP port and its share of the calls
+    /// [default: the number of cores].
+    #[arg(long, env = "RTCALL_MEDIA_WORKERS")]
+    pub media_workers: Option<usize>,
     /// Seconds an unanswered call rings, a user or a phone [default: 60].
     #[arg(long, env = "RTCALL_RING_TIMEOUT")]
     pub ring_timeout: Option<u64>,
@@ -85,6 +91,7 @@ struct FileConfig {
     production: Option<bool>,
     media_udp: Option<SocketAddr>,
     media_public: Option<SocketAddr>,
+    media_workers: Option<usize>,
     ring_timeout: Option<u64>,
     heartbeat_ms: Option<u64>,
     echo_record_ms: Option<u64>,
@@ -120,10 +127,12 @@ pub struct Config {
     pub pkg_dir: PathBuf,
     /// Production mode.
     pub production: bool,
-    /// The SFU's UDP address.
+    /// The first media worker's UDP address (the k-th is k ports above; port 0: any).
     pub media_udp: SocketAddr,
-    /// The address clients send media to, if not `media_udp`.
+    /// The address clients send media to, if not `media_udp` (the k-th worker k ports above).
     pub media_public: Option<SocketAddr>,
+    /// How many media workers (threads, each with its own UDP port).
+    pub media_workers: usize,
     /// How long an unanswered call rings.
     pub ring_timeout: Duration,
     /// Client heartbeat interval.
@@ -182,6 +191,7 @@ impl Config {
             production: false,
             media_udp: SocketAddr::from(([127, 0, 0, 1], 10000)),
             media_public: None,
+            media_workers: std::thread::available_parallelism().map_or(1, usize::from),
             ring_timeout: Duration::from_secs(60),
             heartbeat_interval: Duration::from_millis(3000),
             echo_record: EchoConfig::default().record,
@@ -231,6 +241,8 @@ impl Config {
                 .or(file.media_udp)
                 .unwrap_or(defaults.media_udp),
             media_public: cli.media_public.or(file.media_public),
+            media_workers: media_workers(cli.media_workers.or(file.media_workers))?
+                .unwrap_or(defaults.media_workers),
             ring_timeout,
             heartbeat_interval: cli
                 .heartbeat_ms
@@ -262,6 +274,17 @@ impl Config {
                 file.trunks,
             )?,
         })
+    }
+}
+
+/// 1 to 256 media workers: a thread and a UDP port each.
+fn media_workers(workers: Option<usize>) -> Result<Option<usize>, ConfigError> {
+    match workers {
+        Some(0) | Some(257..) => Err(ConfigError::Invalid {
+            name: "media-workers",
+            message: "must be from 1 to 256".into(),
+        }),
+        workers => Ok(workers),
     }
 }
 
@@ -372,6 +395,8 @@ mod tests {
         assert!(err.to_string().contains("public-url"), "{err}");
         let err = Config::from_cli(cli(&["--access-key", "not base64!"])).unwrap_err();
         assert!(err.to_string().contains("access-key"), "{err}");
+        let err = Config::from_cli(cli(&["--media-workers", "0"])).unwrap_err();
+        assert!(err.to_string().contains("media-workers"), "{err}");
         let err = Config::from_cli(cli(&["--turn-urls", "turn:127.0.0.1:3478"])).unwrap_err();
         assert!(err.to_string().contains("turn-secret"), "{err}");
         let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,12 @@
 //! rtcall-server: rtcall's calling service in one binary.
 //!
-//! This crate holds identities and access tokens ([`identity`]), their embedded SQLite storage
-//! ([`store`]), the HTTP surface that also serves the demo app ([`http`]), and the settings that
-//! configure them ([`config`]). It depends on `rtcall-protocol` for the wire format and on tokio
-//! and axum for I/O; the protocol logic below the shell takes time as an input.
+//! Identities and access tokens ([`identity`]) with their embedded SQLite storage ([`store`]);
+//! the HTTP surface that also serves the demo app ([`http`]); three sans-IO engines — the call
+//! hub ([`signaling::hub`]), the SFU ([`sfu`]) with the echo bot ([`echo`]), the telephone
+//! gateway ([`phone`]) — which speak only through [`contract`]; and the [`node`] shell, the one
+//! place that wires them to sockets, threads and the clock. The settings are in [`config`].
+//! It depends on `rtcall-protocol` for the wire format, `rtcall-sip` for SIP, str0m for
+//! WebRTC, and tokio and axum for I/O.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -17,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod contract;
 pub mod echo;
 mod error;
 pub mod http;
@@ -32,18 +36,15 @@ pub use error::ApiError;
 
 use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
-use node::{Node, NodeHandle, Telephony};
-use phone::tcp::SipStreams;
-use phone::{Gateway, MediaPorts};
-use rtcall_sip::call::Transport;
-use sfu::{Sfu, SfuConfig};
+use node::{MediaWorkers, Node, Telephony};
+use sfu::SfuConfig;
 use signaling::hub::{Hub, HubConfig};
-use signaling::SignalingConfig;
+use signaling::{NodeHandle, SignalingConfig, NODE_INBOX_CAPACITY};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::Store;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -68,7 +69,7 @@ pub struct Server {
     state: Arc<AppState>,
     config: Config,
     local_addr: SocketAddr,
-    media_addr: SocketAddr,
+    media_addrs: Vec<SocketAddr>,
     node: Node,
 }
 
@@ -76,7 +77,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
-            .field("media_addr", &self.media_addr)
+            .field("media_addrs", &self.media_addrs)
             .finish()
     }
 }
@@ -100,18 +101,8 @@ impl Server {
             ),
         };
         let identities = Arc::new(IdentityService::load(store, public_url)?);
-        let socket = UdpSocket::bind(config.media_udp).await?;
-        let media_addr = socket.local_addr()?;
-        let sfu = Sfu::new(SfuConfig {
-            public: config.media_public,
-            forward_all_audio_max: config.forward_all_audio_max,
-            loudest_audio: config.loudest_audio,
-            echo: EchoConfig {
-                record: config.echo_record,
-            },
-            ..SfuConfig::local(media_addr)
-        })
-        .map_err(std::io::Error::other)?;
+        let media = bind_media(&config)?;
+        let media_addrs = media.addresses();
         let directory = Arc::clone(&identities);
         // The numbers the deployment owns: the caller ids calls to phones may show.
         let phone_numbers: Vec<String> = config
@@ -128,53 +119,11 @@ impl Server {
             Box::new(move |id| directory.exists(id)),
         );
         let phone = match &config.phone {
-            Some(phone) => {
-                let sip = UdpSocket::bind(phone.sip_udp).await?;
-                let mut rtp = Vec::with_capacity(usize::from(phone.rtp_ports));
-                for i in 0..phone.rtp_ports {
-                    let port = match phone.rtp_udp.port() {
-                        0 => 0,
-                        first => first + i,
-                    };
-                    let address = SocketAddr::new(phone.rtp_udp.ip(), port);
-                    rtp.push(std::sync::Arc::new(UdpSocket::bind(address).await?));
-                }
-                // Each call's own connection to the SFU, like any client's.
-                let mut webrtc = Vec::with_capacity(rtp.len());
-                let mut ports = Vec::with_capacity(rtp.len());
-                for socket in &rtp {
-                    let own = UdpSocket::bind(SocketAddr::new(phone.rtp_udp.ip(), 0)).await?;
-                    ports.push(MediaPorts {
-                        rtp: socket.local_addr()?,
-                        webrtc: own.local_addr()?,
-                    });
-                    webrtc.push(std::sync::Arc::new(own));
-                }
-                let mut phone = phone.clone();
-                // A port 0 in the settings is the one the system gave.
-                phone.sip_udp = sip.local_addr()?;
-                // TCP trunks reach the gateway on the same port number, over TCP.
-                let tcp = phone.trunks.iter().any(|t| t.transport == Transport::Tcp);
-                let sip_tcp = match tcp {
-                    true => Some(tokio::net::TcpListener::bind(phone.sip_udp).await?),
-                    false => None,
-                };
-                let (streams, received) = SipStreams::new();
-                Some((
-                    Telephony {
-                        gateway: Gateway::new(phone, ports, rand::random()),
-                        sip,
-                        rtp,
-                        webrtc,
-                        sip_tcp,
-                        streams,
-                    },
-                    received,
-                ))
-            }
+            Some(phone) => Some(Telephony::bind(phone, rand::random()).await?),
             None => None,
         };
-        let (node, handle) = Node::new(hub, sfu, socket, phone)?;
+        let (handle, sessions) = NodeHandle::channel(NODE_INBOX_CAPACITY);
+        let node = Node::new(hub, media, phone, sessions);
         let state = Arc::new(AppState {
             identities,
             access_key,
@@ -191,14 +140,14 @@ impl Server {
             state,
             config,
             local_addr,
-            media_addr,
+            media_addrs,
             node,
         })
     }
 
-    /// The SFU's UDP address.
-    pub fn media_addr(&self) -> SocketAddr {
-        self.media_addr
+    /// The media workers' UDP addresses, one per worker.
+    pub fn media_addrs(&self) -> &[SocketAddr] {
+        &self.media_addrs
     }
 
     /// The address the server listens on.
@@ -233,4 +182,29 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Binds a UDP socket for each media worker (the k-th k ports above `media_udp`, or any free
+/// ports for port 0) and starts the workers.
+fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
+    let mut sockets = Vec::with_capacity(config.media_workers);
+    for k in 0..config.media_workers {
+        let address = match config.media_udp.port() {
+            0 => config.media_udp,
+            _ => node::media::shifted(config.media_udp, k).map_err(std::io::Error::other)?,
+        };
+        let socket = std::net::UdpSocket::bind(address).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("media worker {k} on udp {address}: {e}"))
+        })?;
+        sockets.push(socket);
+    }
+    let sfu = SfuConfig {
+        forward_all_audio_max: config.forward_all_audio_max,
+        loudest_audio: config.loudest_audio,
+        echo: EchoConfig {
+            record: config.echo_record,
+        },
+        ..SfuConfig::local(config.media_udp)
+    };
+    MediaWorkers::start(&sfu, config.media_public, sockets)
 }

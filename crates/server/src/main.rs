@@ -47,7 +47,8 @@ async fn main() -> ExitCode {
         println!("connection string: {}", server.connection_string());
         println!("demo app: {}", server.public_url());
     }
-    println!("media on udp {}", server.media_addr());
+    let media: Vec<String> = server.media_addrs().iter().map(|a| a.to_string()).collect();
+    println!("media on udp {}", media.join(", "));
     match server.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,7 +1,9 @@
 //! SIP over TCP, the shell side: the connections to and from TCP trunks, each cut into
 //! messages by Content-Length ([`rtcall_sip::message::frame_length`]) for the gateway. One
 //! connection per peer: the one the peer opened, or one opened on the first message to it;
-//! a connection that fails or closes is forgotten and reopened on the next message.
+//! a connection that fails or closes is forgotten and reopened on the next message. Every
+//! queue is bounded: a peer that sends faster than the gateway reads waits (TCP's own flow
+//! control), and one that does not read what is sent to it loses its connection.
 
 use rtcall_sip::message::frame_length;
 use std::collections::HashMap;
@@ -9,6 +11,11 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+/// Messages from all connections waiting for the node.
+const RECEIVED_CAPACITY: usize = 1024;
+/// Messages waiting to be written to one connection.
+const SEND_CAPACITY: usize = 256;
 
 /// What the connections tell the node.
 #[derive(Debug)]
@@ -30,14 +37,14 @@ pub enum StreamInput {
 /// The gateway's TCP connections.
 #[derive(Debug)]
 pub struct SipStreams {
-    writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
-    tx: mpsc::UnboundedSender<StreamInput>,
+    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    tx: mpsc::Sender<StreamInput>,
 }
 
 impl SipStreams {
     /// No connections yet; what they receive goes to the returned receiver.
-    pub fn new() -> (SipStreams, mpsc::UnboundedReceiver<StreamInput>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new() -> (SipStreams, mpsc::Receiver<StreamInput>) {
+        let (tx, rx) = mpsc::channel(RECEIVED_CAPACITY);
         (
             SipStreams {
                 writers: HashMap::new(),
@@ -50,26 +57,34 @@ impl SipStreams {
     /// Sends `bytes` to `peer` on its connection, opening one if there is none.
     pub fn send(&mut self, peer: SocketAddr, bytes: Vec<u8>) {
         let writer = self.writers.entry(peer).or_insert_with(|| {
-            let (writer, queue) = mpsc::unbounded_channel();
+            let (writer, queue) = mpsc::channel(SEND_CAPACITY);
             let tx = self.tx.clone();
             tokio::spawn(async move {
                 match TcpStream::connect(peer).await {
                     Ok(stream) => serve(stream, peer, queue, tx).await,
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "cannot connect to a SIP trunk over TCP");
-                        let _ = tx.send(StreamInput::Closed { peer });
+                        let _ = tx.send(StreamInput::Closed { peer }).await;
                     }
                 }
             });
             writer
         });
-        // A writer whose connection just died: the Closed input is on its way.
-        let _ = writer.send(bytes);
+        match writer.try_send(bytes) {
+            Ok(()) => {}
+            // It does not read what it is sent: dropping the writer ends the connection.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%peer, "a SIP connection stopped reading; closing it");
+                self.writers.remove(&peer);
+            }
+            // A connection that just died: its Closed input is on its way.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 
     /// Takes a connection `peer` opened.
     pub fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
-        let (writer, queue) = mpsc::unbounded_channel();
+        let (writer, queue) = mpsc::channel(SEND_CAPACITY);
         self.writers.insert(peer, writer);
         tokio::spawn(serve(stream, peer, queue, self.tx.clone()));
     }
@@ -92,8 +107,8 @@ pub async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStrea
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
-    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
-    tx: mpsc::UnboundedSender<StreamInput>,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    tx: mpsc::Sender<StreamInput>,
 ) {
     let (mut reader, mut writer) = stream.into_split();
     let reading = {
@@ -110,7 +125,10 @@ async fn serve(
                 // A peer that sends what cannot be cut into messages loses its connection.
                 while let Some(length) = frame_length(&buffer).map_err(std::io::Error::other)? {
                     let bytes = buffer.drain(..length).collect();
-                    let _ = tx.send(StreamInput::Message { peer, bytes });
+                    // Waiting here stops reading: the peer's sends wait in TCP's window.
+                    if tx.send(StreamInput::Message { peer, bytes }).await.is_err() {
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -128,5 +146,5 @@ async fn serve(
     if let Err(e) = outcome {
         tracing::debug!(%peer, error = %e, "SIP connection ended");
     }
-    let _ = tx.send(StreamInput::Closed { peer });
+    let _ = tx.send(StreamInput::Closed { peer }).await;
 }

@@ -21,6 +21,8 @@
 //! # group = "support"              # ...join this group call
 //! ```
 
+use crate::contract::PhoneTarget;
+use rtcall_protocol::is_e164;
 use rtcall_sip::call::{Credentials, Transport};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -51,15 +53,6 @@ pub struct RouteFile {
     number: String,
     user: Option<String>,
     group: Option<String>,
-}
-
-/// Where a call from a phone goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PhoneTarget {
-    /// Ring this user (raw id).
-    User(String),
-    /// Join this group call.
-    Group(String),
 }
 
 fn udp() -> String {
@@ -113,17 +106,6 @@ pub struct PhoneConfig {
     pub ring_timeout: Duration,
     /// The trunks.
     pub trunks: Vec<Trunk>,
-}
-
-/// Whether `number` is an E.164 number: `+`, a country code not starting with 0, at most 15
-/// digits in all (ITU-T E.164 §6). Numbering plans within countries are not checked.
-pub fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else {
-        return false;
-    };
-    (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
 }
 
 /// Checks trunks from the file.
@@ -217,24 +199,6 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn e164_numbers_are_plus_and_8_to_15_digits() {
-        for good in ["+14255550123", "+4930123456", "+861234567890123"] {
-            assert!(is_e164(good), "{good}");
-        }
-        for bad in [
-            "14255550123",
-            "+0123456789",
-            "+1425",
-            "+1234567890123456",
-            "+1425555O123",
-            "",
-            "+",
-        ] {
-            assert!(!is_e164(bad), "{bad}");
-        }
-    }
 
     fn trunk(toml: &str) -> Result<PhoneConfig, String> {
         let file: TrunkFile = toml::from_str(toml).map_err(|e| e.to_string())?;

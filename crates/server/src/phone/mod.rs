@@ -12,15 +12,13 @@
 pub mod audio;
 pub mod config;
 pub mod media;
-pub mod tcp;
 
-use crate::signaling::hub::LegKey;
-use config::{PhoneConfig, PhoneTarget, Trunk};
+use crate::contract::{LegKey, PhoneCommand, PhoneEvent, PhoneProgress};
+use config::{PhoneConfig, Trunk};
 use media::{MediaTransmit, PhoneMedia};
 use rand::{Rng, SeedableRng};
 use rtcall_protocol::call::EndReason;
 use rtcall_protocol::call::{CallId, ParticipantId};
-use rtcall_protocol::signal::MediaLine;
 use rtcall_sip::call::{
     called_number, caller_number, CallEvent, Dial, EndCause, SipCall, Transport,
 };
@@ -34,112 +32,6 @@ use std::time::Instant;
 
 /// The payload type offered for RFC 4733 telephone events.
 const TELEPHONE_EVENT_PT: u8 = 101;
-
-/// What the hub asks of the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PhoneCommand {
-    /// Call `number` for participant `leg`, showing `caller_id`.
-    Dial {
-        /// The phone participant.
-        leg: LegKey,
-        /// E.164.
-        number: String,
-        /// E.164, owned by the deployment.
-        caller_id: String,
-    },
-    /// Hang up (or stop ringing) the phone of `leg`.
-    HangUp {
-        /// The phone participant.
-        leg: LegKey,
-    },
-    /// Answer a call from a phone (its callee accepted, or it joined a group call).
-    Answer {
-        /// The phone participant.
-        leg: LegKey,
-    },
-    /// A call from a phone has this participant key in the hub from now on (the gateway
-    /// proposed one; joining a running group call gives another).
-    Rebind {
-        /// The key the gateway proposed.
-        from: LegKey,
-        /// The hub's.
-        to: LegKey,
-    },
-    /// Press a key on the phone's line (RFC 4733 event code).
-    SendDtmf {
-        /// The phone participant.
-        leg: LegKey,
-        /// 0–16.
-        code: u8,
-    },
-    /// The SFU's offer for the phone participant's media connection.
-    Offer {
-        /// The phone participant.
-        leg: LegKey,
-        /// The offer's version, for the answer.
-        version: u32,
-        /// SDP.
-        sdp: String,
-        /// What each m-line carries.
-        media: Vec<MediaLine>,
-    },
-}
-
-/// How far a phone call got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhoneProgress {
-    /// The phone rings.
-    Ringing,
-    /// The network plays audio before an answer (ringback, announcements).
-    EarlyMedia,
-    /// Answered.
-    Connected,
-}
-
-/// What the gateway tells the hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PhoneEvent {
-    /// A phone call progressed.
-    Progress {
-        /// The phone participant.
-        leg: LegKey,
-        /// Where it is.
-        progress: PhoneProgress,
-    },
-    /// A phone calls one of the deployment's numbers: the hub rings `target` or joins it to
-    /// it, with the phone as participant `leg` (a new call, participant 0, for a user).
-    Incoming {
-        /// The phone participant, as the gateway proposes it.
-        leg: LegKey,
-        /// The caller's number.
-        caller: String,
-        /// Where the number's calls go.
-        target: PhoneTarget,
-    },
-    /// The phone pressed a key (RFC 4733 event code).
-    Dtmf {
-        /// The phone participant.
-        leg: LegKey,
-        /// 0–16.
-        code: u8,
-    },
-    /// The answer to the SFU's offer.
-    Answer {
-        /// The phone participant.
-        leg: LegKey,
-        /// The offer's version.
-        version: u32,
-        /// SDP.
-        sdp: String,
-    },
-    /// A phone call is over, and why (ACS's codes: 486/560486 busy, 0/560000 hung up).
-    Ended {
-        /// The phone participant.
-        leg: LegKey,
-        /// Why.
-        reason: EndReason,
-    },
-}
 
 /// One call's media ports: RTP to the phone side, WebRTC to the SFU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +156,7 @@ impl Gateway {
                         call.ended = true;
                         call.sip.hang_up(now);
                     }
-                    self.drain(&call_id);
+                    self.drain(now, &call_id);
                 }
             }
             PhoneCommand::Answer { leg } => self.answer(now, &leg),
@@ -342,15 +234,18 @@ impl Gateway {
             direction: Direction::SendRecv,
         };
         let sip = SipCall::dial(now, dial, &offer);
-        self.add(PhoneCall {
-            leg,
-            rtp,
-            peer: self.config.trunks[trunk].address,
-            sip,
-            media: None,
-            offer: None,
-            ended: false,
-        });
+        self.add(
+            now,
+            PhoneCall {
+                leg,
+                rtp,
+                peer: self.config.trunks[trunk].address,
+                sip,
+                media: None,
+                offer: None,
+                ended: false,
+            },
+        );
     }
 
     /// A SIP message from `source`, a datagram or a frame of a TCP connection (`transport`).
@@ -377,7 +272,7 @@ impl Gateway {
         let call_id = message.call_id().unwrap_or_default().to_owned();
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.sip.receive(now, &message);
-            self.drain(&call_id);
+            self.drain(now, &call_id);
             return;
         }
         // Not a dialog of ours. Requests get an answer; stray responses are dropped.
@@ -454,25 +349,28 @@ impl Gateway {
                 target,
             });
         }
-        self.add(PhoneCall {
-            leg,
-            rtp,
-            peer,
-            sip,
-            media: None,
-            offer,
-            ended,
-        });
+        self.add(
+            now,
+            PhoneCall {
+                leg,
+                rtp,
+                peer,
+                sip,
+                media: None,
+                offer,
+                ended,
+            },
+        );
     }
 
     /// Keeps a new call (by its SIP Call-ID, its leg and its RTP port) and sends what it has
     /// to send.
-    fn add(&mut self, call: PhoneCall) {
+    fn add(&mut self, now: Instant, call: PhoneCall) {
         let call_id = call.sip.call_id().to_owned();
         self.by_leg.insert(call.leg.clone(), call_id.clone());
         self.by_rtp.insert(call.rtp, call_id.clone());
         self.calls.insert(call_id.clone(), call);
-        self.drain(&call_id);
+        self.drain(now, &call_id);
     }
 
     /// Answers a call from a phone with the gateway's audio, and starts bridging it.
@@ -493,12 +391,12 @@ impl Gateway {
             laws: answer.laws.clone(),
             ..offer
         };
-        bridge(&mut call.media, ports.webrtc, &heard, &mut self.rng);
+        bridge(&mut call.media, now, ports.webrtc, &heard, &mut self.rng);
         self.events.push_back(PhoneEvent::Progress {
             leg: leg.clone(),
             progress: PhoneProgress::Connected,
         });
-        self.drain(&call_id);
+        self.drain(now, &call_id);
     }
 
     /// The audio bridge of a phone participant, if its audio started.
@@ -562,7 +460,7 @@ impl Gateway {
             if let Some(call) = self.calls.get_mut(&call_id) {
                 call.sip.handle_timeout(now);
             }
-            self.drain(&call_id);
+            self.drain(now, &call_id);
         }
     }
 
@@ -591,7 +489,7 @@ impl Gateway {
     }
 
     /// Moves a call's datagrams and events out; forgets it once its SIP side is done.
-    fn drain(&mut self, call_id: &str) {
+    fn drain(&mut self, now: Instant, call_id: &str) {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
@@ -609,11 +507,11 @@ impl Gateway {
             let progress = match event {
                 CallEvent::Ringing => Some(PhoneProgress::Ringing),
                 CallEvent::EarlyMedia(audio) => {
-                    bridge(&mut call.media, webrtc, &audio, &mut self.rng);
+                    bridge(&mut call.media, now, webrtc, &audio, &mut self.rng);
                     Some(PhoneProgress::EarlyMedia)
                 }
                 CallEvent::Answered(audio) => {
-                    bridge(&mut call.media, webrtc, &audio, &mut self.rng);
+                    bridge(&mut call.media, now, webrtc, &audio, &mut self.rng);
                     Some(PhoneProgress::Connected)
                 }
                 CallEvent::Trying | CallEvent::Offered(_) => None,
@@ -682,6 +580,7 @@ fn sip_socket(transport: Transport) -> PhoneSocket {
 /// becoming the answer keeps its bridge; RFC 3264 lets the answer move it, rarely done).
 fn bridge(
     media: &mut Option<PhoneMedia>,
+    now: Instant,
     webrtc: SocketAddr,
     audio: &AudioDescription,
     rng: &mut rand::rngs::StdRng,
@@ -691,13 +590,7 @@ fn bridge(
     }
     let trunk = SocketAddr::new(audio.address, audio.port);
     let law = audio.laws.first().copied().unwrap_or(Law::Ulaw);
-    match PhoneMedia::new(
-        Instant::now(),
-        webrtc,
-        trunk,
-        (law, audio.telephone_event),
-        rng.gen(),
-    ) {
+    match PhoneMedia::new(now, webrtc, trunk, (law, audio.telephone_event), rng.gen()) {
         Ok(bridge) => *media = Some(bridge),
         Err(e) => tracing::warn!(error = %e, "cannot bridge a phone's audio"),
     }

@@ -3,10 +3,12 @@
 //! for the bot, re-timed. Bots are keyed by their caller's peer, so a forwarded frame costs one
 //! map lookup to tell whether a bot wants it.
 
-use super::peer::{choose_layer, LineState, Peer, PeerId};
+use super::negotiation::{AudioOut, LineState};
+use super::peer::PeerId;
+use super::router::choose_layer;
 use super::Sfu;
+use crate::contract::{LegKey, MediaEvent};
 use crate::echo::{EchoOutput, EchoPhase, EchoSession};
-use crate::signaling::hub::{LegKey, MediaEvent};
 use rtcall_protocol::call::ParticipantId;
 use rtcall_protocol::signal::{EchoReport, VideoSource};
 use std::sync::Arc;
@@ -65,13 +67,13 @@ impl Sfu {
             call: leg.call.clone(),
             participant: caller,
         };
-        let Some(&caller_id) = self.by_leg.get(&caller_leg) else {
+        let Some(caller_id) = self.peer_id(&caller_leg) else {
             return;
         };
         let id = self.next_id;
         self.next_id += 1;
         if let Some(peer) = self.peers.get_mut(&caller_id) {
-            peer.audio_out.push(super::line_for(id, leg.participant));
+            peer.audio_out.push(AudioOut::of(id, leg.participant));
         }
         self.echo_bots.insert(
             caller_id,
@@ -109,12 +111,12 @@ impl Sfu {
         else {
             return false;
         };
-        let bot = self.echo_bots.remove(&caller).expect("just found");
+        let Some(bot) = self.echo_bots.remove(&caller) else {
+            return false;
+        };
         if let Some(peer) = self.peers.get_mut(&caller) {
-            peer.audio_out
-                .retain_mut(|line| line.source != Some(bot.id) || Peer::stop_line(&mut line.state));
-            peer.video_out
-                .retain_mut(|line| line.source != bot.id || Peer::stop_line(&mut line.state));
+            peer.stop_audio_from(bot.id);
+            peer.stop_video_from(bot.id);
         }
         self.negotiate(caller);
         true
@@ -139,13 +141,12 @@ impl Sfu {
             if peer.video_source_of(data.mid) != Some(VideoSource::Camera) {
                 return;
             }
-            if data.rid.is_some() {
+            if let Some(rid) = data.rid {
+                // The recording keeps to one layer: the one that fits, else this frame's.
                 let layer = *bot.layer.get_or_insert_with(|| {
-                    choose_layer(&peer.fresh_layers(data.mid, now), RECORDED_HEIGHT)
-                        .or(data.rid)
-                        .expect("the frame has a layer")
+                    choose_layer(&peer.fresh_layers(data.mid, now), RECORDED_HEIGHT).unwrap_or(rid)
                 });
-                if data.rid != Some(layer) {
+                if rid != layer {
                     return;
                 }
             }

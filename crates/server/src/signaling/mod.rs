@@ -1,11 +1,17 @@
 //! Signaling: the call hub (a sans-IO state machine of endpoints and calls) and the WebSocket
-//! shell that authenticates endpoints and carries their messages to and from it.
+//! sessions that authenticate endpoints and carry their messages to and from it. Sessions
+//! reach the node that runs the hub through a [`NodeHandle`] (a bounded channel of
+//! [`SessionInput`]s) and get their frames back on a bounded outbox of their own.
 
 pub mod hub;
 pub mod session;
 pub mod turn;
 
+use crate::contract::EndpointId;
+use rtcall_protocol::signal::{Request, RequestId};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Signaling settings.
 #[derive(Debug, Clone)]
@@ -14,4 +20,132 @@ pub struct SignalingConfig {
     pub heartbeat_interval: Duration,
     /// TURN servers handed to clients, if any.
     pub turn: Option<turn::TurnConfig>,
+}
+
+/// Frames waiting for one slow endpoint before it is dropped.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// Inputs from all sessions waiting for the node before requests are refused as busy.
+pub const NODE_INBOX_CAPACITY: usize = 4096;
+
+/// A serialized frame on its way to an endpoint's WebSocket.
+pub type OutgoingFrame = Arc<str>;
+
+/// What sessions tell the node.
+#[derive(Debug)]
+pub enum SessionInput {
+    /// An endpoint authenticated.
+    Connect {
+        /// Its id.
+        endpoint: EndpointId,
+        /// Its identity's raw id.
+        identity: String,
+        /// Its display name.
+        display_name: String,
+        /// Where its outgoing frames go.
+        outbox: mpsc::Sender<OutgoingFrame>,
+    },
+    /// An endpoint's WebSocket closed or went silent.
+    Disconnect {
+        /// Which.
+        endpoint: EndpointId,
+    },
+    /// A request.
+    Request {
+        /// From whom.
+        endpoint: EndpointId,
+        /// Its id.
+        id: RequestId,
+        /// What.
+        request: Request,
+    },
+}
+
+/// Why the node did not take an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// More inputs wait than the node takes: the request was refused, nothing changed.
+    #[error("the service is busy; try again shortly")]
+    Busy,
+    /// The node has stopped.
+    #[error("the service is stopping")]
+    Stopped,
+}
+
+/// A cheap handle for sending the node inputs, over a bounded channel.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    tx: mpsc::Sender<SessionInput>,
+}
+
+impl NodeHandle {
+    /// A handle and the node's end of its channel, which holds up to `capacity` inputs.
+    pub fn channel(capacity: usize) -> (NodeHandle, mpsc::Receiver<SessionInput>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (NodeHandle { tx }, rx)
+    }
+
+    /// Sends an input that must not be lost (a connect or disconnect), waiting for room.
+    pub async fn send(&self, input: SessionInput) -> Result<(), NodeError> {
+        self.tx.send(input).await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Sends a request, or refuses it at once when the node is that far behind.
+    pub fn try_request(
+        &self,
+        endpoint: EndpointId,
+        id: RequestId,
+        request: Request,
+    ) -> Result<(), NodeError> {
+        self.tx
+            .try_send(SessionInput::Request {
+                endpoint,
+                id,
+                request,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => NodeError::Busy,
+                mpsc::error::TrySendError::Closed(_) => NodeError::Stopped,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_inbox_refuses_requests_but_waits_for_disconnects() {
+        let (handle, mut rx) = NodeHandle::channel(2);
+        assert_eq!(handle.try_request(1, 1, Request::Ping), Ok(()));
+        assert_eq!(handle.try_request(1, 2, Request::Ping), Ok(()));
+        assert_eq!(
+            handle.try_request(1, 3, Request::Ping),
+            Err(NodeError::Busy)
+        );
+        // A disconnect waits for room instead of being lost.
+        let sender = handle.clone();
+        let disconnect =
+            tokio::spawn(
+                async move { sender.send(SessionInput::Disconnect { endpoint: 1 }).await },
+            );
+        assert!(matches!(
+            rx.recv().await,
+            Some(SessionInput::Request { id: 1, .. })
+        ));
+        assert_eq!(disconnect.await.unwrap(), Ok(()));
+        assert!(matches!(
+            rx.recv().await,
+            Some(SessionInput::Request { id: 2, .. })
+        ));
+        assert!(matches!(
+            rx.recv().await,
+            Some(SessionInput::Disconnect { endpoint: 1 })
+        ));
+        drop(rx);
+        assert_eq!(
+            handle.try_request(1, 4, Request::Ping),
+            Err(NodeError::Stopped)
+        );
+    }
 }

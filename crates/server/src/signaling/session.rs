@@ -3,8 +3,8 @@
 //! Malformed, oversized and unauthenticated messages are answered here with typed errors and
 //! never reach the hub.
 
+use super::{NodeError, OutgoingFrame, SessionInput, OUTBOX_CAPACITY};
 use crate::identity::TokenRejection;
-use crate::node::{NodeInput, OutgoingFrame, OUTBOX_CAPACITY};
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -180,16 +180,17 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
     // identity made right after rings here. Whatever the hub sends meanwhile waits in the
     // outbox, which is drained only after the welcome.
     let (outbox, mut inbox) = mpsc::channel::<OutgoingFrame>(OUTBOX_CAPACITY);
-    if !state.node.send(NodeInput::Connect {
+    let connect = SessionInput::Connect {
         endpoint,
         identity,
         display_name,
         outbox,
-    }) {
+    };
+    if state.node.send(connect).await.is_err() {
         return;
     }
     if socket.send(frame_text(&welcome)).await.is_err() {
-        state.node.send(NodeInput::Disconnect { endpoint });
+        let _ = state.node.send(SessionInput::Disconnect { endpoint }).await;
         return;
     }
     let (mut sink, mut stream) = socket.split();
@@ -207,11 +208,16 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
                     }
                 };
                 match parse(&message) {
-                    Ok(Some(ClientFrame { id, req })) => {
-                        if !state.node.send(NodeInput::Request { endpoint, id, request: req }) {
-                            break;
+                    Ok(Some(ClientFrame { id, req })) => match state.node.try_request(endpoint, id, req) {
+                        Ok(()) => {}
+                        Err(NodeError::Busy) => {
+                            let busy = ServerFrame::error(id, WireError::new(ErrorKind::ServiceBusy, NodeError::Busy.to_string()));
+                            if sink.send(frame_text(&busy)).await.is_err() {
+                                break;
+                            }
                         }
-                    }
+                        Err(NodeError::Stopped) => break,
+                    },
                     Ok(None) if matches!(message, Message::Close(_)) => break,
                     Ok(None) => {}
                     Err(error) => {
@@ -229,5 +235,5 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
             }
         }
     }
-    state.node.send(NodeInput::Disconnect { endpoint });
+    let _ = state.node.send(SessionInput::Disconnect { endpoint }).await;
 }

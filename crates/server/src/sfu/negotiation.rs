@@ -1,0 +1,452 @@
+//! Server-driven SDP negotiation: which lines each connection has (its three upstream lines,
+//! one audio line per remote participant or per loudest-speaker slot, one video line per
+//! subscription), the offers that add and stop them, the client's answers, and subscribing to
+//! and unsubscribing from remote video. One offer is outstanding per connection at a time;
+//! changes made meanwhile go into the next.
+
+use super::peer::{Peer, PeerId, Upstream};
+use super::router::{Retimer, LAYERS};
+use super::Sfu;
+use crate::contract::{LegKey, MediaEvent, ReplyTo};
+use rtcall_protocol::call::{ParticipantId, StreamId};
+use rtcall_protocol::signal::{ErrorKind, MediaLine, VideoSource, WireError};
+use std::time::Instant;
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
+
+/// Where an outgoing line is in negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineState {
+    /// Wanted; goes into the next offer.
+    ToAdd,
+    /// In the offer awaiting an answer.
+    Offered(Mid),
+    /// Negotiated and carrying media.
+    Open(Mid),
+    /// To be stopped in the next offer.
+    ToStop(Mid),
+    /// Stopped in the offer awaiting an answer.
+    StopOffered(Mid),
+}
+
+impl LineState {
+    /// The line's mid, once it has one.
+    pub fn mid(self) -> Option<Mid> {
+        match self {
+            LineState::ToAdd => None,
+            LineState::Offered(m)
+            | LineState::Open(m)
+            | LineState::ToStop(m)
+            | LineState::StopOffered(m) => Some(m),
+        }
+    }
+
+    /// Carrying media now.
+    pub fn open_mid(self) -> Option<Mid> {
+        match self {
+            LineState::Open(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Part of the connection the client knows (offered or open, not stopping).
+    fn listed_mid(self) -> Option<Mid> {
+        match self {
+            LineState::Offered(m) | LineState::Open(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Not being stopped.
+    pub fn is_live(self) -> bool {
+        !matches!(self, LineState::ToStop(_) | LineState::StopOffered(_))
+    }
+
+    /// Marks the line for stopping; `false` if it was never offered and can simply go.
+    pub fn stop(&mut self) -> bool {
+        match *self {
+            LineState::ToAdd => false,
+            LineState::Offered(mid) | LineState::Open(mid) => {
+                *self = LineState::ToStop(mid);
+                true
+            }
+            _ => true,
+        }
+    }
+}
+
+/// A line carrying remote audio to this peer: one participant's (small calls) or a slot for
+/// whoever is among the loudest (large calls).
+#[derive(Debug)]
+pub struct AudioOut {
+    pub state: LineState,
+    pub source: Option<PeerId>,
+    /// Whose audio, told to the client (small calls only).
+    pub participant: Option<ParticipantId>,
+    pub retimer: Retimer,
+}
+
+impl AudioOut {
+    /// A per-participant audio line (small calls).
+    pub fn of(source: PeerId, participant: ParticipantId) -> AudioOut {
+        AudioOut {
+            state: LineState::ToAdd,
+            source: Some(source),
+            participant: Some(participant),
+            retimer: Retimer::default(),
+        }
+    }
+
+    /// A loudest-speaker slot (large calls), empty until a speaker is assigned.
+    pub fn slot() -> AudioOut {
+        AudioOut {
+            state: LineState::ToAdd,
+            source: None,
+            participant: None,
+            retimer: Retimer::default(),
+        }
+    }
+}
+
+/// A line carrying a subscribed remote video to this peer.
+#[derive(Debug)]
+pub struct VideoOut {
+    pub state: LineState,
+    pub stream_id: StreamId,
+    pub source: PeerId,
+    pub participant: ParticipantId,
+    pub video: VideoSource,
+    pub max_height: u32,
+    /// The simulcast layer being forwarded (None: none yet, or the publisher does not simulcast).
+    pub layer: Option<Rid>,
+    /// The layer that fits the rendered size, switched to at its next keyframe.
+    pub target: Option<Rid>,
+    /// A keyframe has been forwarded since the line (re)started.
+    pub started: bool,
+    pub retimer: Retimer,
+}
+
+/// Why an answer was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// Not an answer to the outstanding offer.
+    #[error("the answer is not for the current offer")]
+    Stale,
+    /// Not valid SDP, or not an acceptable answer.
+    #[error("invalid SDP answer: {0}")]
+    Invalid(String),
+}
+
+/// The msid stream of a participant's lines (`p<id>`), so the client groups them.
+fn stream_of(participant: ParticipantId) -> String {
+    format!("p{}", participant.0)
+}
+
+impl Peer {
+    /// Whether anything waits to be negotiated.
+    fn has_changes(&self) -> bool {
+        self.upstream.is_none()
+            || self
+                .audio_out
+                .iter()
+                .map(|l| l.state)
+                .chain(self.video_out.iter().map(|l| l.state))
+                .any(|s| matches!(s, LineState::ToAdd | LineState::ToStop(_)))
+    }
+
+    /// Builds the next offer if there are changes and no offer is outstanding. Returns the
+    /// version, the SDP and what each line carries.
+    pub fn negotiate(&mut self, simulcast: bool) -> Option<(u32, SdpOffer, Vec<MediaLine>)> {
+        if self.pending.is_some() || !self.has_changes() {
+            return None;
+        }
+        let mut api = self.rtc.sdp_api();
+        if self.upstream.is_none() {
+            let stream = Some(stream_of(self.leg.participant));
+            let layers = simulcast.then(|| {
+                let mut s = Simulcast::new();
+                for rid in LAYERS {
+                    s.add_recv_layer(SimulcastLayer::new(rid));
+                }
+                s
+            });
+            let mut receive = |kind, layers| {
+                api.add_media(kind, Direction::RecvOnly, stream.clone(), None, layers)
+            };
+            self.upstream = Some(Upstream {
+                audio: receive(MediaKind::Audio, None),
+                camera: receive(MediaKind::Video, layers),
+                screen: receive(MediaKind::Video, None),
+            });
+        }
+        let audio = self
+            .audio_out
+            .iter_mut()
+            .map(|l| (MediaKind::Audio, l.participant, &mut l.state));
+        let video = self
+            .video_out
+            .iter_mut()
+            .map(|l| (MediaKind::Video, Some(l.participant), &mut l.state));
+        for (kind, participant, state) in audio.chain(video) {
+            *state = match *state {
+                LineState::ToAdd => LineState::Offered(api.add_media(
+                    kind,
+                    Direction::SendOnly,
+                    participant.map(stream_of),
+                    None,
+                    None,
+                )),
+                LineState::ToStop(mid) => {
+                    api.stop_media(mid);
+                    LineState::StopOffered(mid)
+                }
+                other => other,
+            };
+        }
+        let (offer, pending) = api.apply()?;
+        self.pending = Some(pending);
+        self.version += 1;
+        Some((self.version, offer, self.media_lines()))
+    }
+
+    /// What each line the client knows carries.
+    pub fn media_lines(&self) -> Vec<MediaLine> {
+        let mut lines = Vec::new();
+        if let Some(up) = self.upstream {
+            lines.push(MediaLine::SendAudio {
+                mid: up.audio.to_string(),
+            });
+            lines.push(MediaLine::SendVideo {
+                mid: up.camera.to_string(),
+                source: VideoSource::Camera,
+            });
+            lines.push(MediaLine::SendVideo {
+                mid: up.screen.to_string(),
+                source: VideoSource::Screen,
+            });
+        }
+        for line in &self.audio_out {
+            if let Some(mid) = line.state.listed_mid() {
+                lines.push(MediaLine::ReceiveAudio {
+                    mid: mid.to_string(),
+                    participant_id: line.participant,
+                });
+            }
+        }
+        for line in &self.video_out {
+            if let Some(mid) = line.state.listed_mid() {
+                lines.push(MediaLine::ReceiveVideo {
+                    mid: mid.to_string(),
+                    participant_id: line.participant,
+                    stream_id: line.stream_id,
+                });
+            }
+        }
+        lines
+    }
+
+    /// Applies the client's answer to offer `version`.
+    pub fn accept_answer(&mut self, version: u32, sdp: &str) -> Result<(), AnswerError> {
+        if version != self.version {
+            return Err(AnswerError::Stale);
+        }
+        let pending = self.pending.take().ok_or(AnswerError::Stale)?;
+        let answer = match SdpAnswer::from_sdp_string(sdp) {
+            Ok(answer) => answer,
+            Err(e) => {
+                // Still waiting for a good answer to the same offer.
+                self.pending = Some(pending);
+                return Err(AnswerError::Invalid(e.to_string()));
+            }
+        };
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| AnswerError::Invalid(e.to_string()))?;
+        for state in self
+            .audio_out
+            .iter_mut()
+            .map(|l| &mut l.state)
+            .chain(self.video_out.iter_mut().map(|l| &mut l.state))
+        {
+            if let LineState::Offered(mid) = *state {
+                *state = LineState::Open(mid);
+            }
+        }
+        self.audio_out
+            .retain(|l| !matches!(l.state, LineState::StopOffered(_)));
+        self.video_out
+            .retain(|l| !matches!(l.state, LineState::StopOffered(_)));
+        Ok(())
+    }
+
+    /// Stops the lines carrying `source`'s audio to this peer.
+    pub fn stop_audio_from(&mut self, source: PeerId) {
+        self.audio_out
+            .retain_mut(|line| line.source != Some(source) || line.state.stop());
+    }
+
+    /// Stops the lines carrying `source`'s video to this peer.
+    pub fn stop_video_from(&mut self, source: PeerId) {
+        self.video_out
+            .retain_mut(|line| line.source != source || line.state.stop());
+    }
+}
+
+impl Sfu {
+    /// Offers a peer's pending changes, unless an offer is outstanding.
+    pub(super) fn negotiate(&mut self, id: PeerId) {
+        let simulcast = self.config.simulcast;
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if let Some((version, offer, media)) = peer.negotiate(simulcast) {
+            self.events.push_back(MediaEvent::Offer {
+                leg: peer.leg.clone(),
+                version,
+                sdp: offer.to_sdp_string(),
+                media,
+            });
+            self.dirty.push(id);
+        }
+    }
+
+    /// The client answered offer `version`: the outcome goes to the hub as
+    /// [`MediaEvent::Answered`] (before anything the answer leads to), then new lines start
+    /// and the next changes, if any, are offered.
+    pub(super) fn answer(
+        &mut self,
+        now: Instant,
+        leg: LegKey,
+        version: u32,
+        sdp: &str,
+        reply: Option<ReplyTo>,
+    ) {
+        let outcome = self.apply_answer(&leg, version, sdp);
+        let applied = outcome.as_ref().ok().copied();
+        self.events.push_back(MediaEvent::Answered {
+            leg,
+            reply,
+            outcome: outcome.map(|_| ()),
+        });
+        let Some(id) = applied else {
+            return;
+        };
+        // New video lines start with a keyframe.
+        let starting: Vec<(PeerId, VideoSource, Option<Rid>)> = self
+            .peers
+            .get(&id)
+            .into_iter()
+            .flat_map(|peer| &peer.video_out)
+            .filter(|l| !l.started && matches!(l.state, LineState::Open(_)))
+            .map(|l| (l.source, l.video, l.layer))
+            .collect();
+        for (source, video, layer) in starting {
+            self.request_keyframe(now, source, video, layer, true);
+        }
+        self.negotiate(id);
+        self.drive(now, id);
+        self.drive_dirty(now);
+        if self.echo_bots.contains_key(&id) {
+            self.drive_echo(now);
+        }
+    }
+
+    /// Applies an answer to the leg's outstanding offer; returns its peer.
+    fn apply_answer(&mut self, leg: &LegKey, version: u32, sdp: &str) -> Result<PeerId, WireError> {
+        let Some((id, peer)) = self.peer_of_mut(leg) else {
+            return Err(WireError::new(
+                ErrorKind::CallNotFound,
+                "no media connection",
+            ));
+        };
+        peer.accept_answer(version, sdp).map_err(|e| match e {
+            AnswerError::Stale => WireError::new(ErrorKind::WrongState, e.to_string()),
+            AnswerError::Invalid(_) => WireError::new(ErrorKind::InvalidArgument, e.to_string()),
+        })?;
+        Ok(id)
+    }
+
+    /// Forwards `source`'s `video` to the subscriber `leg` as stream `stream_id`, at the layer
+    /// that fits `max_height`; a stream already subscribed only changes its size.
+    pub(super) fn subscribe(
+        &mut self,
+        now: Instant,
+        leg: &LegKey,
+        source: ParticipantId,
+        video: VideoSource,
+        stream_id: StreamId,
+        max_height: u32,
+    ) {
+        let Some(id) = self.peer_id(leg) else {
+            return;
+        };
+        let source_leg = LegKey {
+            call: leg.call.clone(),
+            participant: source,
+        };
+        let echo_bot = self.echo_bot_id(&source_leg);
+        let Some(source_id) = echo_bot.or_else(|| self.peer_id(&source_leg)) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if let Some(line) = peer
+            .video_out
+            .iter_mut()
+            .find(|l| l.stream_id == stream_id && l.state.is_live())
+        {
+            // A new size: forwarding picks the layer that fits from the next packet on.
+            line.max_height = max_height;
+            return;
+        }
+        peer.video_out.push(VideoOut {
+            state: LineState::ToAdd,
+            stream_id,
+            source: source_id,
+            participant: source,
+            video,
+            max_height,
+            layer: None,
+            target: None,
+            started: false,
+            retimer: Retimer::default(),
+        });
+        if let Some(source_peer) = self.peers.get_mut(&source_id) {
+            if !source_peer.subscribers.contains(&id) {
+                source_peer.subscribers.push(id);
+            }
+        }
+        self.negotiate(id);
+        self.drive_dirty(now);
+    }
+
+    /// Stops forwarding stream `stream_id` to the subscriber `leg`.
+    pub(super) fn unsubscribe(&mut self, now: Instant, leg: &LegKey, stream_id: StreamId) {
+        let Some((id, peer)) = self.peer_of_mut(leg) else {
+            return;
+        };
+        let Some(source) = peer
+            .video_out
+            .iter()
+            .find(|l| l.stream_id == stream_id)
+            .map(|l| l.source)
+        else {
+            return;
+        };
+        peer.video_out
+            .retain_mut(|line| line.stream_id != stream_id || line.state.stop());
+        let still_subscribed = peer
+            .video_out
+            .iter()
+            .any(|l| l.source == source && l.state.is_live());
+        if !still_subscribed {
+            if let Some(source_peer) = self.peers.get_mut(&source) {
+                source_peer.subscribers.retain(|s| *s != id);
+            }
+        }
+        self.negotiate(id);
+        self.drive_dirty(now);
+    }
+}

@@ -1,0 +1,89 @@
+//! Telling endpoints what changed: a joiner gets the roster once; after that every change
+//! goes out as a delta — the participants that changed, once, to everyone in the call — and
+//! each endpoint hears its own call state only when it changed. One change costs the call
+//! one frame of the changed participants' size (serialized once by the shell), never the
+//! whole roster, and deriving the states costs one pass over the participants.
+
+use super::model::Participant;
+use super::Hub;
+use crate::contract::EndpointId;
+use rtcall_protocol::call::{CallId, ParticipantId};
+use rtcall_protocol::signal::{Event, ParticipantInfo};
+
+impl Hub {
+    /// Sends a new joiner the roster as the others know it. Not the joiner itself: it learns
+    /// its participant id with its own call state (next sync), and would otherwise see itself
+    /// as a remote participant until then.
+    pub(super) fn snapshot(
+        &mut self,
+        endpoint: EndpointId,
+        call_id: &CallId,
+        joiner: ParticipantId,
+    ) {
+        let call = &self.calls[call_id];
+        let upsert: Vec<ParticipantInfo> = call
+            .participants
+            .values()
+            .filter(|p| p.id != joiner && p.told_state.is_some())
+            .map(Participant::info)
+            .collect();
+        if !upsert.is_empty() {
+            self.send(
+                vec![endpoint],
+                Event::Participants {
+                    call_id: call_id.clone(),
+                    upsert,
+                    removed: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Recomputes every participant's derived states; tells each endpoint its own call state
+    /// when it changed, and everyone the participants that changed (one delta frame).
+    pub(super) fn sync(&mut self, call_id: &CallId) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let summary = call.summary();
+        let mut own_changes = Vec::new();
+        let mut upsert = Vec::new();
+        let mut to = Vec::new();
+        for p in call.participants.values_mut() {
+            let state = p.state();
+            if p.told_state != Some(state) || p.dirty {
+                p.told_state = Some(state);
+                p.dirty = false;
+                upsert.push(p.info());
+            }
+            if let Some(endpoint) = p.endpoint() {
+                to.push(endpoint);
+                let call_state = p.call_state(summary);
+                if p.told_call_state.replace(call_state) != Some(call_state) {
+                    own_changes.push((endpoint, p.id, call_state));
+                }
+            }
+        }
+        for (endpoint, pid, state) in own_changes {
+            self.send(
+                vec![endpoint],
+                Event::CallState {
+                    call_id: call_id.clone(),
+                    state,
+                    end_reason: None,
+                    participant_id: Some(pid),
+                },
+            );
+        }
+        if !upsert.is_empty() {
+            self.send(
+                to,
+                Event::Participants {
+                    call_id: call_id.clone(),
+                    upsert,
+                    removed: Vec::new(),
+                },
+            );
+        }
+    }
+}
