@@ -3,9 +3,9 @@
 //! for the bot, re-timed. Bots are keyed by their caller's peer, so a forwarded frame costs one
 //! map lookup to tell whether a bot wants it.
 
-use super::negotiation::{AudioOut, LineState};
-use super::peer::PeerId;
+use super::lines::{AudioOut, LineState};
 use super::router::choose_layer;
+use super::PeerId;
 use super::Sfu;
 use crate::contract::{LegKey, MediaEvent};
 use crate::echo::{EchoOutput, EchoPhase, EchoSession};

@@ -23,6 +23,7 @@
 //! runs the echo test bot.
 
 mod echo;
+mod lines;
 mod negotiation;
 mod peer;
 mod registry;
@@ -32,7 +33,7 @@ pub mod speakers;
 
 use crate::contract::{LegKey, MediaCommand, MediaEvent};
 use crate::echo::EchoConfig;
-use peer::{Peer, PeerId};
+use peer::Peer;
 use registry::{CallMedia, Demux};
 use rtcall_protocol::call::CallId;
 use std::cmp::Reverse;
@@ -42,6 +43,9 @@ use std::time::{Duration, Instant};
 use str0m::crypto::dtls::DtlsCert;
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
+
+/// A peer's id inside the SFU. Never reused, so a stale id finds nothing.
+pub type PeerId = u64;
 
 /// SFU settings.
 #[derive(Debug, Clone)]

@@ -4,127 +4,16 @@
 //! and unsubscribing from remote video. One offer is outstanding per connection at a time;
 //! changes made meanwhile go into the next.
 
-use super::peer::{Peer, PeerId, Upstream};
-use super::router::{Retimer, LAYERS};
+use super::lines::{LineState, Retimer, VideoOut, LAYERS};
+use super::peer::{Peer, Upstream};
+use super::PeerId;
 use super::Sfu;
 use crate::contract::{LegKey, MediaEvent, ReplyTo};
 use rtcall_protocol::call::{ParticipantId, StreamId};
 use rtcall_protocol::signal::{ErrorKind, MediaLine, VideoSource, WireError};
 use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
-
-/// Where an outgoing line is in negotiation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineState {
-    /// Wanted; goes into the next offer.
-    ToAdd,
-    /// In the offer awaiting an answer.
-    Offered(Mid),
-    /// Negotiated and carrying media.
-    Open(Mid),
-    /// To be stopped in the next offer.
-    ToStop(Mid),
-    /// Stopped in the offer awaiting an answer.
-    StopOffered(Mid),
-}
-
-impl LineState {
-    /// The line's mid, once it has one.
-    pub fn mid(self) -> Option<Mid> {
-        match self {
-            LineState::ToAdd => None,
-            LineState::Offered(m)
-            | LineState::Open(m)
-            | LineState::ToStop(m)
-            | LineState::StopOffered(m) => Some(m),
-        }
-    }
-
-    /// Carrying media now.
-    pub fn open_mid(self) -> Option<Mid> {
-        match self {
-            LineState::Open(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Part of the connection the client knows (offered or open, not stopping).
-    fn listed_mid(self) -> Option<Mid> {
-        match self {
-            LineState::Offered(m) | LineState::Open(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Not being stopped.
-    pub fn is_live(self) -> bool {
-        !matches!(self, LineState::ToStop(_) | LineState::StopOffered(_))
-    }
-
-    /// Marks the line for stopping; `false` if it was never offered and can simply go.
-    pub fn stop(&mut self) -> bool {
-        match *self {
-            LineState::ToAdd => false,
-            LineState::Offered(mid) | LineState::Open(mid) => {
-                *self = LineState::ToStop(mid);
-                true
-            }
-            _ => true,
-        }
-    }
-}
-
-/// A line carrying remote audio to this peer: one participant's (small calls) or a slot for
-/// whoever is among the loudest (large calls).
-#[derive(Debug)]
-pub struct AudioOut {
-    pub state: LineState,
-    pub source: Option<PeerId>,
-    /// Whose audio, told to the client (small calls only).
-    pub participant: Option<ParticipantId>,
-    pub retimer: Retimer,
-}
-
-impl AudioOut {
-    /// A per-participant audio line (small calls).
-    pub fn of(source: PeerId, participant: ParticipantId) -> AudioOut {
-        AudioOut {
-            state: LineState::ToAdd,
-            source: Some(source),
-            participant: Some(participant),
-            retimer: Retimer::default(),
-        }
-    }
-
-    /// A loudest-speaker slot (large calls), empty until a speaker is assigned.
-    pub fn slot() -> AudioOut {
-        AudioOut {
-            state: LineState::ToAdd,
-            source: None,
-            participant: None,
-            retimer: Retimer::default(),
-        }
-    }
-}
-
-/// A line carrying a subscribed remote video to this peer.
-#[derive(Debug)]
-pub struct VideoOut {
-    pub state: LineState,
-    pub stream_id: StreamId,
-    pub source: PeerId,
-    pub participant: ParticipantId,
-    pub video: VideoSource,
-    pub max_height: u32,
-    /// The simulcast layer being forwarded (None: none yet, or the publisher does not simulcast).
-    pub layer: Option<Rid>,
-    /// The layer that fits the rendered size, switched to at its next keyframe.
-    pub target: Option<Rid>,
-    /// A keyframe has been forwarded since the line (re)started.
-    pub started: bool,
-    pub retimer: Retimer,
-}
+use str0m::media::{Direction, MediaKind, Rid, Simulcast, SimulcastLayer};
 
 /// Why an answer was refused.
 #[derive(Debug, thiserror::Error)]

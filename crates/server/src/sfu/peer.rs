@@ -2,8 +2,9 @@
 //! receives on, its voice, and how its link is doing. What the lines carry and how they are
 //! negotiated is `negotiation`'s; what flows on them is `router`'s.
 
-use super::negotiation::{AudioOut, VideoOut};
+use super::lines::{AudioOut, VideoOut};
 use super::speakers::Voice;
+use super::PeerId;
 use crate::contract::LegKey;
 use rtcall_protocol::call::ParticipantId;
 use rtcall_protocol::signal::VideoSource;
@@ -12,9 +13,6 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpPendingOffer;
 use str0m::media::{Mid, Rid};
 use str0m::Rtc;
-
-/// A peer's id inside the SFU. Never reused, so a stale id finds nothing.
-pub type PeerId = u64;
 
 /// The publisher's upstream lines.
 #[derive(Debug, Clone, Copy)]

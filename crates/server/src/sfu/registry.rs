@@ -3,9 +3,10 @@
 //! it carries, everything else by its source address. Opening and closing a connection
 //! (and the audio lines it adds to and removes from the others) happen here.
 
-use super::negotiation::AudioOut;
-use super::peer::{Peer, PeerId};
+use super::lines::AudioOut;
+use super::peer::Peer;
 use super::slots::TICK;
+use super::PeerId;
 use super::Sfu;
 use crate::contract::LegKey;
 use rtcall_protocol::call::{CallId, ParticipantId};

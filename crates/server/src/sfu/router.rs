@@ -4,54 +4,17 @@
 //! at keyframes so the picture never freezes. The work per frame is proportional to its
 //! receivers, never to the size of the call. Keyframe requests go back to publishers here too.
 
-use super::peer::{Peer, PeerId};
+use super::lines::LAYERS;
+use super::peer::Peer;
+use super::PeerId;
 use super::Sfu;
 use crate::contract::MediaEvent;
 use rtcall_protocol::signal::VideoSource;
 use std::time::{Duration, Instant};
-use str0m::media::{KeyframeRequestKind, MediaData, MediaTime, Mid, Rid};
-
-/// Simulcast layers a publisher may send, lowest first (Chrome's quarter, half, full).
-pub const LAYERS: [&str; 3] = ["q", "h", "f"];
+use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
 
 /// How often a keyframe may be requested for one upstream layer.
 pub const KEYFRAME_THROTTLE: Duration = Duration::from_millis(300);
-
-/// Keeps an outgoing line's RTP timestamps continuous when the source it carries changes (a
-/// loudest-speaker slot taking another speaker, a video switching simulcast layer): the first
-/// frame of a new source continues from the last frame sent, advanced by the wall-clock gap.
-#[derive(Debug, Default, Clone)]
-pub struct Retimer {
-    last: Option<(u64, Instant)>,
-    offset: i64,
-    source: Option<(PeerId, Option<Rid>)>,
-}
-
-impl Retimer {
-    /// Maps a source timestamp to the line's timestamp.
-    pub fn map(
-        &mut self,
-        source: (PeerId, Option<Rid>),
-        time: MediaTime,
-        wallclock: Instant,
-    ) -> MediaTime {
-        if self.source != Some(source) {
-            let target = match self.last {
-                Some((out, at)) => {
-                    let gap = wallclock.saturating_duration_since(at).as_secs_f64();
-                    let ticks = (gap * f64::from(time.denom())) as u64;
-                    out.wrapping_add(ticks.max(1))
-                }
-                None => time.numer(),
-            };
-            self.offset = target.wrapping_sub(time.numer()) as i64;
-            self.source = Some(source);
-        }
-        let out = time.numer().wrapping_add(self.offset as u64);
-        self.last = Some((out, wallclock));
-        MediaTime::new(out, time.frequency())
-    }
-}
 
 /// A layer not seen for this long is no longer being sent (the publisher dropped it).
 pub const LAYER_FRESHNESS: Duration = Duration::from_secs(1);
@@ -300,22 +263,6 @@ impl Sfu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use str0m::media::Frequency;
-
-    #[test]
-    fn retiming_continues_across_a_source_switch() {
-        let start = Instant::now();
-        let mut retimer = Retimer::default();
-        let t = |n| MediaTime::new(n, Frequency::FORTY_EIGHT_KHZ);
-        assert_eq!(retimer.map((1, None), t(1000), start).numer(), 1000);
-        let at = start + Duration::from_millis(20);
-        assert_eq!(retimer.map((1, None), t(1960), at).numer(), 1960);
-        // Another source with an unrelated clock, 20 ms later: continues at +960.
-        let at = at + Duration::from_millis(20);
-        assert_eq!(retimer.map((2, None), t(777_000), at).numer(), 2920);
-        let at = at + Duration::from_millis(20);
-        assert_eq!(retimer.map((2, None), t(777_960), at).numer(), 3880);
-    }
 
     #[test]
     fn the_closest_layer_being_sent_is_chosen() {

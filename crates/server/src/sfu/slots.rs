@@ -2,8 +2,8 @@
 //! ranked, and in large calls the loudest-speaker slots are pointed at the loudest few. From
 //! the RFC 6464 levels [`Voice`](super::speakers::Voice) keeps per participant.
 
-use super::peer::PeerId;
 use super::speakers;
+use super::PeerId;
 use super::Sfu;
 use crate::contract::MediaEvent;
 use std::time::{Duration, Instant};
