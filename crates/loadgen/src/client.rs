@@ -1,8 +1,8 @@
-//! A native client that speaks the real protocol: signaling over a WebSocket and media
-//! over real UDP with its own str0m `Rtc` (full ICE, answering the server's offers). It sends
-//! synthetic Opus frames (with RFC 6464 audio levels) and VP8 frames that carry a tag saying
-//! who sent them, and counts what it receives per m-line and per sender tag.
+//! A native client that speaks the real protocol: signaling over a WebSocket, answering the
+//! server's offers as a browser would, with a media side per call ([`crate::media`]). The
+//! test drives it with requests and waits on its events, roster and media.
 
+use crate::media::{MediaCommand, MediaHandle, MediaState, Receiving, Sending};
 use futures_util::{SinkExt, StreamExt};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
 use rtcall_protocol::signal::{
@@ -10,137 +10,14 @@ use rtcall_protocol::signal::{
     WireError, PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use str0m::change::SdpOffer;
-use str0m::media::{Frequency, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event as RtcEvent, Input, Output, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long `wait_*` helpers wait before failing the test.
 pub const DEADLINE: Duration = Duration::from_secs(20);
-
-/// What one m-line received.
-#[derive(Debug, Default, Clone)]
-pub struct LineStats {
-    pub frames: u64,
-    /// RTP packets the frames arrived in.
-    pub packets: u64,
-    pub keyframes: u64,
-    /// Frames per sender tag.
-    pub by_tag: HashMap<u8, u64>,
-    /// Arrival of the latest frame.
-    pub last: Option<Instant>,
-    /// Frames that decoded as real Opus, and their summed mean square (full scale 1).
-    pub decoded: u64,
-    pub energy: f64,
-    /// Longest gap between consecutive frames.
-    pub max_gap: Duration,
-}
-
-/// Everything the media side knows, shared with the test.
-#[derive(Debug, Default)]
-pub struct MediaState {
-    pub connected: bool,
-    pub lines: HashMap<String, LineStats>,
-    /// The latest offer's line roles.
-    pub media: Vec<MediaLine>,
-    /// Times the connection was (re)created.
-    pub connections: u32,
-}
-
-impl MediaState {
-    /// Audio frames received from sender `tag`, over all audio lines.
-    pub fn audio_from_tag(&self, tag: u8) -> u64 {
-        self.lines
-            .iter()
-            .filter(|(mid, _)| self.kind_of(mid) == Some(LineKind::Audio))
-            .map(|(_, l)| l.by_tag.get(&tag).copied().unwrap_or(0))
-            .sum()
-    }
-
-    /// Frames received on lines of a role (audio or video).
-    pub fn frames(&self, kind: LineKind) -> u64 {
-        self.lines
-            .iter()
-            .filter(|(mid, _)| self.kind_of(mid) == Some(kind))
-            .map(|(_, l)| l.frames)
-            .sum()
-    }
-
-    /// Video frames from a tag, and how many were keyframes.
-    pub fn video_from_tag(&self, tag: u8) -> (u64, u64) {
-        let mut frames = 0;
-        let mut keys = 0;
-        for (mid, line) in &self.lines {
-            if self.kind_of(mid) == Some(LineKind::Video) {
-                frames += line.by_tag.get(&tag).copied().unwrap_or(0);
-                keys += line.keyframes;
-            }
-        }
-        (frames, keys)
-    }
-
-    /// The level (dBFS, RMS) of what decoded on `participant`'s audio line, with how many
-    /// frames decoded; `None` before any did.
-    pub fn audio_level_from(&self, participant: ParticipantId) -> Option<(u64, f64)> {
-        let mid = self.media.iter().find_map(|line| match line {
-            MediaLine::ReceiveAudio {
-                mid,
-                participant_id: Some(p),
-            } if *p == participant => Some(mid),
-            _ => None,
-        })?;
-        let line = self.lines.get(mid).filter(|l| l.decoded > 0)?;
-        Some((
-            line.decoded,
-            10.0 * (line.energy / line.decoded as f64).log10(),
-        ))
-    }
-
-    fn kind_of(&self, mid: &str) -> Option<LineKind> {
-        self.media.iter().find_map(|line| match line {
-            MediaLine::ReceiveAudio { mid: m, .. } if m == mid => Some(LineKind::Audio),
-            MediaLine::ReceiveVideo { mid: m, .. } if m == mid => Some(LineKind::Video),
-            _ => None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    Audio,
-    Video,
-}
-
-/// What the test asks the media side to send.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sending {
-    /// Audio level in dBov while sending audio (None: no audio).
-    pub audio_level: Option<i8>,
-    /// Camera frames per second (0: no video).
-    pub video_fps: u32,
-    /// Send the camera as three simulcast layers (q, h, f), tagged `tag * 10 + layer`.
-    pub simulcast: bool,
-    /// Send real Opus, a sine at this frequency, instead of tagged synthetic frames (for
-    /// whoever decodes the audio: the telephone gateway).
-    pub tone_hz: Option<f32>,
-}
-
-enum MediaCommand {
-    Offer {
-        sdp: String,
-        media: Vec<MediaLine>,
-        answer: oneshot::Sender<Result<String, String>>,
-    },
-    Send(Sending),
-    Stop,
-}
 
 /// A connected test client.
 pub struct Client {
@@ -156,11 +33,6 @@ pub struct Client {
     next_id: Arc<AtomicU32>,
     media: Arc<Mutex<HashMap<CallId, MediaHandle>>>,
     heartbeat: Arc<std::sync::atomic::AtomicBool>,
-}
-
-struct MediaHandle {
-    commands: mpsc::UnboundedSender<MediaCommand>,
-    state: Arc<Mutex<MediaState>>,
 }
 
 /// Creates an identity and token on `server_url` through the demo endpoint.
@@ -232,8 +104,18 @@ pub async fn next_frame(
 impl Client {
     /// Signs in a new demo identity on `server_url` and connects. `tag` marks its media.
     pub async fn connect(server_url: &str, name: &str, tag: u8) -> Client {
+        Self::connect_receiving(server_url, name, tag, Receiving::Decode).await
+    }
+
+    /// [`Client::connect`], taking in its media as `receiving` says.
+    pub async fn connect_receiving(
+        server_url: &str,
+        name: &str,
+        tag: u8,
+        receiving: Receiving,
+    ) -> Client {
         let (identity, token) = demo_identity(server_url).await;
-        Self::connect_as(server_url, &identity, &token, name, tag).await
+        Self::open(server_url, (&identity, &token), name, tag, receiving).await
     }
 
     /// Connects with a given identity and token.
@@ -243,6 +125,16 @@ impl Client {
         token: &str,
         name: &str,
         tag: u8,
+    ) -> Client {
+        Self::open(server_url, (identity, token), name, tag, Receiving::Decode).await
+    }
+
+    async fn open(
+        server_url: &str,
+        (identity, token): (&str, &str),
+        name: &str,
+        tag: u8,
+        receiving: Receiving,
     ) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(ws_url(server_url))
             .await
@@ -279,7 +171,8 @@ impl Client {
                         media: lines,
                     }) = frame.ev.clone()
                     {
-                        let answer = answer_offer(&media, &call_id, sdp, lines, tag).await;
+                        let answer =
+                            answer_offer(&media, &call_id, (sdp, lines), tag, receiving).await;
                         if let Ok(sdp) = answer {
                             let id = next_id.fetch_add(1, Ordering::Relaxed) | 0x8000_0000;
                             let frame = ClientFrame {
@@ -635,18 +528,15 @@ impl Client {
 async fn answer_offer(
     media: &Arc<Mutex<HashMap<CallId, MediaHandle>>>,
     call: &CallId,
-    sdp: String,
-    lines: Vec<MediaLine>,
+    (sdp, lines): (String, Vec<MediaLine>),
     tag: u8,
+    receiving: Receiving,
 ) -> Result<String, String> {
     let commands = {
         let mut media = media.lock().unwrap();
-        let handle = media.entry(call.clone()).or_insert_with(|| {
-            let (commands, rx) = mpsc::unbounded_channel();
-            let state = Arc::new(Mutex::new(MediaState::default()));
-            tokio::spawn(media_task(rx, Arc::clone(&state), tag));
-            MediaHandle { commands, state }
-        });
+        let handle = media
+            .entry(call.clone())
+            .or_insert_with(|| MediaHandle::spawn(tag, receiving));
         handle.commands.clone()
     };
     let (answer, rx) = oneshot::channel();
@@ -658,240 +548,4 @@ async fn answer_offer(
         })
         .map_err(|_| "media task gone".to_owned())?;
     rx.await.map_err(|_| "media task gone".to_owned())?
-}
-
-/// A VP8 frame str0m parses: a frame tag (keyframe or not), the keyframe start code and size,
-/// then the sender's tag and padding.
-fn vp8_frame(keyframe: bool, tag: u8, len: usize) -> Vec<u8> {
-    let mut frame = if keyframe {
-        vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
-    } else {
-        vec![0x11, 0x02, 0x00]
-    };
-    frame.push(tag);
-    frame.resize(len, tag);
-    frame
-}
-
-/// The sender tag inside a received frame: first byte for audio, after the VP8 header for video.
-fn tag_of(data: &[u8], video: bool) -> Option<u8> {
-    if !video {
-        return data.first().copied();
-    }
-    let keyframe = data.first()? & 0x01 == 0;
-    data.get(if keyframe { 10 } else { 3 }).copied()
-}
-
-async fn media_task(
-    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
-    state: Arc<Mutex<MediaState>>,
-    tag: u8,
-) {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client udp");
-    let local: SocketAddr = socket.local_addr().unwrap();
-    let start = Instant::now();
-    let mut rtc = Rtc::builder()
-        .clear_codecs()
-        .enable_opus(true, false)
-        .enable_vp8(true)
-        .build(start);
-    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
-    state.lock().unwrap().connections += 1;
-    let mut send_mids: (Option<Mid>, Option<Mid>) = (None, None);
-    let mut video_mids: Vec<String> = Vec::new();
-    let mut sending = Sending::default();
-    let mut audio_seq: u64 = 0;
-    let mut video_seq: u64 = 0;
-    let mut keyframe_wanted = false;
-    let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-        .expect("an Opus encoder");
-    let mut decoders: HashMap<String, opus::Decoder> = HashMap::new();
-    let mut pcm = vec![0i16; 5760];
-    let mut next_audio = start;
-    let mut next_video = start;
-    let mut buf = vec![0u8; 2048];
-    loop {
-        // Drain str0m.
-        let timeout = loop {
-            match rtc.poll_output() {
-                Ok(Output::Transmit(t)) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
-                Ok(Output::Timeout(at)) => break at,
-                Ok(Output::Event(event)) => match event {
-                    RtcEvent::Connected => state.lock().unwrap().connected = true,
-                    RtcEvent::KeyframeRequest(_) => keyframe_wanted = true,
-                    RtcEvent::MediaData(data) => {
-                        let mid = data.mid.to_string();
-                        let video = video_mids.contains(&mid);
-                        let now = Instant::now();
-                        let mut state = state.lock().unwrap();
-                        let line = state.lines.entry(mid).or_default();
-                        line.frames += 1;
-                        line.packets += 1 + (**data.seq_range.end() - **data.seq_range.start());
-                        if video && data.is_keyframe() {
-                            line.keyframes += 1;
-                        }
-                        if let Some(t) = tag_of(&data.data, video) {
-                            *line.by_tag.entry(t).or_default() += 1;
-                        }
-                        if !video {
-                            // Synthetic frames from other test clients decode as noise or not
-                            // at all; only lines carrying real Opus give a meaningful level.
-                            let decoder =
-                                decoders.entry(data.mid.to_string()).or_insert_with(|| {
-                                    opus::Decoder::new(48_000, opus::Channels::Mono)
-                                        .expect("an Opus decoder")
-                                });
-                            if let Ok(n) = decoder.decode(&data.data, &mut pcm, false) {
-                                let square: f64 = pcm[..n]
-                                    .iter()
-                                    .map(|&s| (f64::from(s) / 32_768.0).powi(2))
-                                    .sum();
-                                line.decoded += 1;
-                                line.energy += square / n.max(1) as f64;
-                            }
-                        }
-                        if let Some(last) = line.last {
-                            line.max_gap = line.max_gap.max(now - last);
-                        }
-                        line.last = Some(now);
-                    }
-                    _ => {}
-                },
-                Err(e) => {
-                    eprintln!("client {tag} media failed: {e}");
-                    return;
-                }
-            }
-        };
-        let now = Instant::now();
-        let mut wake = timeout;
-        if sending.audio_level.is_some() && send_mids.0.is_some() {
-            wake = wake.min(next_audio);
-        }
-        if sending.video_fps > 0 && send_mids.1.is_some() {
-            wake = wake.min(next_video);
-        }
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((n, source)) = received {
-                    if let Ok(contents) = buf[..n].try_into() {
-                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
-                        let _ = rtc.handle_input(input);
-                    }
-                }
-            }
-            command = commands.recv() => match command {
-                Some(MediaCommand::Offer { sdp, media, answer }) => {
-                    let result = SdpOffer::from_sdp_string(&sdp)
-                        .map_err(|e| e.to_string())
-                        .and_then(|offer| rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string()))
-                        .map(|answer| answer.to_sdp_string());
-                    for line in &media {
-                        match line {
-                            MediaLine::SendAudio { mid } => send_mids.0 = Some(Mid::from(mid.as_str())),
-                            MediaLine::SendVideo { mid, source: VideoSource::Camera } => send_mids.1 = Some(Mid::from(mid.as_str())),
-                            _ => {}
-                        }
-                    }
-                    video_mids = media.iter().filter_map(|l| match l {
-                        MediaLine::ReceiveVideo { mid, .. } => Some(mid.clone()),
-                        _ => None,
-                    }).collect();
-                    state.lock().unwrap().media = media;
-                    let _ = answer.send(result);
-                }
-                Some(MediaCommand::Send(s)) => {
-                    sending = s;
-                    next_audio = Instant::now();
-                    next_video = Instant::now();
-                }
-                Some(MediaCommand::Stop) | None => return,
-            },
-            _ = tokio::time::sleep_until(wake.max(now).into()) => {}
-        }
-        let now = Instant::now();
-        let _ = rtc.handle_input(Input::Timeout(now));
-        if !rtc.is_connected() {
-            continue;
-        }
-        if let (Some(level), Some(mid)) = (sending.audio_level, send_mids.0) {
-            while next_audio <= now {
-                next_audio += Duration::from_millis(20);
-                let time = MediaTime::new(audio_seq * 960, Frequency::FORTY_EIGHT_KHZ);
-                audio_seq += 1;
-                if let Some(writer) = rtc.writer(mid) {
-                    let pt = writer
-                        .payload_params()
-                        .find(|p| p.spec().codec.is_audio())
-                        .map(|p| p.pt());
-                    if let Some(pt) = pt {
-                        let payload = match sending.tone_hz {
-                            Some(hz) => {
-                                let start = (audio_seq - 1) * 960;
-                                let tone: Vec<i16> = (start..start + 960)
-                                    .map(|i| {
-                                        (9_830.0
-                                            * (2.0 * std::f32::consts::PI * hz * i as f32
-                                                / 48_000.0)
-                                                .sin())
-                                            as i16
-                                    })
-                                    .collect();
-                                encoder.encode_vec(&tone, 400).expect("Opus encodes a tone")
-                            }
-                            None => {
-                                let mut payload = vec![tag; 40];
-                                payload[1] = (audio_seq % 256) as u8;
-                                payload
-                            }
-                        };
-                        let _ = writer
-                            .audio_level(level, level > -127)
-                            .write(pt, now, time, payload);
-                    }
-                }
-            }
-        }
-        if let (true, Some(mid)) = (sending.video_fps > 0, send_mids.1) {
-            let interval = Duration::from_secs(1) / sending.video_fps;
-            while next_video <= now {
-                next_video += interval;
-                let keyframe = video_seq % 30 == 0 || std::mem::take(&mut keyframe_wanted);
-                let time = MediaTime::new(
-                    video_seq * 90_000 / u64::from(sending.video_fps),
-                    Frequency::NINETY_KHZ,
-                );
-                video_seq += 1;
-                let layers: Vec<(Option<&str>, u8)> = if sending.simulcast {
-                    ["q", "h", "f"]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, rid)| (Some(*rid), tag * 10 + i as u8))
-                        .collect()
-                } else {
-                    vec![(None, tag)]
-                };
-                for (rid, layer_tag) in layers {
-                    let Some(mut writer) = rtc.writer(mid) else {
-                        break;
-                    };
-                    let pt = writer
-                        .payload_params()
-                        .find(|p| !p.spec().codec.is_audio())
-                        .map(|p| p.pt());
-                    let Some(pt) = pt else { break };
-                    if let Some(rid) = rid {
-                        writer = writer.rid(rid.into());
-                    }
-                    let len = if keyframe { 2500 } else { 400 };
-                    if let Err(e) = writer.write(pt, now, time, vp8_frame(keyframe, layer_tag, len))
-                    {
-                        eprintln!("client {tag}: video write failed: {e}");
-                    }
-                }
-            }
-        }
-    }
 }

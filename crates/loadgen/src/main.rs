@@ -3,16 +3,21 @@
 //! ```text
 //! rtcall-loadgen setup --server-bin target/server/rtcall-server --calls 50
 //! rtcall-loadgen sfu   --server-bin target/server/rtcall-server --participants 30 --seconds 10
+//! rtcall-loadgen sfu   --server-bin target/server/rtcall-server --calls 4 --media-workers 2
 //! ```
 //!
 //! It starts the server itself (fresh data directory, loopback ports), so it can read the server
 //! process's CPU time from `/proc`. `setup` times `startCall` until both sides are `Connected`
-//! (the callee answers as soon as it rings). `sfu` runs one group call where everyone sends
-//! Opus-sized audio at 50 packets/s (and optionally video), and reports forwarded packets per
-//! second and the server's CPU time per forwarded packet.
+//! (the callee answers as soon as it rings). `sfu` runs `--calls` group calls at once where
+//! everyone sends Opus-sized audio at 50 packets/s (and optionally video), and reports the
+//! forwarded packets per second, the server's CPU time per forwarded packet, and the load
+//! generator's own CPU (its clients count received RTP at the socket without decrypting it, so
+//! that they cost a fraction of what the server spends; if it nears a core, it is the
+//! bottleneck and says so).
 
-use rtcall_loadgen::client::{Client, Sending};
-use rtcall_loadgen::server::ServerProcess;
+use rtcall_loadgen::scenario::{group, new_call_id, packets_received, watch_cameras};
+use rtcall_loadgen::server::{cpu_time, ServerProcess};
+use rtcall_loadgen::{Client, Receiving, Sending};
 use rtcall_protocol::call::{CallId, CallState};
 use rtcall_protocol::signal::Request;
 use std::time::{Duration, Instant};
@@ -20,7 +25,8 @@ use std::time::{Duration, Instant};
 fn usage() -> ! {
     eprintln!(
         "usage: rtcall-loadgen setup --server-bin PATH [--calls N]\n       \
-         rtcall-loadgen sfu --server-bin PATH [--participants N] [--video N] [--seconds S] [--forward-all-audio-max N]"
+         rtcall-loadgen sfu --server-bin PATH [--calls N] [--participants N] [--video N] [--seconds S]\n                          \
+         [--forward-all-audio-max N] [--media-workers N]"
     );
     std::process::exit(2)
 }
@@ -33,19 +39,21 @@ struct Args {
     video: u8,
     seconds: u64,
     forward_all_audio_max: usize,
+    media_workers: Option<usize>,
 }
 
 fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_else(|| usage());
     let mut parsed = Args {
+        calls: if scenario == "setup" { 50 } else { 1 },
         scenario,
         server_bin: String::new(),
-        calls: 50,
         participants: 30,
         video: 0,
         seconds: 10,
         forward_all_audio_max: 20,
+        media_workers: None,
     };
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
@@ -57,6 +65,7 @@ fn parse_args() -> Args {
             "--video" => parsed.video = number() as u8,
             "--seconds" => parsed.seconds = number() as u64,
             "--forward-all-audio-max" => parsed.forward_all_audio_max = number(),
+            "--media-workers" => parsed.media_workers = Some(number()),
             _ => usage(),
         }
     }
@@ -123,98 +132,80 @@ async fn setup(args: &Args) {
 async fn sfu(args: &Args) {
     let data = TempDir::new();
     let max = args.forward_all_audio_max.to_string();
-    let server = ServerProcess::start(
-        &args.server_bin,
-        &data.0,
-        &["--forward-all-audio-max", &max],
-    );
-    let call = CallId(uuid::Uuid::new_v4().to_string());
-    let mut clients = Vec::new();
-    for tag in 1..=args.participants {
-        let mut client = Client::connect(&server.url, &format!("P{tag}"), tag).await;
-        client.join_group(&call).await;
-        clients.push(client);
+    let workers = args.media_workers.map(|w| w.to_string());
+    let mut flags = vec!["--forward-all-audio-max", &max];
+    if let Some(workers) = &workers {
+        flags.extend(["--media-workers", workers]);
     }
-    for (i, client) in clients.iter_mut().enumerate() {
-        let video = i < usize::from(args.video);
-        client.send(
-            &call,
-            Sending {
-                audio_level: Some(-20),
-                video_fps: if video { 15 } else { 0 },
-                simulcast: false,
-                tone_hz: None,
-            },
-        );
-        if video {
-            client
-                .ok(Request::SetVideo {
-                    call_id: call.clone(),
-                    source: rtcall_protocol::signal::VideoSource::Camera,
-                    on: true,
-                })
-                .await;
+    let server = ServerProcess::start(&args.server_bin, &data.0, &flags);
+    let mut calls: Vec<(CallId, Vec<Client>)> = Vec::new();
+    for _ in 0..args.calls {
+        let call = new_call_id();
+        let mut clients = group(&server.url, &call, 1..=args.participants, Receiving::Count).await;
+        for client in &clients {
+            client.send(&call, Sending::audio(-20));
         }
+        let publishers: Vec<usize> = (0..usize::from(args.video)).collect();
+        watch_cameras(&mut clients, &call, &publishers, -20, 720).await;
+        calls.push((call, clients));
     }
-    // Everyone watches every video.
-    if args.video > 0 {
-        for i in 0..clients.len() {
-            for j in 0..usize::from(args.video) {
-                if i == j {
-                    continue;
-                }
-                let identity = clients[j].identity.clone();
-                let participant = clients[i]
-                    .wait_participant(
-                        &call,
-                        &identity,
-                        rtcall_protocol::call::ParticipantState::Connected,
-                    )
-                    .await;
-                let stream = clients[i].wait_camera(&call, participant).await;
-                clients[i]
-                    .ok(Request::Subscribe {
-                        call_id: call.clone(),
-                        stream_id: stream,
-                        max_height: 720,
-                    })
-                    .await;
-            }
-        }
-    }
-    let received = |clients: &[Client]| -> u64 {
-        clients
+    let received = |calls: &[(CallId, Vec<Client>)]| -> u64 {
+        calls
             .iter()
-            .map(|c| {
-                c.media(&call)
-                    .lock()
-                    .unwrap()
-                    .lines
-                    .values()
-                    .map(|l| l.packets)
-                    .sum::<u64>()
-            })
+            .map(|(call, clients)| packets_received(clients, call))
             .sum()
     };
     // Warm up, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu0, packets0, t0) = (server.cpu_time(), received(&clients), Instant::now());
+    let start = (
+        server.cpu_time(),
+        own_cpu(),
+        received(&calls),
+        Instant::now(),
+    );
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    let (cpu1, packets1, elapsed) = (server.cpu_time(), received(&clients), t0.elapsed());
-    let packets = packets1 - packets0;
-    let cpu = cpu1 - cpu0;
+    let elapsed = start.3.elapsed();
+    let packets = received(&calls) - start.2;
+    let cpu = server.cpu_time() - start.0;
+    let generator = own_cpu() - start.1;
     let pps = packets as f64 / elapsed.as_secs_f64();
     let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64();
+    let generator_share = generator.as_secs_f64() / elapsed.as_secs_f64();
+    // What the clients send, and so what the SFU should forward, per second.
+    let n = f64::from(args.participants);
+    let forwarded_audio = if usize::from(args.participants) <= args.forward_all_audio_max {
+        n * (n - 1.0)
+    } else {
+        // Three loudest slots at everyone but themselves: roughly 3 × n streams.
+        3.0 * n
+    };
+    let offered = args.calls as f64 * 50.0 * forwarded_audio;
     println!(
-        "participants={} video senders={} window={:.1} s: forwarded {:.0} packets/s, server CPU {:.1}% of a core, {:.2} us/packet => {:.0} packets/s per core",
+        "calls={} participants={} video senders={} workers={} window={:.1} s: forwarded {:.0} packets/s \
+         (audio offered {:.0}), server CPU {:.1}% of a core, {:.2} us/packet => {:.0} packets/s per core; \
+         load generator CPU {:.1}% of a core{}",
+        args.calls,
         args.participants,
         args.video,
+        workers.as_deref().unwrap_or("default"),
         elapsed.as_secs_f64(),
         pps,
+        offered,
         cpu_share * 100.0,
         cpu.as_secs_f64() * 1e6 / packets as f64,
-        pps / cpu_share
+        pps / cpu_share,
+        generator_share * 100.0,
+        if generator_share > 0.8 {
+            " (the generator may be the bottleneck)"
+        } else {
+            ""
+        }
     );
+}
+
+/// This process's CPU time so far.
+fn own_cpu() -> Duration {
+    cpu_time(std::process::id())
 }
 
 #[tokio::main]

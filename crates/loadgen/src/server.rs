@@ -113,17 +113,9 @@ impl ServerProcess {
             .to_owned()
     }
 
-    /// The process's CPU time (user + system) so far, from `/proc` (Linux).
+    /// The process's CPU time (user + system) so far.
     pub fn cpu_time(&self) -> Duration {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("proc stat");
-        // After the command name (in parentheses), utime and stime are the 12th and 13th
-        // fields, in clock ticks of 10 ms.
-        let rest = &stat[stat.rfind(')').expect("command name") + 2..];
-        let fields: Vec<&str> = rest.split(' ').collect();
-        let ticks: u64 =
-            fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-        Duration::from_millis(ticks * 10)
+        cpu_time(self.child.id())
     }
 
     /// Stops the server gracefully, waits for it to exit, and returns all it logged.
@@ -156,4 +148,16 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// A process's CPU time (user + system, all its threads) so far, from `/proc` (Linux).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // After the command name (in parentheses), utime and stime are the 12th and 13th
+    // fields, in clock ticks of 10 ms.
+    let rest = &stat[stat.rfind(')').expect("command name") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }

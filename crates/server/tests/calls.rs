@@ -4,13 +4,10 @@
 mod common;
 
 use common::{data_dir, TestServer};
-use rtcall_loadgen::client::{Client, Sending};
+use rtcall_loadgen::scenario::{group, new_call_id, talking_pair};
+use rtcall_loadgen::{Client, Receiving, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
 use rtcall_protocol::signal::{Event, Request};
-
-fn new_call_id() -> CallId {
-    CallId(uuid::Uuid::new_v4().to_string())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
@@ -86,18 +83,12 @@ async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
         bob.wait_call_state(&call, CallState::Disconnected).await,
         Some(EndReason::HUNG_UP)
     );
-    let _ = Sending::default();
 }
 
-/// Connects `n` clients (tags 1..=n) and joins them all to one group call, each Connected.
+/// `n` clients (tags 1..=n) in one group call, each Connected.
 async fn group_of(server: &TestServer, n: u8) -> (CallId, Vec<Client>) {
     let call = new_call_id();
-    let mut clients = Vec::new();
-    for tag in 1..=n {
-        let mut client = Client::connect(&server.url, &format!("P{tag}"), tag).await;
-        client.join_group(&call).await;
-        clients.push(client);
-    }
+    let clients = group(&server.url, &call, 1..=n, Receiving::Decode).await;
     (call, clients)
 }
 
@@ -109,15 +100,7 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
     // Three speak; everyone else sends silence (level -127), as a browser with an open mic does.
     for (i, client) in clients.iter().enumerate() {
         let level = if i < 3 { -20 } else { -127 };
-        client.send(
-            &call,
-            Sending {
-                audio_level: Some(level),
-                video_fps: 0,
-                simulcast: false,
-                tone_hz: None,
-            },
-        );
+        client.send(&call, Sending::audio(level));
     }
     for listener in &clients[3..] {
         for speaker in 1..=3 {
@@ -151,24 +134,8 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
         })
         .await;
     // The first speaker stops; a fourth, louder one starts and takes the lead.
-    clients[0].send(
-        &call,
-        Sending {
-            audio_level: Some(-127),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
-    clients[3].send(
-        &call,
-        Sending {
-            audio_level: Some(-5),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
+    clients[0].send(&call, Sending::audio(-127));
+    clients[3].send(&call, Sending::audio(-5));
     let newcomer = speaker_ids[3];
     clients[19]
         .wait_event(|e| match e {
@@ -182,30 +149,6 @@ async fn a_twenty_person_group_call_hears_its_speakers_and_ranks_them() {
             m.audio_from_tag(4) >= 25
         })
         .await;
-}
-
-/// Starts a 1:1 call from `caller` to `callee`, both Connected and sending audio.
-async fn connected_pair(caller: &mut Client, callee: &mut Client) -> CallId {
-    let call = caller.call_and_answer(callee).await;
-    caller.send(
-        &call,
-        Sending {
-            audio_level: Some(-20),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
-    callee.send(
-        &call,
-        Sending {
-            audio_level: Some(-20),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
-    call
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +196,7 @@ async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removin
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
     let mut carol = Client::connect(&server.url, "Carol", 3).await;
-    let call = connected_pair(&mut alice, &mut bob).await;
+    let call = talking_pair(&mut alice, &mut bob).await;
     alice
         .wait_media(&call, "audio from Bob", |m| m.audio_from_tag(2) >= 25)
         .await;
@@ -278,15 +221,7 @@ async fn adding_a_third_promotes_the_call_without_interrupting_media_and_removin
         })
         .await;
     carol.wait_call_state(&call, CallState::Connected).await;
-    carol.send(
-        &call,
-        Sending {
-            audio_level: Some(-20),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
+    carol.send(&call, Sending::audio(-20));
     for (who, tag) in [(1, 1), (2, 2)] {
         let _ = who;
         carol
@@ -361,7 +296,7 @@ async fn hold_stops_media_both_ways_and_resume_restarts_it() {
     let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
-    let call = connected_pair(&mut alice, &mut bob).await;
+    let call = talking_pair(&mut alice, &mut bob).await;
     alice
         .wait_media(&call, "audio from Bob", |m| m.audio_from_tag(2) >= 25)
         .await;
@@ -416,15 +351,7 @@ async fn large_calls_forward_only_the_loudest_through_slots() {
     let (call, clients) = group_of(&server, 6).await;
     for (i, client) in clients.iter().enumerate() {
         let level = if i < 2 { -15 } else { -127 };
-        client.send(
-            &call,
-            Sending {
-                audio_level: Some(level),
-                video_fps: 0,
-                simulcast: false,
-                tone_hz: None,
-            },
-        );
+        client.send(&call, Sending::audio(level));
     }
     let listener = &clients[5];
     listener

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{data_dir, TestServer};
-use rtcall_loadgen::client::{Client, LineKind, MediaState, Sending};
+use rtcall_loadgen::scenario::new_call_id;
+use rtcall_loadgen::{Client, LineKind, MediaState, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantState};
 use rtcall_protocol::signal::{EchoReport, ErrorKind, Event, Request};
 use rtcall_server::echo::{prompt_tone, ECHO_BOT, ECHO_BOT_NAME};
@@ -22,7 +23,7 @@ fn start_server(dir: &std::path::Path) -> TestServer {
 
 /// Calls the bot and waits until it is a Connected participant; returns the call.
 async fn call_echo(client: &mut Client) -> CallId {
-    let call = CallId(uuid::Uuid::new_v4().to_string());
+    let call = new_call_id();
     client
         .ok(Request::StartCall {
             call_id: call.clone(),
@@ -124,12 +125,7 @@ const SIMULTANEOUS: u8 = 8;
 async fn simultaneous_test_calls_each_hear_only_themselves() {
     let dir = data_dir();
     let server = start_server(dir.path());
-    let speaking = Sending {
-        audio_level: Some(-20),
-        video_fps: 0,
-        simulcast: false,
-        tone_hz: None,
-    };
+    let speaking = Sending::audio(-20);
     let mut callers = Vec::new();
     for tag in 1..=SIMULTANEOUS {
         let mut client = Client::connect(&server.url, &format!("Caller {tag}"), tag).await;
@@ -186,7 +182,7 @@ async fn the_bot_takes_one_to_one_calls_only() {
 
     let error = alice
         .request(Request::StartCall {
-            call_id: CallId(uuid::Uuid::new_v4().to_string()),
+            call_id: new_call_id(),
             targets: vec![ECHO_BOT.into(), bob.identity.clone()],
             muted: false,
             alternate_caller_id: None,

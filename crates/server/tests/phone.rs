@@ -6,7 +6,9 @@
 mod common;
 
 use common::{data_dir, TestServer};
-use rtcall_loadgen::client::{demo_identity, Client, Sending};
+use rtcall_loadgen::client::demo_identity;
+use rtcall_loadgen::scenario::new_call_id;
+use rtcall_loadgen::{Client, Sending};
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, ParticipantState};
 use rtcall_protocol::signal::{Event, Request};
 use std::net::UdpSocket;
@@ -223,10 +225,6 @@ async fn tone_comes_back_to(alice: &mut Client, call: &CallId, phone: Participan
                 .is_some_and(|(_, level)| level > -35.0)
         })
         .await;
-}
-
-fn new_call_id() -> CallId {
-    CallId(uuid::Uuid::new_v4().to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,10 @@ mod common;
 use common::{data_dir, IdentityClient, TestServer};
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::SinkExt;
-use rtcall_loadgen::client::{demo_identity, next_frame, raw_hello, Client, Sending};
-use rtcall_protocol::call::{CallId, CallState, EndReason};
+use rtcall_loadgen::client::{demo_identity, next_frame, raw_hello};
+use rtcall_loadgen::scenario::new_call_id;
+use rtcall_loadgen::{Client, Sending};
+use rtcall_protocol::call::{CallState, EndReason};
 use rtcall_protocol::signal::{ErrorKind, Event, Request, ServerFrame};
 use rtcall_protocol::token::{self, base64url};
 use rtcall_server::identity::AccessKey;
@@ -110,7 +112,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
     // A call in progress that must not notice anything.
     let mut alice = Client::connect(&server.url, "Alice", 1).await;
     let mut bob = Client::connect(&server.url, "Bob", 2).await;
-    let call = CallId(uuid::Uuid::new_v4().to_string());
+    let call = new_call_id();
     alice
         .ok(Request::StartCall {
             call_id: call.clone(),
@@ -126,15 +128,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
     })
     .await;
     bob.wait_call_state(&call, CallState::Connected).await;
-    alice.send(
-        &call,
-        Sending {
-            audio_level: Some(-20),
-            video_fps: 0,
-            simulcast: false,
-            tone_hz: None,
-        },
-    );
+    alice.send(&call, Sending::audio(-20));
 
     // Before hello.
     let (_, token) = demo_identity(&server.url).await;
@@ -237,7 +231,7 @@ async fn malformed_and_out_of_place_messages_get_errors_and_disturb_no_call() {
 async fn a_silent_endpoint_is_dropped_within_seconds_and_the_call_goes_on() {
     let dir = data_dir();
     let server = TestServer::start(common::SERVER_BIN, dir.path(), &["--heartbeat-ms", "300"]);
-    let group = CallId(uuid::Uuid::new_v4().to_string());
+    let group = new_call_id();
     let mut clients = Vec::new();
     for (tag, name) in [(1, "Alice"), (2, "Bob"), (3, "Ghost")] {
         let mut client = Client::connect(&server.url, name, tag).await;
@@ -248,15 +242,7 @@ async fn a_silent_endpoint_is_dropped_within_seconds_and_the_call_goes_on() {
             })
             .await;
         client.wait_call_state(&group, CallState::Connected).await;
-        client.send(
-            &group,
-            Sending {
-                audio_level: Some(-20),
-                video_fps: 0,
-                simulcast: false,
-                tone_hz: None,
-            },
-        );
+        client.send(&group, Sending::audio(-20));
         clients.push(client);
     }
     let ghost = clients.pop().unwrap();

@@ -1,0 +1,527 @@
+//! A native client's media side, one task per call: its own str0m `Rtc` over a UDP socket of
+//! its own (full ICE, answering the server's offers), sending what [`Sending`] asks (synthetic
+//! Opus frames with RFC 6464 levels, or real Opus of a tone, and VP8 frames tagged with the
+//! sender) and recording what arrives in a [`MediaState`] the test reads.
+
+use rtcall_protocol::call::ParticipantId;
+use rtcall_protocol::signal::{MediaLine, VideoSource};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::media::{Frequency, MediaData, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event as RtcEvent, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// The largest UDP datagram.
+const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams taken at once when one arrives.
+const RECEIVE_BURST: usize = 256;
+
+/// What one m-line received.
+#[derive(Debug, Default, Clone)]
+pub struct LineStats {
+    pub frames: u64,
+    /// RTP packets the frames arrived in.
+    pub packets: u64,
+    pub keyframes: u64,
+    /// Frames per sender tag.
+    pub by_tag: HashMap<u8, u64>,
+    /// Arrival of the latest frame.
+    pub last: Option<Instant>,
+    /// Frames that decoded as real Opus, and their summed mean square (full scale 1).
+    pub decoded: u64,
+    pub energy: f64,
+    /// Longest gap between consecutive frames.
+    pub max_gap: Duration,
+}
+
+/// Everything the media side knows, shared with the test.
+#[derive(Debug, Default)]
+pub struct MediaState {
+    pub connected: bool,
+    pub lines: HashMap<String, LineStats>,
+    /// RTP packets counted at the socket and dropped ([`Receiving::Count`]).
+    pub counted: u64,
+    /// The latest offer's line roles.
+    pub media: Vec<MediaLine>,
+    /// Times the connection was (re)created.
+    pub connections: u32,
+}
+
+impl MediaState {
+    /// Audio frames received from sender `tag`, over all audio lines.
+    pub fn audio_from_tag(&self, tag: u8) -> u64 {
+        self.lines
+            .iter()
+            .filter(|(mid, _)| self.kind_of(mid) == Some(LineKind::Audio))
+            .map(|(_, l)| l.by_tag.get(&tag).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Frames received on lines of a role (audio or video).
+    pub fn frames(&self, kind: LineKind) -> u64 {
+        self.lines
+            .iter()
+            .filter(|(mid, _)| self.kind_of(mid) == Some(kind))
+            .map(|(_, l)| l.frames)
+            .sum()
+    }
+
+    /// RTP packets received, however they were taken in.
+    pub fn packets(&self) -> u64 {
+        self.counted + self.lines.values().map(|l| l.packets).sum::<u64>()
+    }
+
+    /// Video frames from a tag, and how many were keyframes.
+    pub fn video_from_tag(&self, tag: u8) -> (u64, u64) {
+        let mut frames = 0;
+        let mut keys = 0;
+        for (mid, line) in &self.lines {
+            if self.kind_of(mid) == Some(LineKind::Video) {
+                frames += line.by_tag.get(&tag).copied().unwrap_or(0);
+                keys += line.keyframes;
+            }
+        }
+        (frames, keys)
+    }
+
+    /// The level (dBFS, RMS) of what decoded on `participant`'s audio line, with how many
+    /// frames decoded; `None` before any did.
+    pub fn audio_level_from(&self, participant: ParticipantId) -> Option<(u64, f64)> {
+        let mid = self.media.iter().find_map(|line| match line {
+            MediaLine::ReceiveAudio {
+                mid,
+                participant_id: Some(p),
+            } if *p == participant => Some(mid),
+            _ => None,
+        })?;
+        let line = self.lines.get(mid).filter(|l| l.decoded > 0)?;
+        Some((
+            line.decoded,
+            10.0 * (line.energy / line.decoded as f64).log10(),
+        ))
+    }
+
+    fn kind_of(&self, mid: &str) -> Option<LineKind> {
+        self.media.iter().find_map(|line| match line {
+            MediaLine::ReceiveAudio { mid: m, .. } if m == mid => Some(LineKind::Audio),
+            MediaLine::ReceiveVideo { mid: m, .. } if m == mid => Some(LineKind::Video),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Audio,
+    Video,
+}
+
+/// What the test asks the media side to send.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sending {
+    /// Audio level in dBov while sending audio (None: no audio).
+    pub audio_level: Option<i8>,
+    /// Camera frames per second (0: no video).
+    pub video_fps: u32,
+    /// Send the camera as three simulcast layers (q, h, f), tagged `tag * 10 + layer`.
+    pub simulcast: bool,
+    /// Send real Opus, a sine at this frequency, instead of tagged synthetic frames (for
+    /// whoever decodes the audio: the telephone gateway).
+    pub tone_hz: Option<f32>,
+}
+
+impl Sending {
+    /// Synthetic audio frames at `level` dBov, nothing else.
+    pub fn audio(level: i8) -> Sending {
+        Sending {
+            audio_level: Some(level),
+            ..Sending::default()
+        }
+    }
+}
+
+/// How a client takes in the media it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Receiving {
+    /// Every packet through str0m: frames counted per line and sender tag, audio decoded.
+    #[default]
+    Decode,
+    /// RTP counted at the socket and dropped; only what the connection itself needs (STUN,
+    /// DTLS, RTCP) reaches str0m. For load, so that taking in a packet costs the generator a
+    /// small fraction of what forwarding it costs the server.
+    Count,
+}
+
+pub(crate) enum MediaCommand {
+    Offer {
+        sdp: String,
+        media: Vec<MediaLine>,
+        answer: oneshot::Sender<Result<String, String>>,
+    },
+    Send(Sending),
+    Stop,
+}
+
+/// A running media side: where to send it commands, and what it knows.
+pub(crate) struct MediaHandle {
+    pub(crate) commands: mpsc::UnboundedSender<MediaCommand>,
+    pub(crate) state: Arc<Mutex<MediaState>>,
+}
+
+impl MediaHandle {
+    /// Starts a media side for a client tagged `tag`.
+    pub(crate) fn spawn(tag: u8, receiving: Receiving) -> MediaHandle {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(Mutex::new(MediaState::default()));
+        tokio::spawn(run(rx, Arc::clone(&state), tag, receiving));
+        MediaHandle { commands, state }
+    }
+}
+
+/// A VP8 frame str0m parses: a frame tag (keyframe or not), the keyframe start code and size,
+/// then the sender's tag and padding.
+fn vp8_frame(keyframe: bool, tag: u8, len: usize) -> Vec<u8> {
+    let mut frame = if keyframe {
+        vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
+    } else {
+        vec![0x11, 0x02, 0x00]
+    };
+    frame.push(tag);
+    frame.resize(len, tag);
+    frame
+}
+
+/// The sender tag inside a received frame: first byte for audio, after the VP8 header for video.
+fn tag_of(data: &[u8], video: bool) -> Option<u8> {
+    if !video {
+        return data.first().copied();
+    }
+    let keyframe = data.first()? & 0x01 == 0;
+    data.get(if keyframe { 10 } else { 3 }).copied()
+}
+
+/// RTP, not RTCP (RFC 5761 §4: RTCP packet types 192–223 where RTP has marker and type).
+fn is_rtp(datagram: &[u8]) -> bool {
+    matches!(datagram, [128..=191, second, ..] if !(192..=223).contains(second))
+}
+
+/// One call's media side.
+struct MediaSide {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    state: Arc<Mutex<MediaState>>,
+    tag: u8,
+    receiving: Receiving,
+    /// The upstream audio and camera lines, once offered.
+    audio_mid: Option<Mid>,
+    camera_mid: Option<Mid>,
+    video_mids: Vec<String>,
+    sending: Sending,
+    audio_seq: u64,
+    video_seq: u64,
+    next_audio: Instant,
+    next_video: Instant,
+    keyframe_wanted: bool,
+    encoder: opus::Encoder,
+    decoders: HashMap<String, opus::Decoder>,
+    pcm: Vec<i16>,
+}
+
+async fn run(
+    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    state: Arc<Mutex<MediaState>>,
+    tag: u8,
+    receiving: Receiving,
+) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client udp");
+    let local: SocketAddr = socket.local_addr().unwrap();
+    let start = Instant::now();
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .build(start);
+    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    state.lock().unwrap().connections += 1;
+    let mut side = MediaSide {
+        rtc,
+        socket,
+        local,
+        state,
+        tag,
+        receiving,
+        audio_mid: None,
+        camera_mid: None,
+        video_mids: Vec::new(),
+        sending: Sending::default(),
+        audio_seq: 0,
+        video_seq: 0,
+        next_audio: start,
+        next_video: start,
+        keyframe_wanted: false,
+        encoder: opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .expect("an Opus encoder"),
+        decoders: HashMap::new(),
+        pcm: vec![0; 5760],
+    };
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Some(timeout) = side.drain().await else {
+            return;
+        };
+        let wake = side.next_send().map_or(timeout, |at| at.min(timeout));
+        tokio::select! {
+            received = side.socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = received {
+                    side.receive(source, &buf[..n]);
+                    for _ in 0..RECEIVE_BURST {
+                        match side.socket.try_recv_from(&mut buf) {
+                            Ok((n, source)) => side.receive(source, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            command = commands.recv() => match command {
+                Some(MediaCommand::Offer { sdp, media, answer }) => {
+                    let _ = answer.send(side.answer(&sdp, media));
+                }
+                Some(MediaCommand::Send(sending)) => {
+                    side.sending = sending;
+                    side.next_audio = Instant::now();
+                    side.next_video = Instant::now();
+                }
+                Some(MediaCommand::Stop) | None => return,
+            },
+            _ = tokio::time::sleep_until(wake.max(Instant::now()).into()) => {}
+        }
+        let now = Instant::now();
+        let _ = side.rtc.handle_input(Input::Timeout(now));
+        if side.rtc.is_connected() {
+            side.send_audio(now);
+            side.send_video(now);
+        }
+    }
+}
+
+impl MediaSide {
+    /// Sends what str0m wants sent and records what it gives; returns when it next wants
+    /// time, or `None` once the connection failed.
+    async fn drain(&mut self) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Timeout(at)) => return Some(at),
+                Ok(Output::Event(event)) => match event {
+                    RtcEvent::Connected => self.state.lock().unwrap().connected = true,
+                    RtcEvent::KeyframeRequest(_) => self.keyframe_wanted = true,
+                    RtcEvent::MediaData(data) => self.record(&data),
+                    _ => {}
+                },
+                Err(e) => {
+                    eprintln!("client {} media failed: {e}", self.tag);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A datagram from the server.
+    fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
+        if self.receiving == Receiving::Count && is_rtp(datagram) {
+            self.state.lock().unwrap().counted += 1;
+            return;
+        }
+        let Ok(contents) = datagram.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        let _ = self.rtc.handle_input(input);
+    }
+
+    /// A received frame: counted on its line, by sender, and decoded if it is audio.
+    fn record(&mut self, data: &MediaData) {
+        let mid = data.mid.to_string();
+        let video = self.video_mids.contains(&mid);
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap();
+        let line = state.lines.entry(mid).or_default();
+        line.frames += 1;
+        line.packets += 1 + (**data.seq_range.end() - **data.seq_range.start());
+        if video && data.is_keyframe() {
+            line.keyframes += 1;
+        }
+        if let Some(t) = tag_of(&data.data, video) {
+            *line.by_tag.entry(t).or_default() += 1;
+        }
+        if !video {
+            // Synthetic frames from other test clients decode as noise or not at all; only
+            // lines carrying real Opus give a meaningful level.
+            let decoder = self
+                .decoders
+                .entry(data.mid.to_string())
+                .or_insert_with(|| {
+                    opus::Decoder::new(48_000, opus::Channels::Mono).expect("an Opus decoder")
+                });
+            if let Ok(n) = decoder.decode(&data.data, &mut self.pcm, false) {
+                let square: f64 = self.pcm[..n]
+                    .iter()
+                    .map(|&s| (f64::from(s) / 32_768.0).powi(2))
+                    .sum();
+                line.decoded += 1;
+                line.energy += square / n.max(1) as f64;
+            }
+        }
+        if let Some(last) = line.last {
+            line.max_gap = line.max_gap.max(now - last);
+        }
+        line.last = Some(now);
+    }
+
+    /// Answers an offer, learning which lines it sends on and which carry video.
+    fn answer(&mut self, sdp: &str, media: Vec<MediaLine>) -> Result<String, String> {
+        let answer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| e.to_string())
+            .and_then(|offer| {
+                self.rtc
+                    .sdp_api()
+                    .accept_offer(offer)
+                    .map_err(|e| e.to_string())
+            })
+            .map(|answer| answer.to_sdp_string());
+        for line in &media {
+            match line {
+                MediaLine::SendAudio { mid } => self.audio_mid = Some(Mid::from(mid.as_str())),
+                MediaLine::SendVideo {
+                    mid,
+                    source: VideoSource::Camera,
+                } => self.camera_mid = Some(Mid::from(mid.as_str())),
+                _ => {}
+            }
+        }
+        self.video_mids = media
+            .iter()
+            .filter_map(|l| match l {
+                MediaLine::ReceiveVideo { mid, .. } => Some(mid.clone()),
+                _ => None,
+            })
+            .collect();
+        self.state.lock().unwrap().media = media;
+        answer
+    }
+
+    /// When the next frame is due, if anything is being sent.
+    fn next_send(&self) -> Option<Instant> {
+        let audio = (self.sending.audio_level.is_some() && self.audio_mid.is_some())
+            .then_some(self.next_audio);
+        let video =
+            (self.sending.video_fps > 0 && self.camera_mid.is_some()).then_some(self.next_video);
+        audio.into_iter().chain(video).min()
+    }
+
+    /// The audio frames due by `now`: tagged synthetic ones, or a tone's real Opus.
+    fn send_audio(&mut self, now: Instant) {
+        let (Some(level), Some(mid)) = (self.sending.audio_level, self.audio_mid) else {
+            return;
+        };
+        while self.next_audio <= now {
+            self.next_audio += Duration::from_millis(20);
+            let time = MediaTime::new(self.audio_seq * 960, Frequency::FORTY_EIGHT_KHZ);
+            self.audio_seq += 1;
+            let payload = match self.sending.tone_hz {
+                Some(hz) => {
+                    let start = (self.audio_seq - 1) * 960;
+                    let tone: Vec<i16> = (start..start + 960)
+                        .map(|i| {
+                            (9_830.0
+                                * (2.0 * std::f32::consts::PI * hz * i as f32 / 48_000.0).sin())
+                                as i16
+                        })
+                        .collect();
+                    self.encoder
+                        .encode_vec(&tone, 400)
+                        .expect("Opus encodes a tone")
+                }
+                None => {
+                    let mut payload = vec![self.tag; 40];
+                    payload[1] = (self.audio_seq % 256) as u8;
+                    payload
+                }
+            };
+            let Some(writer) = self.rtc.writer(mid) else {
+                return;
+            };
+            let Some(pt) = writer
+                .payload_params()
+                .find(|p| p.spec().codec.is_audio())
+                .map(|p| p.pt())
+            else {
+                return;
+            };
+            let _ = writer
+                .audio_level(level, level > -127)
+                .write(pt, now, time, payload);
+        }
+    }
+
+    /// The camera frames due by `now`, on every simulcast layer asked for.
+    fn send_video(&mut self, now: Instant) {
+        let Some(mid) = self.camera_mid.filter(|_| self.sending.video_fps > 0) else {
+            return;
+        };
+        let interval = Duration::from_secs(1) / self.sending.video_fps;
+        while self.next_video <= now {
+            self.next_video += interval;
+            let keyframe = self.video_seq % 30 == 0 || std::mem::take(&mut self.keyframe_wanted);
+            let time = MediaTime::new(
+                self.video_seq * 90_000 / u64::from(self.sending.video_fps),
+                Frequency::NINETY_KHZ,
+            );
+            self.video_seq += 1;
+            let layers: Vec<(Option<&str>, u8)> = if self.sending.simulcast {
+                ["q", "h", "f"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rid)| (Some(*rid), self.tag * 10 + i as u8))
+                    .collect()
+            } else {
+                vec![(None, self.tag)]
+            };
+            for (rid, layer_tag) in layers {
+                let Some(mut writer) = self.rtc.writer(mid) else {
+                    return;
+                };
+                let Some(pt) = writer
+                    .payload_params()
+                    .find(|p| !p.spec().codec.is_audio())
+                    .map(|p| p.pt())
+                else {
+                    return;
+                };
+                if let Some(rid) = rid {
+                    writer = writer.rid(rid.into());
+                }
+                let len = if keyframe { 2500 } else { 400 };
+                if let Err(e) = writer.write(pt, now, time, vp8_frame(keyframe, layer_tag, len)) {
+                    eprintln!("client {}: video write failed: {e}", self.tag);
+                }
+            }
+        }
+    }
+}
