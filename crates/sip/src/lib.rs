@@ -4,7 +4,8 @@
 //!
 //! - [`message`]: SIP requests and responses, parsed from untrusted datagrams and written out;
 //! - [`sdp`]: the audio offer/answer of a telephone call;
-//! - [`call`]: one call's dialog and transactions, outgoing or incoming;
+//! - [`call`]: one call's dialog, outgoing or incoming, over
+//!   [`transaction`]: what is resent until answered, and when a transaction gives up;
 //! - [`digest`]: answering a trunk's digest challenge;
 //! - [`g711`]: μ-law and A-law;
 //! - [`rtp`] and [`dtmf`]: RTP packets and RFC 4733 telephone events.
@@ -31,3 +32,4 @@ pub mod g711;
 pub mod message;
 pub mod rtp;
 pub mod sdp;
+pub mod transaction;

@@ -1,8 +1,8 @@
 //! One telephone call's SIP side, sans-IO: [`SipCall`] takes messages from the trunk, the
 //! gateway's decisions (hang up, answer, reject) and the time, and gives back datagrams to send,
-//! [`CallEvent`]s and when it next needs the time. It holds the INVITE dialog (RFC 3261 §12),
-//! its transactions' retransmissions over UDP (§17: timers A, B, E, F, G, H with T1 = 500 ms)
-//! and digest authentication.
+//! [`CallEvent`]s and when it next needs the time. It holds the INVITE dialog (RFC 3261 §12)
+//! and digest authentication; what is resent and when transactions give up is the
+//! [`transaction`](crate::transaction) layer's.
 //!
 //! ```
 //! use rtcall_sip::call::{CallEvent, Dial, SipCall};
@@ -42,16 +42,14 @@
 use crate::digest::Challenge;
 use crate::message::{uri_of, uri_user, Message, Method, StartLine};
 use crate::sdp::AudioDescription;
+use crate::transaction::{Purpose, Transactions};
+
+mod sending;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// RFC 3261's round-trip estimate: the first retransmission interval.
-const T1: Duration = Duration::from_millis(500);
-/// The longest retransmission interval of non-INVITE requests and of 2xx responses.
-const T2: Duration = Duration::from_secs(4);
-/// How long a transaction may take (64·T1): timers B, F and H.
-const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
+pub use crate::transaction::Transport;
 
 /// What the gateway learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,70 +134,6 @@ pub struct Dial {
     pub transport: Transport,
 }
 
-/// How SIP travels: over UDP every request and final response is resent until answered;
-/// over TCP the connection is reliable and nothing is (RFC 3261 §17, timers A, E and G).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    /// As Via writes it.
-    fn via_name(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-
-    /// The Contact URI of the gateway at `local` over this transport.
-    fn contact(self, local: SocketAddr) -> String {
-        match self {
-            Transport::Udp => format!("<sip:rtcall@{local}>"),
-            Transport::Tcp => format!("<sip:rtcall@{local};transport=tcp>"),
-        }
-    }
-
-    /// The transport a request came over, from its top Via.
-    pub fn of(request: &Message) -> Transport {
-        let via = request.header("Via").unwrap_or_default();
-        match via.get(..11) {
-            Some(sent) if sent.eq_ignore_ascii_case("SIP/2.0/TCP") => Transport::Tcp,
-            _ => Transport::Udp,
-        }
-    }
-
-    /// When to resend a message first sent at `now`: never over a reliable transport.
-    fn first_resend(self, now: Instant) -> Option<Instant> {
-        match self {
-            Transport::Udp => Some(now + T1),
-            Transport::Tcp => None,
-        }
-    }
-}
-
-/// A request or response sent again until answered.
-#[derive(Debug)]
-struct Retransmit {
-    purpose: Purpose,
-    bytes: Vec<u8>,
-    next: Option<Instant>,
-    interval: Duration,
-    /// Whether the interval stops growing at T2 (all but INVITE).
-    capped: bool,
-    deadline: Instant,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    Invite,
-    Cancel,
-    Bye,
-    /// Our final response to an incoming INVITE, until its ACK.
-    FinalResponse,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Outgoing: INVITE sent, no answer yet.
@@ -219,7 +153,6 @@ enum State {
 pub struct SipCall {
     state: State,
     outgoing: bool,
-    transport: Transport,
     local: SocketAddr,
     call_id: String,
     local_tag: String,
@@ -243,7 +176,7 @@ pub struct SipCall {
     cancel_pending: bool,
     /// When an outgoing call stops ringing.
     ring_deadline: Option<Instant>,
-    retransmits: Vec<Retransmit>,
+    transactions: Transactions,
     transmits: VecDeque<Vec<u8>>,
     events: VecDeque<CallEvent>,
 }
@@ -269,7 +202,6 @@ impl SipCall {
         let mut call = SipCall {
             state: State::Calling,
             outgoing: true,
-            transport: dial.transport,
             local: dial.local,
             call_id: dial.call_id,
             local_tag: dial.tag,
@@ -286,7 +218,7 @@ impl SipCall {
             local_sdp,
             cancel_pending: false,
             ring_deadline: Some(now + dial.ring_timeout),
-            retransmits: Vec::new(),
+            transactions: Transactions::new(dial.transport),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -302,7 +234,6 @@ impl SipCall {
         let mut call = SipCall {
             state: State::Offered,
             outgoing: false,
-            transport: Transport::of(invite),
             local,
             call_id: invite.call_id().unwrap_or_default().to_owned(),
             local_tag: tag,
@@ -322,7 +253,7 @@ impl SipCall {
             local_sdp: Vec::new(),
             cancel_pending: false,
             ring_deadline: None,
-            retransmits: Vec::new(),
+            transactions: Transactions::new(Transport::of(invite)),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -336,7 +267,7 @@ impl SipCall {
 
     /// How its SIP travels.
     pub fn transport(&self) -> Transport {
-        self.transport
+        self.transactions.transport()
     }
 
     /// The dialog's Call-ID (how the gateway routes messages to this call).
@@ -357,17 +288,16 @@ impl SipCall {
     /// When [`SipCall::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let ring = self.ring_deadline.filter(|_| self.state != State::Ended);
-        self.retransmits
-            .iter()
-            .flat_map(|r| [r.next, Some(r.deadline)])
-            .flatten()
+        self.transactions
+            .poll_timeout()
+            .into_iter()
             .chain(ring)
             .min()
     }
 
     /// Nothing left to do: the gateway can drop the call.
     pub fn is_done(&self) -> bool {
-        self.state == State::Ended && self.retransmits.is_empty() && self.transmits.is_empty()
+        self.state == State::Ended && self.transactions.is_empty() && self.transmits.is_empty()
     }
 
     /// Whether the call is answered and not over.
@@ -389,23 +319,7 @@ impl SipCall {
                 },
             );
         }
-        let mut expired = Vec::new();
-        for r in &mut self.retransmits {
-            if now >= r.deadline {
-                expired.push(r.purpose);
-                continue;
-            }
-            if let Some(next) = r.next.filter(|&next| now >= next) {
-                self.transmits.push_back(r.bytes.clone());
-                r.interval = if r.capped {
-                    (r.interval * 2).min(T2)
-                } else {
-                    r.interval * 2
-                };
-                r.next = Some(next + r.interval);
-            }
-        }
-        self.retransmits.retain(|r| now < r.deadline);
+        let expired = self.transactions.handle_timeout(now, &mut self.transmits);
         for purpose in expired {
             match purpose {
                 // No final response to our INVITE (timer B) or CANCEL: the trunk is gone.
@@ -507,7 +421,7 @@ impl SipCall {
                 } else {
                     Purpose::Cancel
                 };
-                self.retransmits.retain(|r| r.purpose != purpose);
+                self.transactions.finish(purpose);
             }
             _ => {}
         }
@@ -517,7 +431,7 @@ impl SipCall {
         let current = self.invite.cseq().map(|(n, _)| n) == Some(cseq);
         if (200..300).contains(&code) {
             // A 2xx to a previous INVITE (or retransmitted) still gets its ACK.
-            self.retransmits.retain(|r| r.purpose != Purpose::Invite);
+            self.transactions.finish(Purpose::Invite);
             if self.state == State::Confirmed || !current {
                 self.send_ack_2xx(cseq);
                 return;
@@ -586,14 +500,14 @@ impl SipCall {
         // 3xx–6xx: ACK in the INVITE's transaction.
         let was_ended = self.state == State::Ended;
         self.send_ack_non_2xx(response);
-        self.retransmits.retain(|r| r.purpose != Purpose::Invite);
+        self.transactions.finish(Purpose::Invite);
         if matches!(code, 401 | 407)
             && !was_ended
             && self.retry_with_credentials(now, code, response)
         {
             return;
         }
-        self.retransmits.retain(|r| r.purpose != Purpose::Cancel);
+        self.transactions.finish(Purpose::Cancel);
         let reason = match &response.start {
             StartLine::Response { reason, .. } => reason.clone(),
             StartLine::Request { .. } => String::new(),
@@ -645,8 +559,7 @@ impl SipCall {
         match method {
             Method::Ack => {
                 // Our final response arrived.
-                self.retransmits
-                    .retain(|r| r.purpose != Purpose::FinalResponse);
+                self.transactions.finish(Purpose::FinalResponse);
             }
             Method::Cancel => {
                 self.respond(request, 200, "OK", None);
@@ -661,8 +574,8 @@ impl SipCall {
                 if self.state != State::Ended {
                     self.end(EndCause::RemoteHangUp);
                 }
-                self.retransmits
-                    .retain(|r| !matches!(r.purpose, Purpose::Bye | Purpose::FinalResponse));
+                self.transactions.finish(Purpose::Bye);
+                self.transactions.finish(Purpose::FinalResponse);
             }
             Method::Invite if self.state == State::Confirmed => {
                 // A re-INVITE (a session refresh, or hold): our audio is unchanged.
@@ -680,163 +593,6 @@ impl SipCall {
             }
             _ => self.respond(request, 405, "Method Not Allowed", None),
         }
-    }
-
-    /// Sends the current INVITE in a new transaction (a fresh branch), resent until answered.
-    fn send_invite(&mut self, now: Instant) {
-        let via = self.via();
-        self.invite.replace("Via", via);
-        let bytes = self.invite.to_bytes();
-        self.transmits.push_back(bytes.clone());
-        self.retransmits.push(Retransmit {
-            purpose: Purpose::Invite,
-            bytes,
-            next: self.transport.first_resend(now),
-            interval: T1,
-            capped: false,
-            deadline: now + TRANSACTION_TIMEOUT,
-        });
-    }
-
-    fn stop_invite_retransmission(&mut self) {
-        for r in &mut self.retransmits {
-            if r.purpose == Purpose::Invite {
-                // Timer B still runs: a final response must come.
-                r.next = None;
-                r.deadline = r.deadline.max(self.ring_deadline.unwrap_or(r.deadline));
-            }
-        }
-    }
-
-    /// The INVITE's Request-URI (CANCEL and non-2xx ACK reuse it).
-    fn invite_uri(&self) -> String {
-        match &self.invite.start {
-            StartLine::Request { uri, .. } => uri.clone(),
-            StartLine::Response { .. } => self.remote_target.clone(),
-        }
-    }
-
-    fn via(&mut self) -> String {
-        self.branches += 1;
-        format!(
-            "SIP/2.0/{} {};branch=z9hG4bK{}{}.{};rport",
-            self.transport.via_name(),
-            self.local,
-            self.local_tag,
-            self.call_id.len(),
-            self.branches
-        )
-    }
-
-    /// ACK for a 2xx: a request of its own in the dialog (RFC 3261 §13.2.2.4).
-    fn send_ack_2xx(&mut self, cseq: u32) {
-        let mut ack = self.in_dialog_request(Method::Ack);
-        ack.remove("CSeq").push("CSeq", format!("{cseq} ACK"));
-        self.transmits.push_back(ack.to_bytes());
-    }
-
-    /// ACK for a 3xx–6xx: part of the INVITE transaction, same branch (RFC 3261 §17.1.1.3).
-    fn send_ack_non_2xx(&mut self, response: &Message) {
-        let Some((cseq, _)) = self.invite.cseq() else {
-            return;
-        };
-        let mut ack = Message::request(Method::Ack, self.invite_uri());
-        for name in ["Via", "Max-Forwards", "From", "Call-ID"] {
-            if let Some(value) = self.invite.header(name) {
-                ack.push(name, value);
-            }
-        }
-        ack.push("To", response.header("To").unwrap_or_default())
-            .push("CSeq", format!("{cseq} ACK"));
-        self.transmits.push_back(ack.to_bytes());
-    }
-
-    /// CANCEL: the INVITE's Request-URI, Call-ID, From, To, Via and CSeq number.
-    fn send_cancel(&mut self, now: Instant) {
-        let Some((cseq, _)) = self.invite.cseq() else {
-            return;
-        };
-        let mut cancel = Message::request(Method::Cancel, self.invite_uri());
-        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
-            if let Some(value) = self.invite.header(name) {
-                cancel.push(name, value);
-            }
-        }
-        cancel.push("CSeq", format!("{cseq} CANCEL"));
-        self.send_request(now, Purpose::Cancel, cancel);
-        // Timer B goes on: the INVITE's 487 ends the transaction, or nothing does.
-    }
-
-    fn send_bye(&mut self, now: Instant) {
-        self.local_cseq += 1;
-        let mut bye = self.in_dialog_request(Method::Bye);
-        bye.push("Reason", "Q.850;cause=16;text=\"Normal call clearing\"");
-        self.send_request(now, Purpose::Bye, bye);
-    }
-
-    /// A request within the dialog: to the remote target, through the route set, our next
-    /// CSeq, a fresh branch.
-    fn in_dialog_request(&mut self, method: Method) -> Message {
-        let via = self.via();
-        let tagged = |uri: &str, tag: Option<&str>| match tag {
-            Some(tag) => format!("<{uri}>;tag={tag}"),
-            None => format!("<{uri}>"),
-        };
-        let mut request = Message::request(method.clone(), self.remote_target.clone());
-        request
-            .push("Via", via)
-            .push("Max-Forwards", "70")
-            .push("From", tagged(&self.local_uri, Some(&self.local_tag)))
-            .push("To", tagged(&self.remote_uri, self.remote_tag.as_deref()))
-            .push("Call-ID", self.call_id.clone())
-            .push("CSeq", format!("{} {}", self.local_cseq, method.as_str()));
-        for route in &self.route_set {
-            request.push("Route", route.clone());
-        }
-        request
-    }
-
-    fn send_request(&mut self, now: Instant, purpose: Purpose, request: Message) {
-        let bytes = request.to_bytes();
-        self.transmits.push_back(bytes.clone());
-        self.retransmits.push(Retransmit {
-            purpose,
-            bytes,
-            next: self.transport.first_resend(now),
-            interval: T1,
-            capped: true,
-            deadline: now + TRANSACTION_TIMEOUT,
-        });
-    }
-
-    /// A response to an incoming request, our tag on To where it has none.
-    fn response(&self, request: &Message, code: u16, reason: &str) -> Message {
-        let mut response = Message::response_to(request, code, reason, Some(&self.local_tag));
-        if (200..300).contains(&code) && request.method() == Some(Method::Invite) {
-            response.push("Contact", self.transport.contact(self.local));
-        }
-        response
-    }
-
-    fn respond(&mut self, request: &Message, code: u16, reason: &str, tag: Option<&str>) {
-        let response = Message::response_to(request, code, reason, tag);
-        self.transmits.push_back(response.to_bytes());
-    }
-
-    /// A final response to an INVITE, resent until its ACK (timers G and H).
-    fn send_response_until_ack(&mut self, now: Instant, response: Message) {
-        let bytes = response.to_bytes();
-        self.transmits.push_back(bytes.clone());
-        self.retransmits
-            .retain(|r| r.purpose != Purpose::FinalResponse);
-        self.retransmits.push(Retransmit {
-            purpose: Purpose::FinalResponse,
-            bytes,
-            next: self.transport.first_resend(now),
-            interval: T1,
-            capped: true,
-            deadline: now + TRANSACTION_TIMEOUT,
-        });
     }
 
     /// Over for the gateway: says why, once.
