@@ -25,8 +25,9 @@
 //! }
 //! ```
 //!
-//! Layout: [`engine`] is the pure core (tested natively), [`api`] the exported classes,
-//! [`media`] the browser's media, [`signal`] the WebSocket, [`time`] the clock.
+//! Layout: [`engine`] is the pure core (tested natively); [`signal`] runs it in the page (the
+//! WebSocket and the engine's driver); [`media`] is the browser's media; [`api`] the exported
+//! classes over them; [`time`] the clock.
 
 pub mod api;
 pub mod engine;

@@ -3,32 +3,30 @@
 //! (`BrowserNoiseSuppressionEffect`, the microphone reopened with the constraint). Effects work
 //! on what a call sends; turning one on or off swaps the track in place.
 
-use super::audio_stream::{CallAudio, LocalAudioStream, StreamInner};
-use super::call::{Call, CallInner};
 use super::error::{ApiError, SubCode};
 use super::events::{emitter_methods, object, Emitter};
+use super::local_media::{AudioSlot, LocalMedia, DEEP};
 use super::object::JsSelf;
 use crate::media::effects;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
-pub(super) const DEEP: &str = "DeepNoiseSuppression";
 const BROWSER: &str = "BrowserNoiseSuppression";
 
 /// Reopens the call's microphone with the browser's noise suppression on or off, and sends
 /// the new track.
-async fn browser_noise_suppression(call: &Rc<CallInner>, on: bool) -> Result<(), ApiError> {
-    if call.audio.sends_custom() {
+async fn browser_noise_suppression(media: &Rc<LocalMedia>, on: bool) -> Result<(), ApiError> {
+    if media.sends_custom() {
         return Err(ApiError::new(
             SubCode::NotSupported,
             "the browser's noise suppression works on a microphone; this call sends custom audio",
         ));
     }
-    call.audio.browser_suppression.set(Some(on));
-    if call.microphone.borrow().is_none() {
+    media.browser_suppression.set(Some(on));
+    if media.microphone.borrow().is_none() {
         return Ok(());
     }
-    CallAudio::open_source(call).await
+    media.open().await
 }
 
 fn effect_name(effect: &JsValue) -> Option<String> {
@@ -38,9 +36,9 @@ fn effect_name(effect: &JsValue) -> Option<String> {
 }
 
 pub(super) struct EffectsInner {
-    stream: Weak<StreamInner>,
+    stream: Weak<AudioSlot>,
     emitter: Emitter,
-    pub(super) js: JsSelf,
+    js: JsSelf,
 }
 
 /// `Features.AudioEffects` of the call's microphone.
@@ -51,7 +49,7 @@ pub struct AudioEffectsFeature {
 }
 
 impl AudioEffectsFeature {
-    pub(super) fn new(stream: Weak<StreamInner>) -> Self {
+    pub(super) fn new(stream: Weak<AudioSlot>) -> Self {
         AudioEffectsFeature {
             inner: Rc::new(EffectsInner {
                 stream,
@@ -65,14 +63,19 @@ impl AudioEffectsFeature {
         self.inner.js.get(|| self.clone().into())
     }
 
-    /// The live call sending the stream: effects work on what a call sends.
-    fn call(&self) -> Result<Rc<CallInner>, ApiError> {
+    /// Lets the JS wrapper go.
+    pub(super) fn release(&self) {
+        self.inner.js.release();
+    }
+
+    /// The live call of the stream: effects work on what a call sends.
+    fn call(&self) -> Result<Rc<LocalMedia>, ApiError> {
         self.inner
             .stream
             .upgrade()
-            .map(|inner| LocalAudioStream { inner })
             .ok_or_else(|| ApiError::new(SubCode::WrongState, "the stream is gone"))?
             .call()
+            .ok_or_else(|| ApiError::new(SubCode::WrongState, "this stream is not in a call"))
     }
 
     async fn start(&self, effects: JsValue) -> Result<JsValue, ApiError> {
@@ -93,10 +96,8 @@ impl AudioEffectsFeature {
                 )))
             }
         };
-        let previous = call.audio.active.borrow_mut().replace(name);
-        call.audio
-            .wanted
-            .set(name == DEEP || call.audio.wanted.get());
+        let previous = call.active.borrow_mut().replace(name);
+        call.wanted.set(name == DEEP || call.wanted.get());
         if name == BROWSER || previous == Some(BROWSER) {
             browser_noise_suppression(&call, name == BROWSER)
                 .await
@@ -105,11 +106,9 @@ impl AudioEffectsFeature {
         let raw = call.microphone.borrow().clone();
         if let Some(raw) = &raw {
             if name == DEEP {
-                let processor = CallAudio::processor(&call, raw)
-                    .await
-                    .map_err(|e| self.failed(e))?;
+                let processor = call.processor(raw).await.map_err(|e| self.failed(e))?;
                 processor.set_noise_suppression(true);
-            } else if let Some(p) = call.audio.processor.borrow().as_ref() {
+            } else if let Some(p) = call.processor.borrow().as_ref() {
                 p.set_noise_suppression(false);
             }
         }
@@ -118,13 +117,13 @@ impl AudioEffectsFeature {
 
     async fn stop(&self) -> Result<JsValue, ApiError> {
         let call = self.call()?;
-        let Some(name) = call.audio.active.borrow_mut().take() else {
+        let Some(name) = call.active.borrow_mut().take() else {
             return Ok(JsValue::UNDEFINED);
         };
         if name == BROWSER {
             browser_noise_suppression(&call, false).await?;
         }
-        if let Some(p) = call.audio.processor.borrow().as_ref() {
+        if let Some(p) = call.processor.borrow().as_ref() {
             p.set_noise_suppression(false);
         }
         self.applied(call, "effectsStopped", name).await
@@ -133,11 +132,11 @@ impl AudioEffectsFeature {
     /// Sends the microphone as the effects now say, then tells the app.
     async fn applied(
         &self,
-        call: Rc<CallInner>,
+        call: Rc<LocalMedia>,
         event: &str,
         name: &str,
     ) -> Result<JsValue, ApiError> {
-        Call { inner: call }.send_microphone().await;
+        call.send_microphone().await;
         self.inner
             .emitter
             .emit(event, object(&[("noiseSuppression", name.into())]));
@@ -169,7 +168,7 @@ impl AudioEffectsFeature {
     /// `{noiseSuppression: name}` while an effect is on, else `{}`.
     #[wasm_bindgen(getter, js_name = activeEffects, unchecked_return_type = "ActiveAudioEffects")]
     pub fn active_effects(&self) -> JsValue {
-        match self.call().ok().and_then(|c| *c.audio.active.borrow()) {
+        match self.call().ok().and_then(|c| *c.active.borrow()) {
             Some(name) => object(&[("noiseSuppression", name.into())]),
             None => object(&[]),
         }

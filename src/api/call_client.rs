@@ -2,7 +2,7 @@
 //! (TURN servers, the service URL, the devices) and creates call agents (one per identity) and
 //! the device manager.
 
-use super::call_agent::{AgentInner, CallAgent};
+use super::call_agent::{AgentInner, AgentSetup, CallAgent};
 use super::device_manager::{DeviceManager, DeviceState};
 use super::error::{ApiError, SubCode};
 use rtcall_protocol::signal::IceServer;
@@ -73,22 +73,17 @@ fn ice_servers_option(options: &JsValue) -> Result<Vec<IceServer>, ApiError> {
 }
 
 /// What a client's agents and calls share.
-pub struct ClientShared {
+struct ClientShared {
     ice_servers: Vec<IceServer>,
     service_url: Option<String>,
-    pub(crate) devices: Rc<DeviceState>,
+    devices: Rc<DeviceState>,
     /// Identities with an agent (or one being created).
     agents: RefCell<Vec<String>>,
 }
 
 impl ClientShared {
-    /// The app's TURN/STUN servers.
-    pub(crate) fn ice_servers(&self) -> Vec<IceServer> {
-        self.ice_servers.clone()
-    }
-
     /// An agent went away: its identity may have a new one.
-    pub(crate) fn forget_agent(&self, identity: &str) {
+    fn forget_agent(&self, identity: &str) {
         self.agents.borrow_mut().retain(|i| i != identity);
     }
 }
@@ -159,8 +154,19 @@ impl CallClient {
             }
             agents.push(identity.clone());
         }
+        let shared = Rc::downgrade(&self.shared);
+        let leaving = identity.clone();
+        let setup = AgentSetup {
+            ice_servers: self.shared.ice_servers.clone(),
+            devices: Rc::clone(&self.shared.devices),
+            on_dispose: Box::new(move || {
+                if let Some(shared) = shared.upgrade() {
+                    shared.forget_agent(&leaving);
+                }
+            }),
+        };
         let created = AgentInner::create(
-            Rc::clone(&self.shared),
+            setup,
             credential,
             identity.clone(),
             display_name,

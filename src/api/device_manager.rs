@@ -2,10 +2,9 @@
 //! and switching them during calls (a new track in place of the old, no renegotiation).
 //! Unplugging the selected device falls back to the system default.
 
-use super::audio_stream::CallAudio;
-use super::call::CallInner;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
+use super::local_media::{LocalMedia, MicrophoneChoice};
 use super::object::JsSelf;
 use crate::media::audio::sink_selection_available;
 use crate::media::devices::{self, Device, DeviceChangeListener, DeviceKind};
@@ -19,7 +18,8 @@ pub struct DeviceState {
     devices: RefCell<Vec<Device>>,
     microphone: RefCell<Option<Device>>,
     speaker: RefCell<Option<Device>>,
-    calls: RefCell<Vec<Weak<CallInner>>>,
+    /// The local media of calls, which follow the chosen microphone and speaker.
+    calls: RefCell<Vec<Weak<LocalMedia>>>,
     listener: RefCell<Option<DeviceChangeListener>>,
     emitter: Emitter,
     js: JsSelf,
@@ -49,15 +49,12 @@ fn info_js(device: &Device) -> JsValue {
     }
 }
 
-impl DeviceState {
-    /// The selected microphone's id (`None`: the default).
-    pub(crate) fn microphone_id(&self) -> Option<String> {
+impl MicrophoneChoice for DeviceState {
+    fn microphone_id(&self) -> Option<String> {
         self.microphone.borrow().as_ref().map(|d| d.id.clone())
     }
 
-    /// The microphone calls use, as an `AudioDeviceInfo` (`undefined` before devices are
-    /// listed).
-    pub(crate) fn selected_microphone(&self) -> JsValue {
+    fn selected_microphone(&self) -> JsValue {
         let selected = self.microphone.borrow().clone().or_else(|| {
             self.of_kind(DeviceKind::Microphone)
                 .into_iter()
@@ -65,24 +62,28 @@ impl DeviceState {
         });
         selected.as_ref().map_or(JsValue::UNDEFINED, info_js)
     }
+}
 
+impl DeviceState {
     /// The selected speaker's id (`None`: the default).
     pub(crate) fn speaker_id(&self) -> Option<String> {
         self.speaker.borrow().as_ref().map(|d| d.id.clone())
     }
 
-    /// Records a call, so device changes reach it.
-    pub(crate) fn add_call(&self, call: &Rc<CallInner>) {
+    /// Records a call's local media, so device changes reach it.
+    pub(crate) fn add_call(&self, call: &Rc<LocalMedia>) {
         let mut calls = self.calls.borrow_mut();
         calls.retain(|c| c.strong_count() > 0);
         calls.push(Rc::downgrade(call));
     }
 
-    fn live_calls(&self) -> Vec<Rc<CallInner>> {
+    /// Calls not over (an app may still hold an ended one).
+    fn live_calls(&self) -> Vec<Rc<LocalMedia>> {
         self.calls
             .borrow()
             .iter()
             .filter_map(Weak::upgrade)
+            .filter(|media| media.is_live())
             .collect()
     }
 
@@ -170,7 +171,7 @@ impl DeviceState {
         self.emitter.changed("selectedMicrophoneChanged");
         // Calls sending an app's own audio keep it (the microphone applies after stopAudio).
         for call in self.live_calls() {
-            CallAudio::follow_selected_microphone(&call).await?;
+            call.follow_chosen_microphone().await?;
         }
         Ok(())
     }
@@ -182,7 +183,7 @@ impl DeviceState {
         *self.speaker.borrow_mut() = device;
         self.emitter.changed("selectedSpeakerChanged");
         for call in self.live_calls() {
-            if let Some(peer) = call.media.borrow().as_ref() {
+            if let Some(peer) = call.peer.borrow().as_ref() {
                 peer.set_sink(&id);
             }
         }

@@ -4,9 +4,10 @@
 //! pass back in (streams given to `startVideo` or `new VideoStreamRenderer`) are found again by
 //! a key ([`StreamKey`]).
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -36,24 +37,13 @@ impl JsSelf {
 /// The key of a stream object, found again when an app passes it back.
 pub type StreamKey = u32;
 
-/// What a key names.
-#[derive(Clone)]
-pub enum StreamRef {
-    /// A `LocalVideoStream`.
-    Local(Weak<super::streams::LocalStreamInner>),
-    /// A `RemoteVideoStream`.
-    Remote(Weak<super::streams::RemoteStreamInner>),
-    /// A `LocalAudioStream`.
-    Audio(Weak<super::audio_stream::StreamInner>),
-}
-
 thread_local! {
     static NEXT_KEY: Cell<StreamKey> = const { Cell::new(1) };
-    static STREAMS: RefCell<HashMap<StreamKey, StreamRef>> = RefCell::default();
+    static STREAMS: RefCell<HashMap<StreamKey, Weak<dyn Any>>> = RefCell::default();
 }
 
-/// Registers a stream object; returns its key.
-pub fn register(stream: StreamRef) -> StreamKey {
+/// Registers a stream object's state; returns its key.
+pub fn register(stream: Weak<dyn Any>) -> StreamKey {
     let key = NEXT_KEY.with(|k| {
         let key = k.get();
         k.set(key.wrapping_add(1));
@@ -68,13 +58,14 @@ pub fn unregister(key: StreamKey) {
     STREAMS.with(|s| s.borrow_mut().remove(&key));
 }
 
-/// The stream object behind a JS value an app passed in, if it is one of ours.
-pub fn stream_of(value: &JsValue) -> Option<StreamRef> {
+/// The state of type `T` behind a JS value an app passed in, if it is one of ours.
+pub fn stream_of<T: Any>(value: &JsValue) -> Option<Rc<T>> {
     let method = js_sys::Reflect::get(value, &"__rtcallKey".into()).ok()?;
     let key = method
         .dyn_ref::<js_sys::Function>()?
         .call0(value)
         .ok()?
         .as_f64()? as StreamKey;
-    STREAMS.with(|s| s.borrow().get(&key).cloned())
+    let stream = STREAMS.with(|s| s.borrow().get(&key).cloned())?;
+    stream.upgrade()?.downcast().ok()
 }

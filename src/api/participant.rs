@@ -1,11 +1,11 @@
 //! `RemoteParticipant`: someone else in the call, with their state, mute, speaking and video
 //! streams (camera and screen share, present even while off, as in ACS).
 
-use super::call::{end_reason_js, CallInner};
+use super::convert::{end_reason_js, participant_state_str};
 use super::events::{array, emitter_methods, object, Emitter};
 use super::identifier::identifier_to_js;
 use super::object::JsSelf;
-use super::streams::RemoteVideoStream;
+use super::streams::{RemoteVideoStream, Subscriber};
 use crate::engine::call::{ParticipantChanges, RemoteModel};
 use rtcall_protocol::call::{EndReason, ParticipantId, ParticipantState};
 use rtcall_protocol::CommunicationIdentifier;
@@ -13,23 +13,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
-/// `RemoteParticipantState` as JavaScript spells it.
-pub fn participant_state_str(state: ParticipantState) -> &'static str {
-    match state {
-        ParticipantState::Idle => "Idle",
-        ParticipantState::Connecting => "Connecting",
-        ParticipantState::Ringing => "Ringing",
-        ParticipantState::EarlyMedia => "EarlyMedia",
-        ParticipantState::Connected => "Connected",
-        ParticipantState::Hold => "Hold",
-        ParticipantState::InLobby => "InLobby",
-        ParticipantState::Disconnected => "Disconnected",
-    }
-}
-
 /// A participant's state.
 pub struct ParticipantInner {
-    call: Weak<CallInner>,
+    /// The call, which receives its streams.
+    call: Weak<dyn Subscriber>,
     /// The server's id; `None` while added by `addParticipant` and not yet reported.
     id: Cell<Option<ParticipantId>>,
     identity: String,
@@ -52,7 +39,7 @@ pub struct RemoteParticipant {
 
 impl RemoteParticipant {
     fn with(
-        call: Weak<CallInner>,
+        call: Weak<dyn Subscriber>,
         id: Option<ParticipantId>,
         identity: String,
         state: ParticipantState,
@@ -75,14 +62,14 @@ impl RemoteParticipant {
     }
 
     /// A participant the server reported.
-    pub(crate) fn from_model(call: Weak<CallInner>, model: &RemoteModel) -> Self {
+    pub(crate) fn from_model(call: Weak<dyn Subscriber>, model: &RemoteModel) -> Self {
         let p = Self::with(call, Some(model.id), model.identity.clone(), model.state);
         p.fill(model);
         p
     }
 
     /// A participant being invited by `addParticipant`, before the server reports it.
-    pub(crate) fn placeholder(call: Weak<CallInner>, identity: String) -> Self {
+    pub(crate) fn placeholder(call: Weak<dyn Subscriber>, identity: String) -> Self {
         Self::with(call, None, identity, ParticipantState::Idle)
     }
 
@@ -169,7 +156,7 @@ impl RemoteParticipant {
                     .updated("videoStreamsUpdated", added, Vec::new());
             } else {
                 for info in &model.streams {
-                    if let Some(stream) = known.iter().find(|s| s.inner.id == info.stream_id) {
+                    if let Some(stream) = known.iter().find(|s| s.stream_id() == info.stream_id) {
                         stream.set_available(info.available);
                     }
                 }

@@ -1,9 +1,9 @@
 //! `RemoteAudioStream`: the audio a call receives, all remote participants together, with
 //! `getVolume()` from the browser's receive statistics.
 
-use super::audio_stream::Volume;
-use super::call::CallInner;
+use super::local_media::LocalMedia;
 use super::object::JsSelf;
+use super::volume::Volume;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 const REMOTE_VOLUME_EVERY_MS: u32 = 200;
 
 struct RemoteAudioInner {
-    call: Weak<CallInner>,
+    call: Weak<LocalMedia>,
     volume: Volume,
     sampling: RefCell<Option<gloo_timers::callback::Interval>>,
     js: JsSelf,
@@ -27,19 +27,16 @@ pub struct RemoteAudioStream {
 }
 
 impl RemoteAudioStream {
-    /// The call's one `RemoteAudioStream`.
-    pub(crate) fn of(call: &Rc<CallInner>) -> RemoteAudioStream {
-        call.remote_audio
-            .borrow_mut()
-            .get_or_insert_with(|| RemoteAudioStream {
-                inner: Rc::new(RemoteAudioInner {
-                    call: Rc::downgrade(call),
-                    volume: Volume::new(),
-                    sampling: RefCell::new(None),
-                    js: JsSelf::default(),
-                }),
-            })
-            .clone()
+    /// What the call of `media` receives.
+    pub(crate) fn new(media: &Rc<LocalMedia>) -> RemoteAudioStream {
+        RemoteAudioStream {
+            inner: Rc::new(RemoteAudioInner {
+                call: Rc::downgrade(media),
+                volume: Volume::new(),
+                sampling: RefCell::new(None),
+                js: JsSelf::default(),
+            }),
+        }
     }
 
     /// The object's one JS wrapper.
@@ -51,14 +48,14 @@ impl RemoteAudioStream {
     pub(crate) fn close(&self) {
         self.inner.sampling.borrow_mut().take();
         self.inner.js.release();
-        self.inner.volume.inner.js.release();
+        self.inner.volume.release();
     }
 
     /// Reads the loudest received audio line's level from the connection's statistics.
-    async fn sample(call: Weak<CallInner>, volume: Volume) {
+    async fn sample(call: Weak<LocalMedia>, volume: Volume) {
         let Some(pc) = call
             .upgrade()
-            .and_then(|c| c.media.borrow().as_ref().map(|m| m.connection().clone()))
+            .and_then(|c| c.peer.borrow().as_ref().map(|m| m.connection().clone()))
         else {
             return;
         };

@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, SubCode};
 use super::object::JsSelf;
-use super::streams::{LocalVideoStream, RemoteVideoStream};
+use super::streams::{LocalVideoStream, RemoteVideoStream, TrackView};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -46,9 +46,8 @@ pub struct ViewInner {
     js: JsSelf,
 }
 
-impl ViewInner {
-    /// Shows `track` (or nothing).
-    pub(crate) fn show(&self, track: Option<&web_sys::MediaStreamTrack>) {
+impl TrackView for ViewInner {
+    fn show(&self, track: Option<&web_sys::MediaStreamTrack>) {
         let stream =
             track.and_then(|t| web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(t)).ok());
         self.video.set_src_object(stream.as_ref());
@@ -69,7 +68,7 @@ impl ViewInner {
     }
 
     /// Removes the view; the last view of a remote stream unsubscribes it.
-    pub(crate) fn dispose(&self) {
+    fn dispose(&self) {
         if self.disposed.replace(true) {
             return;
         }
@@ -77,26 +76,10 @@ impl ViewInner {
         self.target.remove();
         match &self.source {
             ViewSource::Local(local) => {
-                local
-                    .inner
-                    .views
-                    .borrow_mut()
-                    .retain(|v| v.upgrade().is_some_and(|v| !std::ptr::eq(&*v, self)));
+                local.remove_view(self);
                 local.release();
             }
-            ViewSource::Remote(remote) => {
-                remote
-                    .inner
-                    .views
-                    .borrow_mut()
-                    .retain(|v| v.upgrade().is_some_and(|v| !std::ptr::eq(&*v, self)));
-                if remote.inner.views.borrow().is_empty() {
-                    if let Some(call) = remote.inner.call.upgrade() {
-                        call.subscribe(remote.inner.id, None);
-                    }
-                    remote.set_track(None);
-                }
-            }
+            ViewSource::Remote(remote) => remote.remove_view(self),
         }
         if let Some(renderer) = self.renderer.upgrade() {
             renderer
@@ -192,21 +175,16 @@ impl VideoStreamRenderer {
                         "the remote stream is not available",
                     ));
                 }
-                let first = remote.inner.views.borrow().is_empty() && remote.track().is_none();
-                if first {
-                    if let Some(call) = remote.inner.call.upgrade() {
-                        call.subscribe(remote.inner.id, Some(720));
-                    }
+                if !remote.has_views() && remote.track().is_none() {
+                    remote.subscribe(Some(720));
                 }
                 let timeout = gloo_timers::future::TimeoutFuture::new(VIEW_TIMEOUT_MS);
                 let arrived = race_timeout(remote.wait_track(), timeout).await;
                 match arrived {
                     Some(track) => track,
                     None => {
-                        if remote.inner.views.borrow().is_empty() {
-                            if let Some(call) = remote.inner.call.upgrade() {
-                                call.subscribe(remote.inner.id, None);
-                            }
+                        if !remote.has_views() {
+                            remote.subscribe(None);
                         }
                         return Err(ApiError::new(
                             SubCode::ViewTimeout,
@@ -274,11 +252,10 @@ impl VideoStreamRenderer {
             js: JsSelf::default(),
         });
         view.show(Some(&track));
+        let weak: Weak<dyn TrackView> = Rc::downgrade(&view) as Weak<ViewInner>;
         match &self.inner.source {
-            ViewSource::Local(local) => local.inner.views.borrow_mut().push(Rc::downgrade(&view)),
-            ViewSource::Remote(remote) => {
-                remote.inner.views.borrow_mut().push(Rc::downgrade(&view))
-            }
+            ViewSource::Local(local) => local.add_view(weak),
+            ViewSource::Remote(remote) => remote.add_view(weak),
         }
         self.inner.views.borrow_mut().push(Rc::clone(&view));
         Ok(VideoStreamRendererView { inner: view })

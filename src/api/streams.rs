@@ -1,12 +1,14 @@
 //! Video streams: `LocalVideoStream` (a camera or an app's `MediaStream`, opened while
 //! something uses it) and `RemoteVideoStream` (a participant's camera or screen share, whose
-//! track arrives only while a view of it exists).
+//! track arrives only while a view of it exists). A stream reaches the calls that send it
+//! through their [`LocalMedia`], the views that show it as [`TrackView`]s, and the call that
+//! receives a remote one as its [`Subscriber`].
 
-use super::call::CallInner;
+use super::convert::device_id;
 use super::error::{ApiError, SubCode};
 use super::events::{emitter_methods, object, Emitter};
-use super::object::{register, unregister, JsSelf, StreamKey, StreamRef};
-use super::renderer::ViewInner;
+use super::local_media::LocalMedia;
+use super::object::{register, stream_of, unregister, JsSelf, StreamKey};
 use crate::media::devices::{self, DeviceKind};
 use crate::media::peer::{replaced, SendSource};
 use rtcall_protocol::call::{StreamId, StreamKind};
@@ -14,6 +16,25 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+/// Something showing a stream's track (a renderer's view).
+pub(crate) trait TrackView {
+    /// Shows `track`, or nothing.
+    fn show(&self, track: Option<&web_sys::MediaStreamTrack>);
+    /// The stream stopped: the view goes.
+    fn dispose(&self);
+    /// Whether this is `other`.
+    fn is(&self, other: &dyn TrackView) -> bool {
+        std::ptr::addr_eq(self, other)
+    }
+}
+
+/// Who receives a remote stream: the call, which subscribes it at a rendered height while a
+/// view of it exists, and unsubscribes it (`None`) after the last one.
+pub(crate) trait Subscriber {
+    /// Subscribes `stream` at `max_height`, or unsubscribes it.
+    fn subscribe(&self, stream: StreamId, max_height: Option<u32>);
+}
 
 /// Where a local video comes from.
 #[derive(Clone)]
@@ -46,8 +67,8 @@ pub struct LocalStreamInner {
     track: RefCell<Option<web_sys::MediaStreamTrack>>,
     /// Calls and views using the track; the camera closes when none do.
     users: Cell<u32>,
-    calls: RefCell<Vec<Weak<CallInner>>>,
-    pub(crate) views: RefCell<Vec<Weak<ViewInner>>>,
+    calls: RefCell<Vec<Weak<LocalMedia>>>,
+    views: RefCell<Vec<Weak<dyn TrackView>>>,
     emitter: Emitter,
 }
 
@@ -73,10 +94,7 @@ impl LocalVideoStream {
     /// The stream an app passed in, if it is a `LocalVideoStream` of ours. Callers keep
     /// `value` itself to hand back, so the app sees its own object.
     pub fn from_js(value: &JsValue) -> Option<Self> {
-        match super::object::stream_of(value)? {
-            StreamRef::Local(inner) => inner.upgrade().map(|inner| LocalVideoStream { inner }),
-            StreamRef::Remote(_) | StreamRef::Audio(_) => None,
-        }
+        stream_of::<LocalStreamInner>(value).map(|inner| LocalVideoStream { inner })
     }
 
     /// Opens the track if needed and counts one more user of it.
@@ -125,16 +143,26 @@ impl LocalVideoStream {
     }
 
     /// Records a call sending this stream (so `switchSource` reaches it).
-    pub(crate) fn attach_call(&self, call: &Rc<CallInner>) {
+    pub(crate) fn attach_call(&self, call: &Rc<LocalMedia>) {
         self.inner.calls.borrow_mut().push(Rc::downgrade(call));
     }
 
     /// Forgets a call.
-    pub(crate) fn detach_call(&self, call: &Rc<CallInner>) {
+    pub(crate) fn detach_call(&self, call: &Rc<LocalMedia>) {
         self.inner
             .calls
             .borrow_mut()
             .retain(|c| c.upgrade().is_some_and(|c| !Rc::ptr_eq(&c, call)));
+    }
+
+    /// A view shows it from now on.
+    pub(crate) fn add_view(&self, view: Weak<dyn TrackView>) {
+        self.inner.views.borrow_mut().push(view);
+    }
+
+    /// A view no longer shows it.
+    pub(crate) fn remove_view(&self, view: &dyn TrackView) {
+        remove_view(&self.inner.views, view);
     }
 
     async fn open(&self) -> Result<web_sys::MediaStreamTrack, ApiError> {
@@ -166,7 +194,7 @@ impl LocalVideoStream {
     fn with_source(source: LocalSource) -> Self {
         LocalVideoStream {
             inner: Rc::new_cyclic(|weak: &Weak<LocalStreamInner>| LocalStreamInner {
-                key: register(StreamRef::Local(weak.clone())),
+                key: register(weak.clone()),
                 source: RefCell::new(source),
                 track: RefCell::new(None),
                 users: Cell::new(0),
@@ -212,12 +240,7 @@ impl LocalVideoStream {
             .filter_map(Weak::upgrade)
             .collect();
         for call in calls {
-            let pending = call
-                .media
-                .borrow()
-                .as_ref()
-                .and_then(|m| m.set_track(SendSource::Camera, track.clone()));
-            replaced(pending).await;
+            replaced(call.set_track(SendSource::Camera, track.clone())).await;
         }
         for view in self.inner.views.borrow().iter().filter_map(Weak::upgrade) {
             view.show(track.as_ref());
@@ -228,11 +251,6 @@ impl LocalVideoStream {
             }
         }
     }
-}
-
-/// The `id` of a `VideoDeviceInfo` or `AudioDeviceInfo`.
-pub(crate) fn device_id(info: &JsValue) -> Option<String> {
-    js_sys::Reflect::get(info, &"id".into()).ok()?.as_string()
 }
 
 #[wasm_bindgen]
@@ -345,7 +363,7 @@ emitter_methods!(LocalVideoStream, "LocalVideoStream");
 /// A remote video's state.
 pub struct RemoteStreamInner {
     key: StreamKey,
-    pub(crate) call: Weak<CallInner>,
+    call: Weak<dyn Subscriber>,
     pub(crate) id: StreamId,
     kind: StreamKind,
     available: Cell<bool>,
@@ -354,7 +372,7 @@ pub struct RemoteStreamInner {
     track: RefCell<Option<web_sys::MediaStreamTrack>>,
     /// `createView` calls waiting for the track.
     waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
-    pub(crate) views: RefCell<Vec<Weak<ViewInner>>>,
+    views: RefCell<Vec<Weak<dyn TrackView>>>,
     emitter: Emitter,
     js: JsSelf,
 }
@@ -375,14 +393,14 @@ pub struct RemoteVideoStream {
 impl RemoteVideoStream {
     /// A stream of a participant of `call`.
     pub(crate) fn new(
-        call: Weak<CallInner>,
+        call: Weak<dyn Subscriber>,
         id: StreamId,
         kind: StreamKind,
         available: bool,
     ) -> Self {
         RemoteVideoStream {
             inner: Rc::new_cyclic(|weak: &Weak<RemoteStreamInner>| RemoteStreamInner {
-                key: register(StreamRef::Remote(weak.clone())),
+                key: register(weak.clone()),
                 call,
                 id,
                 kind,
@@ -411,10 +429,38 @@ impl RemoteVideoStream {
 
     /// The stream an app passed in, if it is one of ours.
     pub fn from_js(value: &JsValue) -> Option<Self> {
-        match super::object::stream_of(value)? {
-            StreamRef::Remote(inner) => inner.upgrade().map(|inner| RemoteVideoStream { inner }),
-            StreamRef::Local(_) | StreamRef::Audio(_) => None,
+        stream_of::<RemoteStreamInner>(value).map(|inner| RemoteVideoStream { inner })
+    }
+
+    /// A view shows it from now on.
+    pub(crate) fn add_view(&self, view: Weak<dyn TrackView>) {
+        self.inner.views.borrow_mut().push(view);
+    }
+
+    /// A view no longer shows it; after the last one it is unsubscribed and its track goes.
+    pub(crate) fn remove_view(&self, view: &dyn TrackView) {
+        remove_view(&self.inner.views, view);
+        if self.inner.views.borrow().is_empty() {
+            self.subscribe(None);
+            self.set_track(None);
         }
+    }
+
+    /// Whether a view shows it.
+    pub(crate) fn has_views(&self) -> bool {
+        !self.inner.views.borrow().is_empty()
+    }
+
+    /// Subscribes it at `max_height`, or (`None`) unsubscribes it.
+    pub(crate) fn subscribe(&self, max_height: Option<u32>) {
+        if let Some(call) = self.inner.call.upgrade() {
+            call.subscribe(self.inner.id, max_height);
+        }
+    }
+
+    /// The stream's id within the call.
+    pub(crate) fn stream_id(&self) -> StreamId {
+        self.inner.id
     }
 
     /// Updates availability; views of a stream that stops are disposed, as in ACS.
@@ -554,3 +600,10 @@ impl RemoteVideoStream {
 }
 
 emitter_methods!(RemoteVideoStream, "RemoteVideoStream");
+
+/// Forgets `view` (and views that are gone) from a stream's list.
+fn remove_view(views: &RefCell<Vec<Weak<dyn TrackView>>>, view: &dyn TrackView) {
+    views
+        .borrow_mut()
+        .retain(|v| v.upgrade().is_some_and(|v| !v.is(view)));
+}

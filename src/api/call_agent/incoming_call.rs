@@ -1,10 +1,10 @@
 //! `IncomingCall`: a call ringing here, to accept (becoming a `Call`) or reject.
 
-use super::call::{caller_info_js, end_reason_js};
-use super::call_agent::AgentInner;
-use super::error::{ApiError, SubCode};
-use super::events::{emitter_methods, object, Emitter};
-use super::object::JsSelf;
+use super::AgentInner;
+use crate::api::convert::{caller_info_js, end_reason_js};
+use crate::api::error::{ApiError, SubCode};
+use crate::api::events::{emitter_methods, object, Emitter};
+use crate::api::object::JsSelf;
 use crate::engine::agent::IncomingModel;
 use rtcall_protocol::call::EndReason;
 use rtcall_protocol::signal::Request;
@@ -13,7 +13,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
 pub(crate) struct IncomingInner {
-    pub(crate) model: IncomingModel,
+    model: IncomingModel,
     agent: Weak<AgentInner>,
     end_reason: Cell<Option<EndReason>>,
     emitter: Emitter,
@@ -24,7 +24,7 @@ pub(crate) struct IncomingInner {
 #[wasm_bindgen]
 #[derive(Clone)]
 pub struct IncomingCall {
-    pub(crate) inner: Rc<IncomingInner>,
+    inner: Rc<IncomingInner>,
 }
 
 impl IncomingCall {
@@ -43,6 +43,11 @@ impl IncomingCall {
     /// The object's one JS wrapper.
     pub fn js(&self) -> JsValue {
         self.inner.js.get(|| self.clone().into())
+    }
+
+    /// The call ringing.
+    pub(crate) fn call_id(&self) -> &rtcall_protocol::call::CallId {
+        &self.inner.model.call_id
     }
 
     /// It stopped ringing: fires `callEnded`.
@@ -117,13 +122,13 @@ impl IncomingCall {
         let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let agent = this.agent()?;
-            AgentInner::send(
-                &agent,
-                Request::Reject {
-                    call_id: this.inner.model.call_id.clone(),
-                },
-            )
-            .await?;
+            let request = Request::Reject {
+                call_id: this.inner.model.call_id.clone(),
+            };
+            let reply = agent.driver.send(request).await;
+            reply
+                .ok_or_else(|| ApiError::new(SubCode::Disposed, "the call agent was disposed"))?
+                .map_err(ApiError::from)?;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -4,9 +4,9 @@
 //! ends through `stopScreenSharing`, the browser's own "Stop sharing" button (the track ends),
 //! or the call ending; each way the same state and events follow.
 
-use super::call::{Call, CallInner};
-use super::error::{ApiError, SubCode};
-use super::streams::LocalVideoStream;
+use super::{Call, CallInner};
+use crate::api::error::{ApiError, SubCode};
+use crate::api::streams::LocalVideoStream;
 use crate::media::peer::{replaced, SendSource};
 use crate::media::screen::{self, AudioMix, CaptureRequest, DETAIL, MOTION};
 use rtcall_protocol::signal::VideoSource;
@@ -20,18 +20,14 @@ pub(crate) struct ScreenShare {
     /// The object handed out in `localVideoStreams`.
     pub(crate) js: JsValue,
     track: web_sys::MediaStreamTrack,
-    /// The shared tab's audio, mixed into the microphone's line.
-    audio: Option<(web_sys::MediaStreamTrack, AudioMix)>,
+    /// The shared tab's audio, mixed into the microphone's line (the call's media holds the
+    /// mix).
+    audio: Option<web_sys::MediaStreamTrack>,
     /// Listens for the track ending (the browser's "Stop sharing").
     on_ended: Closure<dyn FnMut()>,
 }
 
 impl ScreenShare {
-    /// The mix the microphone goes through while tab audio is shared.
-    pub(crate) fn mix(&self) -> Option<&AudioMix> {
-        self.audio.as_ref().map(|(_, mix)| mix)
-    }
-
     /// Stops capturing. Returns the microphone's line to the plain microphone if tab audio
     /// was mixed in; the returned promises settle once the call's lines have the new tracks.
     fn end(self, call: &CallInner) -> Vec<js_sys::Promise> {
@@ -40,19 +36,18 @@ impl ScreenShare {
             .remove_event_listener_with_callback("ended", self.on_ended.as_ref().unchecked_ref());
         self.stream.end();
         self.stream.release();
-        let media = call.media.borrow();
+        let media = &call.media;
         let mut pending = Vec::new();
-        if let Some(media) = media.as_ref() {
-            pending.extend(media.set_track(SendSource::Screen, None));
-            if let Some((track, _mix)) = &self.audio {
-                track.stop();
-                let microphone = call
-                    .microphone
-                    .borrow()
-                    .as_ref()
-                    .map(|raw| call.audio.outgoing(raw));
-                pending.extend(media.set_track(SendSource::Microphone, microphone));
-            }
+        pending.extend(media.set_track(SendSource::Screen, None));
+        if let Some(track) = &self.audio {
+            track.stop();
+            media.mix.borrow_mut().take();
+            let microphone = media
+                .microphone
+                .borrow()
+                .as_ref()
+                .map(|raw| media.outgoing(raw));
+            pending.extend(media.set_track(SendSource::Microphone, microphone));
         }
         pending
     }
@@ -160,6 +155,7 @@ impl Call {
                 "the browser shared no video",
             ));
         };
+        let media = &self.inner.media;
         let audio = if request.audio {
             stream
                 .get_audio_tracks()
@@ -168,12 +164,11 @@ impl Call {
                 .ok()
                 .and_then(|shared| match AudioMix::new(&shared) {
                     Ok(mix) => {
-                        let microphone = self
-                            .inner
+                        let microphone = media
                             .microphone
                             .borrow()
                             .as_ref()
-                            .map(|raw| self.inner.audio.outgoing(raw));
+                            .map(|raw| media.outgoing(raw));
                         mix.set_microphone(microphone.as_ref());
                         Some((shared, mix))
                     }
@@ -194,12 +189,12 @@ impl Call {
         let local = LocalVideoStream::screen(stream, Clone::clone(&track));
         let js = JsValue::from(local.clone());
         let mut pending = Vec::new();
-        if let Some(media) = self.inner.media.borrow().as_ref() {
-            pending.extend(media.set_track(SendSource::Screen, Some(Clone::clone(&track))));
-            if let Some(mixed) = audio.as_ref().and_then(|(_, mix)| mix.track()) {
-                pending.extend(media.set_track(SendSource::Microphone, Some(mixed)));
-            }
-        }
+        pending.extend(media.set_track(SendSource::Screen, Some(Clone::clone(&track))));
+        let audio = audio.map(|(shared, mix)| {
+            pending.extend(media.set_track(SendSource::Microphone, mix.track()));
+            *media.mix.borrow_mut() = Some(mix);
+            shared
+        });
         *self.inner.screen.borrow_mut() = Some(ScreenShare {
             stream: local,
             js: js.clone(),
@@ -214,9 +209,7 @@ impl Call {
         self.inner
             .emitter
             .updated("localVideoStreamsUpdated", vec![js], Vec::new());
-        let agent = self.agent()?;
-        let id = agent.engine_set_video(&self.inner.id, VideoSource::Screen, true);
-        agent.wait(id).await
+        self.set_video(VideoSource::Screen, true).await
     }
 
     /// Stops sharing. `Err` if nothing is shared.
@@ -231,9 +224,7 @@ impl Call {
         if self.check_active().is_err() {
             return Ok(());
         }
-        let agent = self.agent()?;
-        let id = agent.engine_set_video(&self.inner.id, VideoSource::Screen, false);
-        agent.wait(id).await
+        self.set_video(VideoSource::Screen, false).await
     }
 
     /// Ends the share if there is one: capture stops, lines change, events fire. Returns

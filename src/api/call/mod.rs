@@ -1,88 +1,71 @@
 //! `Call`: one call's state, participants, local media and controls. State comes from the
-//! server through the agent's engine ([`CallInner::apply`]); controls send requests and resolve
-//! when the server confirms.
+//! server through the agent's engine ([`Call::apply`]); controls send requests through the
+//! [`Driver`] and resolve when the server confirms. What the call sends lives in its
+//! [`LocalMedia`]; `audio` holds the call's audio stream objects, `screen_share` its screen
+//! share.
 
-use super::audio_stream::{CallAudio, LocalAudioStream};
-use super::call_agent::AgentInner;
+mod audio;
+mod changes;
+mod screen_share;
+mod video;
+
+use super::audio_stream::LocalAudioStream;
+use super::convert::{caller_info_js, end_reason_js, state_str};
+use super::device_manager::DeviceState;
 use super::error::{ApiError, SubCode};
-use super::events::{array, emitter_methods, object, Emitter};
+use super::events::{array, emitter_methods, Emitter};
 use super::features::{
     factory_name, one, DominantSpeakersFeature, EchoTestFeature, UserFacingDiagnosticsFeature,
 };
-use super::identifier::{identifier_from_js, identifier_to_js};
+use super::identifier::identifier_from_js;
+use super::local_media::{LocalMedia, MicrophoneChoice};
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
 use super::remote_audio::RemoteAudioStream;
-use super::screen_share::ScreenShare;
-use super::streams::LocalVideoStream;
-use crate::engine::call::CallChange;
-use crate::media::peer::{replaced, PeerSession, SendSource};
-use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
+use super::streams::{LocalVideoStream, Subscriber};
+use crate::signal::Driver;
+use audio::CallAudio;
+use rtcall_protocol::call::{CallId, CallState, EndReason, StreamId};
 use rtcall_protocol::signal::{Request, VideoSource};
-use rtcall_protocol::CommunicationIdentifier;
+use screen_share::ScreenShare;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
-/// `CallState` as JavaScript spells it.
-pub fn state_str(state: CallState) -> &'static str {
-    match state {
-        CallState::None => "None",
-        CallState::Connecting => "Connecting",
-        CallState::Ringing => "Ringing",
-        CallState::EarlyMedia => "EarlyMedia",
-        CallState::Connected => "Connected",
-        CallState::LocalHold => "LocalHold",
-        CallState::RemoteHold => "RemoteHold",
-        CallState::InLobby => "InLobby",
-        CallState::Disconnecting => "Disconnecting",
-        CallState::Disconnected => "Disconnected",
-    }
-}
-
-/// `CallEndReason` as a plain object, or undefined.
-pub fn end_reason_js(reason: Option<EndReason>) -> JsValue {
-    reason.map_or(JsValue::UNDEFINED, |r| {
-        object(&[("code", r.code.into()), ("subCode", r.sub_code.into())])
-    })
-}
-
-/// `callerInfo`.
-pub fn caller_info_js(raw_id: &str, display_name: &str) -> JsValue {
-    object(&[
-        (
-            "identifier",
-            identifier_to_js(&CommunicationIdentifier::from_raw_id(raw_id)),
-        ),
-        ("displayName", display_name.into()),
-    ])
-}
-
 /// A call's state.
 pub struct CallInner {
     pub(crate) id: CallId,
-    pub(crate) agent: Weak<AgentInner>,
+    driver: Weak<Driver>,
+    /// This endpoint's identity (raw id).
+    identity: String,
     incoming: bool,
     caller: (String, String),
     state: Cell<CallState>,
     end_reason: Cell<Option<EndReason>>,
-    pub(crate) muted: Cell<bool>,
     participants: RefCell<Vec<RemoteParticipant>>,
     /// Local videos being sent, with the object the app passed (handed back as is).
     local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
-    pub(crate) screen: RefCell<Option<ScreenShare>>,
-    pub(crate) media: RefCell<Option<PeerSession>>,
-    /// The audio track captured for sending, before effects: the microphone, or a clone of
-    /// the app's custom audio track (so that mute and hang-up leave the app's own alone).
-    pub(crate) microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
-    /// What the call sends and how: its audio streams, effects and DSP worklet.
-    pub(crate) audio: CallAudio,
+    screen: RefCell<Option<ScreenShare>>,
+    /// What the call sends and how.
+    pub(crate) media: Rc<LocalMedia>,
+    /// The call's audio stream objects.
+    audio: CallAudio,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
-    pub(crate) diagnostics: RefCell<Option<UserFacingDiagnosticsFeature>>,
-    pub(crate) remote_audio: RefCell<Option<RemoteAudioStream>>,
-    pub(crate) emitter: Emitter,
+    remote_audio: RefCell<Option<RemoteAudioStream>>,
+    emitter: Emitter,
     js: JsSelf,
+}
+
+impl Subscriber for CallInner {
+    fn subscribe(&self, stream: StreamId, max_height: Option<u32>) {
+        if !self.media.is_live() {
+            return;
+        }
+        if let Some(driver) = self.driver.upgrade() {
+            driver.update(|engine| engine.subscribe(&self.id, stream, max_height));
+        }
+    }
 }
 
 /// A call (`Call`).
@@ -93,32 +76,36 @@ pub struct Call {
 }
 
 impl Call {
-    /// A new call, in state `None`.
+    /// A new call, in state `None`, of the identity `identity` signed in with `driver`; its
+    /// microphone follows the choice of `devices`.
     pub(crate) fn new(
         id: CallId,
-        agent: &Rc<AgentInner>,
+        (driver, identity): (&Rc<Driver>, String),
         incoming: bool,
         caller: (String, String),
         muted: bool,
+        devices: &Rc<DeviceState>,
     ) -> Self {
+        let choice: Weak<dyn MicrophoneChoice> = Rc::downgrade(devices) as Weak<DeviceState>;
+        let media = LocalMedia::new(muted, choice);
+        devices.add_call(&media);
+        let audio = CallAudio::new(&media);
         Call {
             inner: Rc::new(CallInner {
                 id,
-                agent: Rc::downgrade(agent),
+                driver: Rc::downgrade(driver),
+                identity,
                 incoming,
                 caller,
                 state: Cell::new(CallState::None),
                 end_reason: Cell::new(None),
-                muted: Cell::new(muted),
                 participants: RefCell::default(),
                 local_video: RefCell::default(),
                 screen: RefCell::new(None),
-                media: RefCell::new(None),
-                microphone: RefCell::new(None),
-                audio: CallAudio::default(),
+                media,
+                audio,
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
-                diagnostics: RefCell::new(None),
                 remote_audio: RefCell::new(None),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
@@ -150,6 +137,7 @@ impl Call {
     pub fn peer_connection(&self) -> Option<web_sys::RtcPeerConnection> {
         self.inner
             .media
+            .peer
             .borrow()
             .as_ref()
             .map(|m| m.connection().clone())
@@ -158,10 +146,10 @@ impl Call {
     /// Opens what the call sends (its microphone, or an app's audio) and starts sending it
     /// (muted if the call is).
     pub(crate) fn start_audio_source(&self) {
-        let call = Rc::downgrade(&self.inner);
+        let media = Rc::downgrade(&self.inner.media);
         wasm_bindgen_futures::spawn_local(async move {
-            let Some(call) = call.upgrade() else { return };
-            if let Err(e) = CallAudio::open_source(&call).await {
+            let Some(media) = media.upgrade() else { return };
+            if let Err(e) = media.open().await {
                 web_sys::console::warn_1(
                     &format!("rtcall: the call goes on without audio: {e}").into(),
                 );
@@ -169,145 +157,24 @@ impl Call {
         });
     }
 
-    /// Applies an engine change and fires the events it means.
-    pub(crate) fn apply(&self, change: CallChange) {
-        let inner = &self.inner;
-        match change {
-            CallChange::State(state, end_reason) => {
-                if state == CallState::Disconnected {
-                    inner.end_reason.set(end_reason);
-                }
-                if inner.state.replace(state) != state {
-                    inner.emitter.changed("stateChanged");
-                }
-                if state == CallState::Disconnected {
-                    self.close();
-                }
-            }
-            CallChange::Muted(muted) => {
-                if inner.muted.replace(muted) != muted {
-                    inner.emitter.changed("isMutedChanged");
-                }
-            }
-            CallChange::Participant(model, changes) => {
-                if let Some(p) = self.participant_by_id(model.id) {
-                    p.update(&model, changes);
-                }
-            }
-            CallChange::Added(models) => {
-                let mut added = Vec::new();
-                for model in models {
-                    // A participant added through addParticipant exists already, unbound.
-                    let placeholder = inner
-                        .participants
-                        .borrow()
-                        .iter()
-                        .find(|p| p.is_placeholder_for(&model.identity))
-                        .cloned();
-                    match placeholder {
-                        Some(p) => p.bind(&model),
-                        None => {
-                            let p = RemoteParticipant::from_model(Rc::downgrade(inner), &model);
-                            inner.participants.borrow_mut().push(p.clone());
-                            added.push(p.js());
-                        }
-                    }
-                }
-                inner
-                    .emitter
-                    .updated("remoteParticipantsUpdated", added, Vec::new());
-            }
-            CallChange::Removed(models) => {
-                let mut removed = Vec::new();
-                for model in models {
-                    let gone = {
-                        let mut list = inner.participants.borrow_mut();
-                        list.iter()
-                            .position(|p| p.id() == Some(model.id))
-                            .map(|i| list.remove(i))
-                    };
-                    if let Some(p) = gone {
-                        removed.push(p.js());
-                        p.release();
-                    }
-                }
-                inner
-                    .emitter
-                    .updated("remoteParticipantsUpdated", Vec::new(), removed);
-            }
-            CallChange::DominantSpeakers(ranked) => {
-                if let Some(feature) = inner.dominant.borrow().as_ref() {
-                    feature.update(self.identifiers_of(&ranked));
-                }
-            }
-            CallChange::DtmfReceived(participant, tone) => {
-                let participant = self
-                    .participant_by_id(participant)
-                    .map_or(JsValue::UNDEFINED, |p| p.js());
-                inner.emitter.emit(
-                    "dtmfReceived",
-                    object(&[("participant", participant), ("tone", tone.into())]),
-                );
-            }
-            CallChange::EchoReport(report) => {
-                inner
-                    .echo_test
-                    .borrow_mut()
-                    .get_or_insert_with(EchoTestFeature::new)
-                    .update(report);
-            }
-        }
-    }
-
-    /// Raw ids of participants, including this endpoint's own.
-    fn identifiers_of(&self, ids: &[ParticipantId]) -> Vec<String> {
-        let me = self.inner.agent.upgrade().map(|a| a.identity());
-        let own = self
-            .inner
-            .agent
-            .upgrade()
-            .and_then(|a| a.own_participant(&self.inner.id));
-        ids.iter()
-            .filter_map(|id| {
-                if Some(*id) == own {
-                    me.clone()
-                } else {
-                    self.participant_by_id(*id).map(|p| p.identity().to_owned())
-                }
-            })
-            .collect()
-    }
-
-    fn participant_by_id(&self, id: ParticipantId) -> Option<RemoteParticipant> {
-        self.inner
-            .participants
-            .borrow()
-            .iter()
-            .find(|p| p.id() == Some(id))
-            .cloned()
+    /// The call, as the receiver of its participants' streams.
+    pub(super) fn subscriber(&self) -> Weak<dyn Subscriber> {
+        Rc::downgrade(&self.inner) as Weak<CallInner>
     }
 
     /// The call ended: media stops, objects let go.
-    fn close(&self) {
+    pub(super) fn close(&self) {
         let inner = &self.inner;
         self.end_screen_share();
-        if let Some(media) = inner.media.borrow_mut().take() {
-            media.close();
-        }
-        if let Some(track) = inner.microphone.borrow_mut().take() {
-            track.stop();
-        }
+        inner.media.close();
         inner.audio.close();
         if let Some(remote) = inner.remote_audio.borrow_mut().take() {
             remote.close();
         }
         let videos = std::mem::take(&mut *inner.local_video.borrow_mut());
         for (stream, _) in &videos {
-            stream.detach_call(inner);
+            stream.detach_call(&inner.media);
             stream.release();
-        }
-        if let Some(agent) = inner.agent.upgrade() {
-            agent.remove_call(self);
         }
         for p in inner.participants.borrow().iter() {
             p.release();
@@ -324,103 +191,29 @@ impl Call {
         }
     }
 
-    pub(crate) fn agent(&self) -> Result<Rc<AgentInner>, ApiError> {
-        self.inner
-            .agent
-            .upgrade()
-            .ok_or_else(|| ApiError::new(SubCode::Disposed, "the call agent has been disposed"))
+    fn driver(&self) -> Result<Rc<Driver>, ApiError> {
+        self.inner.driver.upgrade().ok_or_else(disposed)
     }
 
+    /// Sends a request and waits for the service's answer.
     async fn request(&self, request: Request) -> Result<(), ApiError> {
-        let agent = self.agent()?;
-        AgentInner::send(&agent, request).await
+        let driver = self.driver()?;
+        Ok(driver.send(request).await.ok_or_else(disposed)??)
     }
 
-    /// Starts sending a local video.
-    pub async fn start_video(&self, stream: LocalVideoStream, js: JsValue) -> Result<(), ApiError> {
-        self.check_active()?;
-        if self
-            .inner
-            .local_video
-            .borrow()
-            .iter()
-            .any(|(s, _)| Rc::ptr_eq(&s.inner, &stream.inner))
-        {
-            return Err(ApiError::new(
-                SubCode::WrongState,
-                "this video is already being sent",
-            ));
-        }
-        if !self.inner.local_video.borrow().is_empty() {
-            return Err(ApiError::new(
-                SubCode::WrongState,
-                "another video is being sent; stop it or use switchSource",
-            ));
-        }
-        let track = stream.acquire().await?;
-        let pending = self
-            .inner
-            .media
-            .borrow()
-            .as_ref()
-            .and_then(|m| m.set_track(SendSource::Camera, Some(track)));
-        replaced(pending).await;
-        stream.attach_call(&self.inner);
-        self.inner
-            .local_video
-            .borrow_mut()
-            .push((stream, js.clone()));
-        self.inner.emitter.changed("isLocalVideoStartedChanged");
-        self.inner
-            .emitter
-            .updated("localVideoStreamsUpdated", vec![js], Vec::new());
-        let agent = self.agent()?;
-        let id = agent.engine_set_video(&self.inner.id, VideoSource::Camera, true);
-        agent.wait(id).await
-    }
-
-    /// Stops sending a local video.
-    pub async fn stop_video(&self, stream: LocalVideoStream) -> Result<(), ApiError> {
-        let removed = {
-            let mut list = self.inner.local_video.borrow_mut();
-            let i = list
-                .iter()
-                .position(|(s, _)| Rc::ptr_eq(&s.inner, &stream.inner))
-                .ok_or_else(|| {
-                    ApiError::new(SubCode::WrongState, "this video is not being sent")
-                })?;
-            list.remove(i)
-        };
-        let pending = self
-            .inner
-            .media
-            .borrow()
-            .as_ref()
-            .and_then(|m| m.set_track(SendSource::Camera, None));
-        replaced(pending).await;
-        removed.0.detach_call(&self.inner);
-        removed.0.release();
-        self.inner.emitter.changed("isLocalVideoStartedChanged");
-        self.inner
-            .emitter
-            .updated("localVideoStreamsUpdated", Vec::new(), vec![removed.1]);
-        if self.check_active().is_err() {
-            return Ok(());
-        }
-        let agent = self.agent()?;
-        let id = agent.engine_set_video(&self.inner.id, VideoSource::Camera, false);
-        agent.wait(id).await
+    /// Tells the service that a video source is on or off, and waits for its answer.
+    pub(super) async fn set_video(&self, source: VideoSource, on: bool) -> Result<(), ApiError> {
+        let driver = self.driver()?;
+        let id = driver.update(|engine| engine.set_video(&self.inner.id, source, on));
+        Ok(driver.wait(id).await.ok_or_else(disposed)??)
     }
 
     async fn set_muted(&self, muted: bool) -> Result<(), ApiError> {
         self.check_active()?;
-        if let Some(track) = self.inner.microphone.borrow().as_ref() {
-            track.set_enabled(!muted);
-        }
-        self.inner.audio.set_muted(muted);
-        let agent = self.agent()?;
-        match agent.engine_set_muted(&self.inner.id, muted) {
-            Some(id) => agent.wait(id).await,
+        self.inner.media.mute_tracks(muted);
+        let driver = self.driver()?;
+        match driver.update(|engine| engine.set_muted(&self.inner.id, muted)) {
+            Some(id) => Ok(driver.wait(id).await.ok_or_else(disposed)??),
             None => Ok(()),
         }
     }
@@ -451,70 +244,11 @@ impl Call {
         })
         .await
     }
-
-    /// Uses `track` as the microphone (after the device changed, or at call start); returns
-    /// once it is being sent.
-    pub(crate) async fn use_microphone(&self, track: web_sys::MediaStreamTrack) {
-        track.set_enabled(!self.inner.muted.get());
-        self.inner.audio.feed(&track);
-        let old = self
-            .inner
-            .microphone
-            .borrow_mut()
-            .replace(Clone::clone(&track));
-        self.send_microphone().await;
-        if let Some(old) = old {
-            old.stop();
-        }
-        // Processing asked for before now starts once the microphone is on the wire (the
-        // worklet takes a moment to load), then carries it if an effect is on.
-        if CallAudio::start_wanted(&self.inner, &track).await {
-            self.send_microphone().await;
-        }
-    }
-
-    /// Sends the microphone as it should go (raw, or through the DSP when an effect is on) on
-    /// the audio line, or into the tab-audio mix while a tab's audio is shared; returns once
-    /// it is on the wire.
-    pub(crate) async fn send_microphone(&self) {
-        let Some(raw) = self.inner.microphone.borrow().clone() else {
-            return;
-        };
-        let track = self.inner.audio.outgoing(&raw);
-        let pending = match self.inner.screen.borrow().as_ref().and_then(|s| s.mix()) {
-            Some(mix) => {
-                mix.set_microphone(Some(&track));
-                None
-            }
-            None => self
-                .inner
-                .media
-                .borrow()
-                .as_ref()
-                .and_then(|m| m.set_track(SendSource::Microphone, Some(track))),
-        };
-        replaced(pending).await;
-    }
-
-    /// Subscribes a remote stream at a height, or unsubscribes it (`None`).
-    pub(crate) fn subscribe(&self, stream: StreamId, max_height: Option<u32>) {
-        if self.check_active().is_err() {
-            return;
-        }
-        if let Some(agent) = self.inner.agent.upgrade() {
-            agent.engine_subscribe(&self.inner.id, stream, max_height);
-        }
-    }
 }
 
-impl CallInner {
-    /// See [`Call::subscribe`].
-    pub(crate) fn subscribe(self: &Rc<Self>, stream: StreamId, max_height: Option<u32>) {
-        Call {
-            inner: Rc::clone(self),
-        }
-        .subscribe(stream, max_height);
-    }
+/// The error of a call whose agent was disposed.
+fn disposed() -> ApiError {
+    ApiError::new(SubCode::Disposed, "the call agent has been disposed")
 }
 
 fn promise<F>(future: F) -> js_sys::Promise
@@ -573,7 +307,7 @@ impl Call {
     /// The microphone is muted.
     #[wasm_bindgen(getter, js_name = isMuted)]
     pub fn is_muted(&self) -> bool {
-        self.inner.muted.get()
+        self.inner.media.muted.get()
     }
 
     /// This endpoint is sharing its screen.
@@ -610,7 +344,7 @@ impl Call {
         if self.check_active().is_err() {
             return array([]);
         }
-        array([CallAudio::shown(&self.inner).js()])
+        array([self.inner.audio.shown().js()])
     }
 
     /// What the call receives, as `[RemoteAudioStream]` (all remote audio together). Empty once
@@ -620,7 +354,8 @@ impl Call {
         if self.check_active().is_err() {
             return array([]);
         }
-        array([RemoteAudioStream::of(&self.inner).js()])
+        let media = &self.inner.media;
+        array([one(&self.inner.remote_audio, || RemoteAudioStream::new(media)).js()])
     }
 
     /// The other participants.
@@ -728,19 +463,19 @@ impl Call {
                     )
                 })?;
             custom.js_from_app(&stream);
-            CallAudio::send_custom(&this.inner, Some(custom)).await
+            this.send_custom(Some(custom)).await
         })
     }
 
     /// Stops sending the app's own audio: the microphone goes back on the line.
     #[wasm_bindgen(js_name = stopAudio)]
     pub fn stop_audio(&self) {
-        if self.check_active().is_err() || !self.inner.audio.sends_custom() {
+        if self.check_active().is_err() || !self.inner.media.sends_custom() {
             return;
         }
-        let call = Rc::clone(&self.inner);
+        let call = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = CallAudio::send_custom(&call, None).await {
+            if let Err(e) = call.send_custom(None).await {
                 web_sys::console::warn_1(
                     &format!("rtcall: cannot reopen the microphone after custom audio: {e}").into(),
                 );
@@ -779,7 +514,7 @@ impl Call {
         self.check_active()?;
         let raw = target_raw_id(&identifier)?;
         let caller_id = alternate_caller_id(&options)?;
-        let participant = RemoteParticipant::placeholder(Rc::downgrade(&self.inner), raw.clone());
+        let participant = RemoteParticipant::placeholder(self.subscriber(), raw.clone());
         self.inner
             .participants
             .borrow_mut()
@@ -876,9 +611,9 @@ impl Call {
             "DominantSpeakers" => Ok(one(&inner.dominant, DominantSpeakersFeature::new).js()),
             "EchoTest" => Ok(one(&inner.echo_test, EchoTestFeature::new).js()),
             "UserFacingDiagnostics" => {
-                let feature = one(&inner.diagnostics, UserFacingDiagnosticsFeature::new);
+                let feature = one(&inner.media.diagnostics, UserFacingDiagnosticsFeature::new);
                 // Speaking while muted comes from the microphone's DSP: start it.
-                CallAudio::listen(inner);
+                inner.media.listen();
                 Ok(feature.js())
             }
             other => Err(ApiError::new(

@@ -1,45 +1,47 @@
-//! `CallAgent`: one identity signed in to the service, and the shell that drives the engine's
-//! [`Agent`]: it opens the WebSocket with a fresh token, feeds frames and time in, and turns the
-//! engine's events into the JavaScript objects' state and events.
-//!
-//! Socket and timer callbacks never run the engine themselves: they spawn a task, so nothing is
-//! dropped while its own callback is on the stack.
+//! `CallAgent`: one identity signed in to the service. Its [`Driver`] runs the engine and the
+//! connection; the agent turns the engine's events into the JavaScript objects' state and
+//! events — its calls, and the calls ringing here ([`IncomingCall`], in `incoming_call`).
 
-use super::audio_stream::{CallAudio, LocalAudioStream};
+mod incoming_call;
+
+pub use incoming_call::IncomingCall;
+
+use super::audio_stream::LocalAudioStream;
 use super::call::Call;
-use super::call_client::ClientShared;
+use super::device_manager::DeviceState;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
-use super::incoming_call::IncomingCall;
 use super::object::JsSelf;
 use super::streams::LocalVideoStream;
-use crate::engine::agent::{Agent, AgentEvent, IncomingModel, Output};
+use crate::engine::agent::{AgentEvent, IncomingModel};
+use crate::engine::call::CallChange;
 use crate::media::peer::{Offer, PeerSession};
-use crate::signal::{decode, encode, signal_url, SignalSocket};
-use crate::time::{Clock, SystemClock, Timer};
+use crate::signal::{Driver, DriverEvents};
 use futures_channel::oneshot;
-use rtcall_protocol::call::{CallId, EndReason, ParticipantId, StreamId};
-use rtcall_protocol::signal::{IceServer, Request, RequestId, VideoSource, WireError};
+use rtcall_protocol::call::{CallId, CallState, EndReason};
+use rtcall_protocol::signal::{IceServer, Request, RequestId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
-/// The agent's state and its shell.
+/// What an agent takes from the `CallClient` that made it.
+pub(crate) struct AgentSetup {
+    /// The app's TURN/STUN servers.
+    pub(crate) ice_servers: Vec<IceServer>,
+    /// The devices its calls use.
+    pub(crate) devices: Rc<DeviceState>,
+    /// Runs when the agent goes (its identity may have a new one).
+    pub(crate) on_dispose: Box<dyn Fn()>,
+}
+
+/// The agent's state.
 pub struct AgentInner {
-    engine: RefCell<Agent>,
-    pub(crate) client: Rc<ClientShared>,
-    credential: JsValue,
-    service_url: String,
+    driver: Rc<Driver>,
+    setup: AgentSetup,
     identity: String,
-    socket: RefCell<Option<SignalSocket>>,
-    timer: RefCell<Option<Timer>>,
-    clock: Rc<dyn Clock>,
     calls: RefCell<Vec<Call>>,
     incoming: RefCell<Vec<IncomingCall>>,
-    replies: RefCell<HashMap<RequestId, oneshot::Sender<Result<(), WireError>>>>,
     /// Requests that start a call; if one fails, its call ends with the error.
     starts: RefCell<HashMap<RequestId, CallId>>,
     ready: RefCell<Option<oneshot::Sender<Result<(), ApiError>>>>,
@@ -54,17 +56,6 @@ pub struct AgentInner {
 #[derive(Clone)]
 pub struct CallAgent {
     inner: Rc<AgentInner>,
-}
-
-async fn fetch_token(credential: &JsValue) -> Result<String, ApiError> {
-    let get_token = js_sys::Reflect::get(credential, &"getToken".into())?
-        .dyn_into::<js_sys::Function>()
-        .map_err(|_| ApiError::invalid_argument("the credential has no getToken()"))?;
-    let result = get_token.call0(credential)?;
-    let access = JsFuture::from(js_sys::Promise::resolve(&result)).await?;
-    js_sys::Reflect::get(&access, &"token".into())?
-        .as_string()
-        .ok_or_else(|| ApiError::new(SubCode::TokenRefreshFailed, "getToken() gave no token"))
 }
 
 fn option(options: &JsValue, path: &[&str]) -> JsValue {
@@ -88,26 +79,24 @@ fn first_of(list: JsValue) -> Option<JsValue> {
 impl AgentInner {
     /// Signs in `identity` with `credential`; resolves once the service welcomes it.
     pub(crate) async fn create(
-        client: Rc<ClientShared>,
+        setup: AgentSetup,
         credential: JsValue,
         identity: String,
         display_name: String,
         service_url: String,
     ) -> Result<CallAgent, ApiError> {
-        let clock: Rc<dyn Clock> = Rc::new(SystemClock);
         let (ready, welcomed) = oneshot::channel();
-        let inner = Rc::new(AgentInner {
-            engine: RefCell::new(Agent::new(display_name, clock.now_ms())),
-            client,
-            credential,
-            service_url,
+        let inner = Rc::new_cyclic(|weak: &std::rc::Weak<AgentInner>| AgentInner {
+            driver: Driver::new(
+                credential,
+                service_url,
+                display_name,
+                weak.clone() as std::rc::Weak<dyn DriverEvents>,
+            ),
+            setup,
             identity,
-            socket: RefCell::new(None),
-            timer: RefCell::new(None),
-            clock,
             calls: RefCell::default(),
             incoming: RefCell::default(),
-            replies: RefCell::default(),
             starts: RefCell::default(),
             ready: RefCell::new(Some(ready)),
             server_ice: RefCell::default(),
@@ -115,7 +104,7 @@ impl AgentInner {
             js: JsSelf::default(),
             disposed: Cell::new(false),
         });
-        Self::pump(&inner);
+        inner.driver.start();
         match welcomed.await {
             Ok(Ok(())) => Ok(CallAgent { inner }),
             Ok(Err(e)) => {
@@ -129,123 +118,7 @@ impl AgentInner {
         }
     }
 
-    /// The identity's raw id.
-    pub(crate) fn identity(&self) -> String {
-        self.identity.clone()
-    }
-
-    /// This endpoint's participant id in a call.
-    pub(crate) fn own_participant(&self, call: &CallId) -> Option<ParticipantId> {
-        self.engine.borrow().call(call).and_then(|c| c.me)
-    }
-
-    /// Drains the engine: does what it asks until it wants time.
-    fn pump(this: &Rc<Self>) {
-        loop {
-            let output = this.engine.borrow_mut().poll_output();
-            match output {
-                Output::Connect => Self::connect(this),
-                Output::Send(frame) => {
-                    if let (Some(socket), Some(text)) =
-                        (this.socket.borrow().as_ref(), encode(&frame))
-                    {
-                        socket.send(&text);
-                    }
-                }
-                Output::Close => {
-                    let socket = this.socket.borrow_mut().take();
-                    defer_drop(socket);
-                }
-                Output::Event(event) => Self::handle_event(this, event),
-                Output::Timeout(at) => {
-                    let timer = (at != u64::MAX).then(|| {
-                        let weak = Rc::downgrade(this);
-                        let delay = at.saturating_sub(this.clock.now_ms());
-                        this.clock.start_timer(
-                            delay,
-                            Box::new(move || {
-                                wasm_bindgen_futures::spawn_local(async move {
-                                    if let Some(this) = weak.upgrade() {
-                                        let now = this.clock.now_ms();
-                                        this.engine.borrow_mut().handle_timeout(now);
-                                        Self::pump(&this);
-                                    }
-                                });
-                            }),
-                        )
-                    });
-                    let old = std::mem::replace(&mut *this.timer.borrow_mut(), timer);
-                    drop(old);
-                    break;
-                }
-            }
-        }
-    }
-
-    fn connect(this: &Rc<Self>) {
-        let weak = Rc::downgrade(this);
-        wasm_bindgen_futures::spawn_local(async move {
-            let Some(this) = weak.upgrade() else { return };
-            let token = fetch_token(&this.credential).await;
-            let closed = |this: &Rc<AgentInner>| {
-                let now = this.clock.now_ms();
-                this.engine.borrow_mut().handle_closed(now);
-                Self::pump(this);
-            };
-            let token = match token {
-                Ok(token) => token,
-                Err(e) => {
-                    web_sys::console::warn_1(&format!("rtcall: cannot get a token: {e}").into());
-                    return closed(&this);
-                }
-            };
-            let (on_open, on_message, on_close) = (weak.clone(), weak.clone(), weak.clone());
-            let socket = SignalSocket::connect(
-                &signal_url(&this.service_url),
-                move || {
-                    let (weak, token) = (on_open.clone(), token.clone());
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Some(this) = weak.upgrade() {
-                            let now = this.clock.now_ms();
-                            this.engine.borrow_mut().handle_open(now, token);
-                            Self::pump(&this);
-                        }
-                    });
-                },
-                move |text| {
-                    let weak = on_message.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let (Some(this), Some(frame)) = (weak.upgrade(), decode(&text)) {
-                            let now = this.clock.now_ms();
-                            this.engine.borrow_mut().handle_frame(now, frame);
-                            Self::pump(&this);
-                        }
-                    });
-                },
-                move || {
-                    let weak = on_close.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Some(this) = weak.upgrade() {
-                            let socket = this.socket.borrow_mut().take();
-                            defer_drop(socket);
-                            let now = this.clock.now_ms();
-                            this.engine.borrow_mut().handle_closed(now);
-                            Self::pump(&this);
-                        }
-                    });
-                },
-            );
-            match socket {
-                Ok(socket) => {
-                    let old = this.socket.borrow_mut().replace(socket);
-                    defer_drop(old);
-                }
-                Err(_) => closed(&this),
-            }
-        });
-    }
-
-    fn handle_event(this: &Rc<Self>, event: AgentEvent) {
+    fn handle_event(this: &Rc<Self>, driver: &Rc<Driver>, event: AgentEvent) {
         match event {
             AgentEvent::SignedIn { ice_servers, .. } => {
                 *this.server_ice.borrow_mut() = ice_servers;
@@ -281,7 +154,7 @@ impl AgentInner {
                 let ended = {
                     let mut list = this.incoming.borrow_mut();
                     list.iter()
-                        .position(|c| c.inner.model.call_id == call_id)
+                        .position(|c| c.call_id() == &call_id)
                         .map(|i| list.remove(i))
                 };
                 if let Some(incoming) = ended {
@@ -290,7 +163,11 @@ impl AgentInner {
             }
             AgentEvent::Call { call_id, change } => {
                 if let Some(call) = this.call(&call_id) {
+                    let ended = matches!(change, CallChange::State(CallState::Disconnected, _));
                     call.apply(change);
+                    if ended {
+                        this.remove_call(&call);
+                    }
                 }
             }
             AgentEvent::SdpOffer {
@@ -300,7 +177,7 @@ impl AgentInner {
                 media,
             } => {
                 if let Some(call) = this.call(&call_id) {
-                    if let Some(peer) = call.inner.media.borrow().as_ref() {
+                    if let Some(peer) = call.inner.media.peer.borrow().as_ref() {
                         peer.handle_offer(Offer {
                             version,
                             sdp,
@@ -310,25 +187,15 @@ impl AgentInner {
                 }
             }
             AgentEvent::Replied { request, result } => {
+                // Waiters get their replies from the driver; a start that failed ends its call.
                 if let Some(call_id) = this.starts.borrow_mut().remove(&request) {
                     if let Err(e) = &result {
                         let reason = EndReason {
                             code: e.code,
                             sub_code: e.sub_code,
                         };
-                        this.engine.borrow_mut().end_call(&call_id, reason);
+                        driver.update(|engine| engine.end_call(&call_id, reason));
                     }
-                }
-                if let Some(reply) = this.replies.borrow_mut().remove(&request) {
-                    let _ = reply.send(result);
-                } else if let Err(e) = result {
-                    web_sys::console::warn_1(
-                        &format!(
-                            "rtcall: the service refused a request: {} ({}/{})",
-                            e.message, e.code, e.sub_code
-                        )
-                        .into(),
-                    );
                 }
             }
         }
@@ -340,56 +207,6 @@ impl AgentInner {
             .iter()
             .find(|c| c.call_id() == id)
             .cloned()
-    }
-
-    /// Sends a request and waits for the server's answer.
-    pub(crate) async fn send(this: &Rc<Self>, request: Request) -> Result<(), ApiError> {
-        let id = this.engine.borrow_mut().request(request);
-        Self::pump(this);
-        this.wait(id).await
-    }
-
-    /// Waits for the answer to request `id`.
-    pub(crate) async fn wait(self: &Rc<Self>, id: RequestId) -> Result<(), ApiError> {
-        let (tx, rx) = oneshot::channel();
-        self.replies.borrow_mut().insert(id, tx);
-        Self::pump(self);
-        match rx.await {
-            Ok(result) => result.map_err(ApiError::from),
-            Err(_) => Err(ApiError::new(
-                SubCode::Disposed,
-                "the call agent was disposed",
-            )),
-        }
-    }
-
-    pub(crate) fn engine_set_video(
-        self: &Rc<Self>,
-        call: &CallId,
-        source: VideoSource,
-        on: bool,
-    ) -> RequestId {
-        self.engine.borrow_mut().set_video(call, source, on)
-    }
-
-    pub(crate) fn engine_set_muted(
-        self: &Rc<Self>,
-        call: &CallId,
-        muted: bool,
-    ) -> Option<RequestId> {
-        let id = self.engine.borrow_mut().set_muted(call, muted);
-        Self::pump(self);
-        id
-    }
-
-    pub(crate) fn engine_subscribe(
-        self: &Rc<Self>,
-        call: &CallId,
-        stream: StreamId,
-        max_height: Option<u32>,
-    ) {
-        self.engine.borrow_mut().subscribe(call, stream, max_height);
-        Self::pump(self);
     }
 
     /// Makes a `Call` object with its media connection, and starts its microphone and any
@@ -413,27 +230,32 @@ impl AgentInner {
                 Ok::<_, ApiError>((stream, js))
             })
             .transpose()?;
-        let call = Call::new(call_id.clone(), this, incoming, caller, muted);
-        let mut ice = this.client.ice_servers();
+        let call = Call::new(
+            call_id.clone(),
+            (&this.driver, this.identity.clone()),
+            incoming,
+            caller,
+            muted,
+            &this.setup.devices,
+        );
+        let mut ice = this.setup.ice_servers.clone();
         ice.extend(this.server_ice.borrow().iter().cloned());
-        let answers = Rc::downgrade(this);
+        let answers = Rc::downgrade(&this.driver);
         let answered_call = call_id.clone();
         let videos = Rc::downgrade(&call.inner);
         let peer = PeerSession::new(
             &ice,
             Box::new(move |version, answer| {
-                let Some(this) = answers.upgrade() else {
+                let Some(driver) = answers.upgrade() else {
                     return;
                 };
                 match answer {
                     Ok(sdp) => {
-                        let request = Request::SdpAnswer {
+                        driver.request(Request::SdpAnswer {
                             call_id: answered_call.clone(),
                             version,
                             sdp,
-                        };
-                        this.engine.borrow_mut().request(request);
-                        Self::pump(&this);
+                        });
                     }
                     Err(e) => web_sys::console::error_2(
                         &"rtcall: cannot answer the service's offer".into(),
@@ -455,17 +277,16 @@ impl AgentInner {
                 }
             }),
         )?;
-        *call.inner.media.borrow_mut() = Some(peer);
+        *call.inner.media.peer.borrow_mut() = Some(peer);
         this.calls.borrow_mut().push(call.clone());
         this.emitter
             .updated("callsUpdated", vec![call.js()], Vec::new());
-        this.client.devices.add_call(&call.inner);
         if let Some((stream, js)) = audio {
-            CallAudio::adopt(&call.inner, stream, &js);
+            call.adopt_audio(stream, &js);
         }
         call.start_audio_source();
-        if let Some(speaker) = this.client.devices.speaker_id() {
-            if let Some(peer) = call.inner.media.borrow().as_ref() {
+        if let Some(speaker) = this.setup.devices.speaker_id() {
+            if let Some(peer) = call.inner.media.peer.borrow().as_ref() {
                 peer.set_sink(&speaker);
             }
         }
@@ -501,18 +322,17 @@ impl AgentInner {
         )?;
         this.incoming
             .borrow_mut()
-            .retain(|c| c.inner.model.call_id != model.call_id);
-        let id = this
-            .engine
-            .borrow_mut()
-            .accept(model.call_id.clone(), muted);
-        this.starts.borrow_mut().insert(id, model.call_id.clone());
-        Self::pump(this);
+            .retain(|c| c.call_id() != &model.call_id);
+        this.starts.borrow_mut().insert(
+            this.driver
+                .update(|engine| engine.accept(model.call_id.clone(), muted)),
+            model.call_id.clone(),
+        );
         Ok(call)
     }
 
     /// A call ended: it leaves `calls`.
-    pub(crate) fn remove_call(&self, call: &Call) {
+    fn remove_call(&self, call: &Call) {
         let removed = {
             let mut calls = self.calls.borrow_mut();
             let before = calls.len();
@@ -529,15 +349,14 @@ impl AgentInner {
         if self.disposed.replace(true) {
             return;
         }
-        self.engine.borrow_mut().dispose();
-        self.client.forget_agent(&self.identity);
+        self.driver.update(|engine| engine.dispose());
+        (self.setup.on_dispose)();
     }
 }
 
-/// Drops a socket after the current callback returns.
-fn defer_drop(socket: Option<SignalSocket>) {
-    if let Some(socket) = socket {
-        wasm_bindgen_futures::spawn_local(async move { drop(socket) });
+impl DriverEvents for AgentInner {
+    fn handle(self: Rc<Self>, driver: &Rc<Driver>, event: AgentEvent) {
+        Self::handle_event(&self, driver, event);
     }
 }
 
@@ -590,13 +409,11 @@ impl CallAgent {
         let caller_id = super::call::alternate_caller_id(options)?;
         let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, options)?;
         let muted = call.is_muted();
-        let id =
-            self.inner
-                .engine
-                .borrow_mut()
-                .start_call(call_id.clone(), targets, muted, caller_id);
+        let id = self
+            .inner
+            .driver
+            .update(|engine| engine.start_call(call_id.clone(), targets, muted, caller_id));
         self.inner.starts.borrow_mut().insert(id, call_id);
-        AgentInner::pump(&self.inner);
         Ok(call)
     }
 
@@ -615,9 +432,11 @@ impl CallAgent {
         );
         let call = AgentInner::new_call(&self.inner, call_id.clone(), false, me, options)?;
         let muted = call.is_muted();
-        let id = self.inner.engine.borrow_mut().join_group(group_id, muted);
+        let id = self
+            .inner
+            .driver
+            .update(|engine| engine.join_group(group_id, muted));
         self.inner.starts.borrow_mut().insert(id, call_id);
-        AgentInner::pump(&self.inner);
         Ok(call)
     }
 }
@@ -639,7 +458,7 @@ impl CallAgent {
     /// The name others see.
     #[wasm_bindgen(getter, js_name = displayName)]
     pub fn display_name(&self) -> Option<String> {
-        let engine = self.inner.engine.borrow();
+        let engine = self.inner.driver.engine();
         let name = engine.display_name();
         (!name.is_empty()).then(|| name.to_owned())
     }
@@ -648,8 +467,8 @@ impl CallAgent {
     #[wasm_bindgen(getter, js_name = connectionState, unchecked_return_type = "ConnectionState")]
     pub fn connection_state(&self) -> String {
         self.inner
-            .engine
-            .borrow()
+            .driver
+            .engine()
             .connection_state()
             .as_str()
             .into()
@@ -694,7 +513,6 @@ impl CallAgent {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn dispose(&self) -> js_sys::Promise {
         self.inner.shut_down();
-        AgentInner::pump(&self.inner);
         if let Some(ready) = self.inner.ready.borrow_mut().take() {
             let _ = ready.send(Err(ApiError::new(SubCode::Disposed, "disposed")));
         }

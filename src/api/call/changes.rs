@@ -1,0 +1,130 @@
+//! What the service says changed in a call — its state, mute, who is in it and how they are,
+//! the dominant speakers, keys a phone pressed, the echo bot's report — applied to the call's
+//! objects and fired as the ACS events they mean.
+
+use super::Call;
+use crate::api::events::object;
+use crate::api::features::EchoTestFeature;
+use crate::api::participant::RemoteParticipant;
+use crate::engine::call::CallChange;
+use rtcall_protocol::call::{CallState, ParticipantId};
+use wasm_bindgen::prelude::*;
+
+impl Call {
+    /// Applies an engine change and fires the events it means.
+    pub(crate) fn apply(&self, change: CallChange) {
+        let inner = &self.inner;
+        match change {
+            CallChange::State(state, end_reason) => {
+                if state == CallState::Disconnected {
+                    inner.end_reason.set(end_reason);
+                }
+                if inner.state.replace(state) != state {
+                    inner.emitter.changed("stateChanged");
+                }
+                if state == CallState::Disconnected {
+                    self.close();
+                }
+            }
+            CallChange::Muted(muted) => {
+                if inner.media.muted.replace(muted) != muted {
+                    inner.emitter.changed("isMutedChanged");
+                }
+            }
+            CallChange::Participant(model, changes) => {
+                if let Some(p) = self.participant_by_id(model.id) {
+                    p.update(&model, changes);
+                }
+            }
+            CallChange::Added(models) => {
+                let mut added = Vec::new();
+                for model in models {
+                    // A participant added through addParticipant exists already, unbound.
+                    let placeholder = inner
+                        .participants
+                        .borrow()
+                        .iter()
+                        .find(|p| p.is_placeholder_for(&model.identity))
+                        .cloned();
+                    match placeholder {
+                        Some(p) => p.bind(&model),
+                        None => {
+                            let p = RemoteParticipant::from_model(self.subscriber(), &model);
+                            inner.participants.borrow_mut().push(p.clone());
+                            added.push(p.js());
+                        }
+                    }
+                }
+                inner
+                    .emitter
+                    .updated("remoteParticipantsUpdated", added, Vec::new());
+            }
+            CallChange::Removed(models) => {
+                let mut removed = Vec::new();
+                for model in models {
+                    let gone = {
+                        let mut list = inner.participants.borrow_mut();
+                        list.iter()
+                            .position(|p| p.id() == Some(model.id))
+                            .map(|i| list.remove(i))
+                    };
+                    if let Some(p) = gone {
+                        removed.push(p.js());
+                        p.release();
+                    }
+                }
+                inner
+                    .emitter
+                    .updated("remoteParticipantsUpdated", Vec::new(), removed);
+            }
+            CallChange::DominantSpeakers(ranked) => {
+                if let Some(feature) = inner.dominant.borrow().as_ref() {
+                    feature.update(self.identifiers_of(&ranked));
+                }
+            }
+            CallChange::DtmfReceived(participant, tone) => {
+                let participant = self
+                    .participant_by_id(participant)
+                    .map_or(JsValue::UNDEFINED, |p| p.js());
+                inner.emitter.emit(
+                    "dtmfReceived",
+                    object(&[("participant", participant), ("tone", tone.into())]),
+                );
+            }
+            CallChange::EchoReport(report) => {
+                inner
+                    .echo_test
+                    .borrow_mut()
+                    .get_or_insert_with(EchoTestFeature::new)
+                    .update(report);
+            }
+        }
+    }
+
+    /// Raw ids of participants, including this endpoint's own.
+    fn identifiers_of(&self, ids: &[ParticipantId]) -> Vec<String> {
+        let own = self
+            .inner
+            .driver
+            .upgrade()
+            .and_then(|d| d.engine().call(&self.inner.id).and_then(|c| c.me));
+        ids.iter()
+            .filter_map(|id| {
+                if Some(*id) == own {
+                    Some(self.inner.identity.clone())
+                } else {
+                    self.participant_by_id(*id).map(|p| p.identity().to_owned())
+                }
+            })
+            .collect()
+    }
+
+    fn participant_by_id(&self, id: ParticipantId) -> Option<RemoteParticipant> {
+        self.inner
+            .participants
+            .borrow()
+            .iter()
+            .find(|p| p.id() == Some(id))
+            .cloned()
+    }
+}
