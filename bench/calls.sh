@@ -12,3 +12,8 @@ server=target/server/rtcall-server
 "$loadgen" sfu --server-bin "$server" --participants 30 --seconds 10 --forward-all-audio-max 40
 # Large-call mode: the 3 loudest to everyone, 9 cameras watched by everyone.
 "$loadgen" sfu --server-bin "$server" --participants 30 --video 9 --seconds 10
+# Node scaling: four such calls at once (more than one media worker forwards), the media work
+# on 1 and then 2 worker threads.
+for workers in 1 2; do
+  "$loadgen" sfu --server-bin "$server" --calls 4 --participants 30 --seconds 10 --forward-all-audio-max 40 --media-workers "$workers"
+done

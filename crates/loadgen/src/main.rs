@@ -10,12 +10,13 @@
 //! process's CPU time from `/proc`. `setup` times `startCall` until both sides are `Connected`
 //! (the callee answers as soon as it rings). `sfu` runs `--calls` group calls at once where
 //! everyone sends Opus-sized audio at 50 packets/s (and optionally video), and reports the
-//! forwarded packets per second, the server's CPU time per forwarded packet, and the load
-//! generator's own CPU (its clients count received RTP at the socket without decrypting it, so
-//! that they cost a fraction of what the server spends; if it nears a core, it is the
-//! bottleneck and says so).
+//! packets per second the server forwarded, its CPU time per forwarded packet, and the load
+//! generator's own CPU. Its clients leave the forwarded media to the kernel to drop (tiny
+//! receive buffers), so that they cost little beside the server; what the server sent is
+//! read from the kernel's UDP counters, less what the clients sent. A generator near a core
+//! says it may be the bottleneck.
 
-use rtcall_loadgen::scenario::{group, new_call_id, packets_received, watch_cameras};
+use rtcall_loadgen::scenario::{group, new_call_id, watch_cameras};
 use rtcall_loadgen::server::{cpu_time, ServerProcess};
 use rtcall_loadgen::{Client, Receiving, Sending};
 use rtcall_protocol::call::{CallId, CallState};
@@ -138,21 +139,34 @@ async fn sfu(args: &Args) {
         flags.extend(["--media-workers", workers]);
     }
     let server = ServerProcess::start(&args.server_bin, &data.0, &flags);
+    // Every call set up first, then the load: a worker busy with the first calls' media would
+    // slow the later ones' set-up past the clients' deadlines.
     let mut calls: Vec<(CallId, Vec<Client>)> = Vec::new();
     for _ in 0..args.calls {
         let call = new_call_id();
-        let mut clients = group(&server.url, &call, 1..=args.participants, Receiving::Count).await;
-        for client in &clients {
-            client.send(&call, Sending::audio(-20));
-        }
-        let publishers: Vec<usize> = (0..usize::from(args.video)).collect();
-        watch_cameras(&mut clients, &call, &publishers, -20, 720).await;
+        let clients = group(
+            &server.url,
+            &call,
+            1..=args.participants,
+            Receiving::Discard,
+        )
+        .await;
         calls.push((call, clients));
     }
-    let received = |calls: &[(CallId, Vec<Client>)]| -> u64 {
+    let publishers: Vec<usize> = (0..usize::from(args.video)).collect();
+    for (call, clients) in &mut calls {
+        for client in clients.iter() {
+            client.send(call, Sending::audio(-20));
+        }
+        // The publishers then send their camera too.
+        watch_cameras(clients, call, &publishers, -20, 720).await;
+    }
+    // What the clients sent so far: the kernel counts their datagrams with the server's.
+    let sent = |calls: &[(CallId, Vec<Client>)]| -> u64 {
         calls
             .iter()
-            .map(|(call, clients)| packets_received(clients, call))
+            .flat_map(|(call, clients)| clients.iter().map(move |c| c.media(call)))
+            .map(|m| m.lock().unwrap().sent)
             .sum()
     };
     // Warm up, then measure.
@@ -160,30 +174,33 @@ async fn sfu(args: &Args) {
     let start = (
         server.cpu_time(),
         own_cpu(),
-        received(&calls),
+        udp_counters(),
+        sent(&calls),
         Instant::now(),
     );
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    let elapsed = start.3.elapsed();
-    let packets = received(&calls) - start.2;
+    let elapsed = start.4.elapsed();
+    let udp = udp_counters();
+    let forwarded = (udp.0 - start.2 .0).saturating_sub(sent(&calls) - start.3);
+    let send_errors = udp.1 - start.2 .1;
     let cpu = server.cpu_time() - start.0;
     let generator = own_cpu() - start.1;
-    let pps = packets as f64 / elapsed.as_secs_f64();
+    let pps = forwarded as f64 / elapsed.as_secs_f64();
     let cpu_share = cpu.as_secs_f64() / elapsed.as_secs_f64();
     let generator_share = generator.as_secs_f64() / elapsed.as_secs_f64();
-    // What the clients send, and so what the SFU should forward, per second.
+    // The audio the clients send makes, forwarded, this many packets per second.
     let n = f64::from(args.participants);
-    let forwarded_audio = if usize::from(args.participants) <= args.forward_all_audio_max {
+    let audio_streams = if usize::from(args.participants) <= args.forward_all_audio_max {
         n * (n - 1.0)
     } else {
-        // Three loudest slots at everyone but themselves: roughly 3 × n streams.
+        // Three loudest slots at everyone but themselves: about 3 × n streams.
         3.0 * n
     };
-    let offered = args.calls as f64 * 50.0 * forwarded_audio;
+    let offered = args.calls as f64 * 50.0 * audio_streams;
     println!(
         "calls={} participants={} video senders={} workers={} window={:.1} s: forwarded {:.0} packets/s \
-         (audio offered {:.0}), server CPU {:.1}% of a core, {:.2} us/packet => {:.0} packets/s per core; \
-         load generator CPU {:.1}% of a core{}",
+         (audio alone would be {:.0}; {} sends failed), server CPU {:.1}% of a core, {:.2} us/packet \
+         => {:.0} packets/s per core; load generator CPU {:.1}% of a core{}",
         args.calls,
         args.participants,
         args.video,
@@ -191,8 +208,9 @@ async fn sfu(args: &Args) {
         elapsed.as_secs_f64(),
         pps,
         offered,
+        send_errors,
         cpu_share * 100.0,
-        cpu.as_secs_f64() * 1e6 / packets as f64,
+        cpu.as_secs_f64() * 1e6 / forwarded as f64,
         pps / cpu_share,
         generator_share * 100.0,
         if generator_share > 0.8 {
@@ -201,6 +219,29 @@ async fn sfu(args: &Args) {
             ""
         }
     );
+}
+
+/// The kernel's UDP counters (`/proc/net/snmp`): datagrams sent, and sends that failed for a
+/// full socket buffer, by every process.
+fn udp_counters() -> (u64, u64) {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("/proc/net/snmp");
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (names, values) = (
+        udp.next().expect("Udp names"),
+        udp.next().expect("Udp values"),
+    );
+    let field = |name: &str| -> u64 {
+        let i = names
+            .split_whitespace()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no {name} in /proc/net/snmp"));
+        values
+            .split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("OutDatagrams"), field("SndbufErrors"))
 }
 
 /// This process's CPU time so far.

@@ -44,8 +44,8 @@ pub struct LineStats {
 pub struct MediaState {
     pub connected: bool,
     pub lines: HashMap<String, LineStats>,
-    /// RTP packets counted at the socket and dropped ([`Receiving::Count`]).
-    pub counted: u64,
+    /// Datagrams sent.
+    pub sent: u64,
     /// The latest offer's line roles.
     pub media: Vec<MediaLine>,
     /// Times the connection was (re)created.
@@ -69,11 +69,6 @@ impl MediaState {
             .filter(|(mid, _)| self.kind_of(mid) == Some(kind))
             .map(|(_, l)| l.frames)
             .sum()
-    }
-
-    /// RTP packets received, however they were taken in.
-    pub fn packets(&self) -> u64 {
-        self.counted + self.lines.values().map(|l| l.packets).sum::<u64>()
     }
 
     /// Video frames from a tag, and how many were keyframes.
@@ -151,10 +146,11 @@ pub enum Receiving {
     /// Every packet through str0m: frames counted per line and sender tag, audio decoded.
     #[default]
     Decode,
-    /// RTP counted at the socket and dropped; only what the connection itself needs (STUN,
-    /// DTLS, RTCP) reaches str0m. For load, so that taking in a packet costs the generator a
-    /// small fraction of what forwarding it costs the server.
-    Count,
+    /// Forwarded media is dropped by the kernel: a socket filter lets through only what the
+    /// connection itself needs (STUN, DTLS, RTCP), so RTP never wakes the client. For load, so
+    /// that the generator costs little beside the server; what the server forwarded is then
+    /// counted from the kernel's UDP counters, not here.
+    Discard,
 }
 
 pub(crate) enum MediaCommand {
@@ -205,10 +201,26 @@ fn tag_of(data: &[u8], video: bool) -> Option<u8> {
     data.get(if keyframe { 10 } else { 3 }).copied()
 }
 
-/// RTP, not RTCP (RFC 5761 §4: RTCP packet types 192–223 where RTP has marker and type).
-fn is_rtp(datagram: &[u8]) -> bool {
-    matches!(datagram, [128..=191, second, ..] if !(192..=223).contains(second))
-}
+/// A classic BPF socket filter that drops RTP and keeps everything else (STUN, DTLS, RTCP),
+/// demultiplexed as RFC 7983 and RFC 5761 §4 say: a first byte of 128–191 is RTP or RTCP, and
+/// RTCP's packet types put 192–223 where RTP has its marker bit and payload type. A UDP
+/// socket's filter sees the datagram from its UDP header: the payload starts at offset 8.
+const NO_RTP: [socket2::SockFilter; 8] = {
+    use socket2::SockFilter as F;
+    const LOAD_BYTE: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JUMP_GE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+    [
+        F::new(LOAD_BYTE, 0, 0, 8),     // 0: A = first payload byte
+        F::new(JUMP_GE, 0, 5, 128),     // 1: below 128 (STUN, DTLS): keep
+        F::new(JUMP_GE, 4, 0, 192),     // 2: 192 and above: keep
+        F::new(LOAD_BYTE, 0, 0, 9),     // 3: A = second byte
+        F::new(JUMP_GE, 0, 1, 192),     // 4: below 192: RTP, drop
+        F::new(JUMP_GE, 0, 1, 224),     // 5: 192–223: RTCP, keep; 224 and above: RTP, drop
+        F::new(RETURN, 0, 0, 0),        // 6: drop
+        F::new(RETURN, 0, 0, u32::MAX), // 7: keep
+    ]
+};
 
 /// One call's media side.
 struct MediaSide {
@@ -240,6 +252,11 @@ async fn run(
     receiving: Receiving,
 ) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client udp");
+    if receiving == Receiving::Discard {
+        socket2::SockRef::from(&socket)
+            .attach_filter(&NO_RTP)
+            .expect("a socket filter");
+    }
     let local: SocketAddr = socket.local_addr().unwrap();
     let start = Instant::now();
     let mut rtc = Rtc::builder()
@@ -276,6 +293,11 @@ async fn run(
             return;
         };
         let wake = side.next_send().map_or(timeout, |at| at.min(timeout));
+        // A load client wakes once a frame at the most: str0m's timers can wait that long.
+        let wake = match side.receiving {
+            Receiving::Discard => wake.max(Instant::now() + Duration::from_millis(20)),
+            Receiving::Decode => wake,
+        };
         tokio::select! {
             received = side.socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
@@ -317,7 +339,14 @@ impl MediaSide {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    if self
+                        .socket
+                        .send_to(&t.contents, t.destination)
+                        .await
+                        .is_ok()
+                    {
+                        self.state.lock().unwrap().sent += 1;
+                    }
                 }
                 Ok(Output::Timeout(at)) => return Some(at),
                 Ok(Output::Event(event)) => match event {
@@ -336,10 +365,6 @@ impl MediaSide {
 
     /// A datagram from the server.
     fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
-        if self.receiving == Receiving::Count && is_rtp(datagram) {
-            self.state.lock().unwrap().counted += 1;
-            return;
-        }
         let Ok(contents) = datagram.try_into() else {
             return;
         };

@@ -1,6 +1,5 @@
 //! The call shapes the server's integration tests and the load generator both set up: a
-//! group of clients in one call, a pair talking 1:1, everyone watching some cameras, and
-//! counting what arrived.
+//! group of clients in one call, a pair talking 1:1, everyone watching some cameras.
 
 use crate::client::Client;
 use crate::media::{Receiving, Sending};
@@ -79,12 +78,4 @@ pub async fn watch_cameras(
                 .await;
         }
     }
-}
-
-/// RTP packets the clients received in `call` so far.
-pub fn packets_received(clients: &[Client], call: &CallId) -> u64 {
-    clients
-        .iter()
-        .map(|c| c.media(call).lock().unwrap().packets())
-        .sum()
 }
