@@ -54,9 +54,10 @@ impl Resampler {
     pub fn up(&mut self, input: &[i16], out: &mut Vec<i16>) {
         let per_phase = TAPS / RATIO;
         for &sample in input {
+            // The history holds TAPS samples, newest last.
             self.history.rotate_left(1);
-            *self.history.last_mut().expect("never empty") = f32::from(sample);
-            let newest = self.history.len() - 1;
+            let newest = TAPS - 1;
+            self.history[newest] = f32::from(sample);
             for phase in 0..RATIO {
                 let mut sum = 0.0;
                 for k in 0..per_phase {

@@ -408,25 +408,21 @@ impl Gateway {
     /// A datagram on RTP port `port`: the audio (or keys) of that port's call, if it comes from
     /// the phone side's host (any port of it, for trunks behind NAT).
     pub fn handle_rtp(&mut self, port: usize, source: SocketAddr, bytes: &[u8]) {
-        let call = self
-            .by_rtp
-            .get(&port)
-            .and_then(|id| self.calls.get_mut(id))
-            .filter(|c| {
-                c.media
-                    .as_ref()
-                    .is_some_and(|m| m.trunk().ip() == source.ip())
-            });
-        let (Some(call), Some(packet)) = (call, RtpPacket::parse(bytes)) else {
+        let call = self.by_rtp.get(&port).and_then(|id| self.calls.get_mut(id));
+        let Some((leg, bridge)) = call.and_then(|c| {
+            let bridge = c.media.as_mut().filter(|m| m.trunk().ip() == source.ip())?;
+            Some((&c.leg, bridge))
+        }) else {
             self.stats.unknown_rtp += 1;
             return;
         };
-        let bridge = call.media.as_mut().expect("filtered on its bridge");
+        let Some(packet) = RtpPacket::parse(bytes) else {
+            self.stats.unknown_rtp += 1;
+            return;
+        };
         if let Some(code) = bridge.handle_rtp(&packet) {
-            self.events.push_back(PhoneEvent::Dtmf {
-                leg: call.leg.clone(),
-                code,
-            });
+            let leg = leg.clone();
+            self.events.push_back(PhoneEvent::Dtmf { leg, code });
         }
     }
 
