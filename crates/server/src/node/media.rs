@@ -1,19 +1,25 @@
 //! The media workers: N threads, each with its own UDP socket and its own [`Sfu`] for the
 //! calls [`Placement`] gives it, so the SRTP work of many calls runs on every core while each
 //! SFU stays a single-threaded state machine. A worker takes commands from the node and sends
-//! it the SFU's events; both queues are bounded, and a worker never waits for the node (its
-//! events wait in the SFU while the node is behind), so the node may wait for a worker
-//! without deadlock.
+//! it the SFU's events; both channels are bounded, and a worker never waits for the node while
+//! it works (its events wait with it while the node is behind), so the node may wait for a
+//! worker without deadlock.
+//!
+//! Two things the single-threaded node did not need: when a call leaves a worker, the node
+//! [flushes](MediaWorkers::flush) that worker, so that what its SFU said of the call is heard
+//! before the call's id can be placed again (a group call started anew reuses its legs' keys);
+//! and a worker that stopped (a bug) is retired, its calls' legs reported failed.
 
-use super::placement::Placement;
+use super::placement::{Placement, Route};
 use super::MAX_DATAGRAM;
 use crate::contract::{MediaCommand, MediaEvent};
 use crate::sfu::{Sfu, SfuConfig};
+use rtcall_protocol::signal::{ErrorKind, WireError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Commands waiting for one worker; beyond, the node waits for it.
 const COMMAND_CAPACITY: usize = 1024;
@@ -22,10 +28,19 @@ const EVENT_CAPACITY: usize = 4096;
 /// Datagrams taken at once when one arrives, before the SFU's output is sent.
 const RECEIVE_BURST: usize = 64;
 
+/// What the node tells a worker.
+#[derive(Debug)]
+enum WorkerInput {
+    /// A command for its SFU.
+    Command(MediaCommand),
+    /// Send every event there is, then say so.
+    Flush(oneshot::Sender<()>),
+}
+
 /// One worker: where to send it commands, and where clients reach it.
 #[derive(Debug)]
 struct Worker {
-    commands: mpsc::Sender<MediaCommand>,
+    commands: mpsc::Sender<WorkerInput>,
     address: SocketAddr,
 }
 
@@ -46,6 +61,11 @@ impl MediaWorkers {
         public: Option<SocketAddr>,
         sockets: Vec<std::net::UdpSocket>,
     ) -> std::io::Result<MediaWorkers> {
+        if sockets.is_empty() {
+            return Err(std::io::Error::other(
+                "the node needs one media worker at least",
+            ));
+        }
         let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
         let mut workers = Vec::with_capacity(sockets.len());
         for (index, socket) in sockets.into_iter().enumerate() {
@@ -81,11 +101,45 @@ impl MediaWorkers {
     }
 
     /// Gives a command to the worker of its call, waiting while that worker is behind.
-    pub async fn send(&mut self, command: MediaCommand) {
-        let worker = &self.workers[self.placement.route(&command)];
-        if worker.commands.send(command).await.is_err() {
-            tracing::error!(worker = %worker.address, "a media worker stopped");
+    /// Returns where it went, and the events that stand in for a worker that stopped: its legs
+    /// failed, and an answer it will never give.
+    pub async fn send(&mut self, command: MediaCommand) -> (Route, Vec<MediaEvent>) {
+        let route = self.placement.route(&command);
+        let worker = &self.workers[route.worker];
+        let Err(lost) = worker.commands.send(WorkerInput::Command(command)).await else {
+            return (route, Vec::new());
+        };
+        tracing::error!(worker = %worker.address, "a media worker stopped; its calls' media failed");
+        let mut events: Vec<MediaEvent> = self
+            .placement
+            .retire(route.worker)
+            .into_iter()
+            .map(|leg| MediaEvent::Failed { leg })
+            .collect();
+        if let WorkerInput::Command(MediaCommand::Answer { leg, reply, .. }) = lost.0 {
+            events.push(MediaEvent::Answered {
+                leg,
+                reply,
+                outcome: Err(WireError::new(
+                    ErrorKind::Internal,
+                    "the media worker stopped",
+                )),
+            });
         }
+        (route, events)
+    }
+
+    /// Asks `worker` to send every event it has; the receiver completes once it has (or the
+    /// worker is gone). Meanwhile the node must go on taking events, which may fill the
+    /// channel before the worker is done.
+    pub async fn flush(&mut self, worker: usize) -> oneshot::Receiver<()> {
+        let (done, flushed) = oneshot::channel();
+        // A worker that is gone has nothing more to say: the receiver completes at once.
+        let _ = self.workers[worker]
+            .commands
+            .send(WorkerInput::Flush(done))
+            .await;
+        flushed
     }
 
     /// The next event from any worker.
@@ -111,7 +165,7 @@ pub fn shifted(first: SocketAddr, index: usize) -> Result<SocketAddr, String> {
 fn run(
     sfu: Sfu,
     socket: std::net::UdpSocket,
-    commands: mpsc::Receiver<MediaCommand>,
+    commands: mpsc::Receiver<WorkerInput>,
     events: mpsc::Sender<MediaEvent>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -135,7 +189,7 @@ fn run(
 async fn serve(
     mut sfu: Sfu,
     socket: UdpSocket,
-    mut commands: mpsc::Receiver<MediaCommand>,
+    mut commands: mpsc::Receiver<WorkerInput>,
     events: mpsc::Sender<MediaEvent>,
 ) {
     let Ok(local) = socket.local_addr() else {
@@ -165,8 +219,17 @@ async fn serve(
                     Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
                 }
             }
-            command = commands.recv() => match command {
-                Some(command) => sfu.handle_command(Instant::now(), command),
+            input = commands.recv() => match input {
+                Some(WorkerInput::Command(command)) => sfu.handle_command(Instant::now(), command),
+                Some(WorkerInput::Flush(done)) => {
+                    waiting.extend(std::iter::from_fn(|| sfu.poll_event()));
+                    for event in waiting.drain(..) {
+                        if events.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = done.send(());
+                }
                 None => return,
             },
             permit = events.reserve(), if !waiting.is_empty() => {

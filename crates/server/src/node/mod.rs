@@ -7,9 +7,9 @@
 //! datagram or connection for the gateway, or the timer), then pumps until all is idle: hub
 //! outputs go to sessions (serialized once per frame, whatever the number of recipients), to
 //! the media worker of their call or to the gateway; media and gateway events go to the hub.
-//! Every queue between tasks is bounded: a session too slow for its frames is dropped, a
+//! Every channel between tasks is bounded: a session too slow for its frames is dropped, a
 //! worker too slow for its commands makes the node wait, and a node too slow for the sessions
-//! makes them refuse requests as busy.
+//! makes them wait (a connection, a hang-up, an SDP answer) or refuse the request as busy.
 
 pub mod media;
 mod phone;
@@ -122,7 +122,15 @@ impl Node {
                 idle = false;
                 match output {
                     HubOutput::Send { to, frame } => self.deliver(now, &to, &frame),
-                    HubOutput::Media(command) => self.media.send(command).await,
+                    HubOutput::Media(command) => {
+                        let (route, lost) = self.media.send(command).await;
+                        for event in lost {
+                            self.hub.handle_media(now, event);
+                        }
+                        if route.freed {
+                            self.settle(route.worker).await;
+                        }
+                    }
                     HubOutput::Phone(command) => {
                         if let Some(phone) = &mut self.phone {
                             phone.gateway.handle_command(now, command);
@@ -144,6 +152,22 @@ impl Node {
             if idle {
                 break;
             }
+        }
+    }
+
+    /// A call left `worker`: the hub hears everything the worker's SFU said before, so that an
+    /// event about one of the call's legs cannot reach a new call of the same id (a group call
+    /// started again reuses its participants' keys). Other workers' events are taken meanwhile.
+    async fn settle(&mut self, worker: usize) {
+        let mut flushed = std::pin::pin!(self.media.flush(worker).await);
+        loop {
+            tokio::select! {
+                _ = &mut flushed => break,
+                Some(event) = self.media.next_event() => self.hub.handle_media(Instant::now(), event),
+            }
+        }
+        while let Some(event) = self.media.try_event() {
+            self.hub.handle_media(Instant::now(), event);
         }
     }
 
@@ -175,5 +199,87 @@ async fn receive(phone: Option<&mut Telephony>) {
     match phone {
         Some(phone) => phone.receive().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sfu::SfuConfig;
+    use crate::signaling::hub::HubConfig;
+    use crate::signaling::NodeHandle;
+    use rtcall_protocol::call::CallId;
+    use rtcall_protocol::signal::{Event, Request};
+
+    /// A node with its hub and one media worker, running; the handle that feeds it.
+    fn node() -> NodeHandle {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let config = SfuConfig::local(socket.local_addr().unwrap());
+        let media = MediaWorkers::start(&config, None, vec![socket]).unwrap();
+        let hub = Hub::new(HubConfig::default(), Box::new(|_| true));
+        let (handle, sessions) = NodeHandle::channel(64);
+        tokio::spawn(Node::new(hub, media, None, sessions).run());
+        handle
+    }
+
+    async fn connect(node: &NodeHandle, endpoint: EndpointId) -> mpsc::Receiver<OutgoingFrame> {
+        let (outbox, frames) = mpsc::channel(64);
+        let connect = SessionInput::Connect {
+            endpoint,
+            identity: format!("8:acs:r_{endpoint}"),
+            display_name: String::new(),
+            outbox,
+        };
+        node.send(connect).await.unwrap();
+        frames
+    }
+
+    async fn request(node: &NodeHandle, endpoint: EndpointId, id: u32, request: Request) {
+        let input = SessionInput::Request {
+            endpoint,
+            id,
+            request,
+        };
+        node.send(input).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_group_call_started_again_hears_nothing_of_the_one_before() {
+        let node = node();
+        let group = CallId("g".into());
+        let join = || Request::JoinGroup {
+            group_id: "g".into(),
+            muted: false,
+        };
+        let _alice = connect(&node, 1).await;
+        let mut bob = connect(&node, 2).await;
+        // Alice joins and leaves at once (her call's media opens and offers meanwhile), then
+        // Bob joins the group anew: he is participant 0 of the new call, as Alice was.
+        request(&node, 1, 1, join()).await;
+        request(
+            &node,
+            1,
+            2,
+            Request::HangUp {
+                call_id: group.clone(),
+                for_everyone: false,
+            },
+        )
+        .await;
+        request(&node, 2, 1, join()).await;
+        // Bob, alone in the call, gets exactly one offer: his connection's, never Alice's. A
+        // stale one would come first (the worker said it before Bob's connection existed), so
+        // after the first, a short wait shows whether another follows.
+        let mut offers = 0;
+        let mut deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(Some(text)) = tokio::time::timeout_at(deadline, bob.recv()).await {
+            let frame: ServerFrame = serde_json::from_str(&text).unwrap();
+            if let Some(Event::SdpOffer { call_id, .. }) = frame.ev {
+                assert_eq!(call_id, group);
+                offers += 1;
+                deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+            }
+        }
+        assert_eq!(offers, 1);
     }
 }
