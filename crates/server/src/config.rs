@@ -228,6 +228,21 @@ impl Config {
             .ring_timeout
             .or(file.ring_timeout)
             .map_or(defaults.ring_timeout, Duration::from_secs);
+        let media_udp = cli
+            .media_udp
+            .or(file.media_udp)
+            .unwrap_or(defaults.media_udp);
+        let media_public = cli.media_public.or(file.media_public);
+        let media_workers = media_workers(cli.media_workers.or(file.media_workers))?
+            .unwrap_or(defaults.media_workers);
+        if media_public.is_some() && media_udp.port() == 0 && media_workers > 1 {
+            return Err(ConfigError::Invalid {
+                name: "media-public",
+                message: "with more than one media worker, --media-udp needs a fixed first port \
+                          (worker k is reached k ports above --media-public)"
+                    .into(),
+            });
+        }
         Ok(Config {
             listen: cli.listen.or(file.listen).unwrap_or(defaults.listen),
             public_url,
@@ -236,13 +251,9 @@ impl Config {
             www_dir: cli.www_dir.or(file.www_dir).unwrap_or(defaults.www_dir),
             pkg_dir: cli.pkg_dir.or(file.pkg_dir).unwrap_or(defaults.pkg_dir),
             production: cli.production || file.production.unwrap_or(false),
-            media_udp: cli
-                .media_udp
-                .or(file.media_udp)
-                .unwrap_or(defaults.media_udp),
-            media_public: cli.media_public.or(file.media_public),
-            media_workers: media_workers(cli.media_workers.or(file.media_workers))?
-                .unwrap_or(defaults.media_workers),
+            media_udp,
+            media_public,
+            media_workers,
             ring_timeout,
             heartbeat_interval: cli
                 .heartbeat_ms
@@ -397,6 +408,16 @@ mod tests {
         assert!(err.to_string().contains("access-key"), "{err}");
         let err = Config::from_cli(cli(&["--media-workers", "0"])).unwrap_err();
         assert!(err.to_string().contains("media-workers"), "{err}");
+        let public = [
+            "--media-public",
+            "203.0.113.7:10000",
+            "--media-udp",
+            "0.0.0.0:0",
+        ];
+        let err =
+            Config::from_cli(cli(&[&public[..], &["--media-workers", "2"]].concat())).unwrap_err();
+        assert!(err.to_string().contains("media-public"), "{err}");
+        assert!(Config::from_cli(cli(&[&public[..], &["--media-workers", "1"]].concat())).is_ok());
         let err = Config::from_cli(cli(&["--turn-urls", "turn:127.0.0.1:3478"])).unwrap_err();
         assert!(err.to_string().contains("turn-secret"), "{err}");
         let dir = tempfile::tempdir().unwrap();

@@ -64,6 +64,8 @@ impl SipStreams {
                     Ok(stream) => serve(stream, peer, queue, tx).await,
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "cannot connect to a SIP trunk over TCP");
+                        // Closed before it is said to be (see `closed`).
+                        drop(queue);
                         let _ = tx.send(StreamInput::Closed { peer }).await;
                     }
                 }
@@ -89,9 +91,12 @@ impl SipStreams {
         tokio::spawn(serve(stream, peer, queue, self.tx.clone()));
     }
 
-    /// Forgets a connection that is gone.
+    /// Forgets a connection that is gone (not a newer one to the same peer: a connection's
+    /// writer is closed once its task ended).
     pub fn closed(&mut self, peer: SocketAddr) {
-        self.writers.remove(&peer);
+        if self.writers.get(&peer).is_some_and(|w| w.is_closed()) {
+            self.writers.remove(&peer);
+        }
     }
 }
 

@@ -91,23 +91,16 @@ impl Demux {
         }
     }
 
-    /// The peer a datagram from `source` is for, if any. STUN goes by its username (and
-    /// teaches the demux the address it came from); anything else by its address.
+    /// The peer a datagram from `source` is for, if any. A known address says which; from a
+    /// new address only a STUN request naming a peer by its username is taken, and teaches the
+    /// demux the address. A known address is never taken over by STUN naming another peer (a
+    /// forged request from a spoofed source would otherwise divert a peer's media).
     pub fn route(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<PeerId> {
-        let Some(ufrag) = stun_local_ufrag(datagram) else {
-            return self.by_address.get(&source).copied();
-        };
-        let peer = *self.by_ufrag.get(ufrag)?;
-        match self.by_address.insert(source, peer) {
-            Some(known) if known == peer => return Some(peer),
-            // The address moved to another peer (a client reusing its port for a new call).
-            Some(other) => {
-                if let Some((_, addresses)) = self.of_peer.get_mut(&other) {
-                    addresses.retain(|a| *a != source);
-                }
-            }
-            None => {}
+        if let Some(peer) = self.by_address.get(&source) {
+            return Some(*peer);
         }
+        let peer = *self.by_ufrag.get(stun_local_ufrag(datagram)?)?;
+        self.by_address.insert(source, peer);
         if let Some((_, addresses)) = self.of_peer.get_mut(&peer) {
             addresses.push(source);
             if addresses.len() > ADDRESSES_PER_PEER {
@@ -330,15 +323,20 @@ mod tests {
         // An unknown username is refused and teaches nothing.
         assert_eq!(demux.route(addr(6000), &binding_request("zzzz:x")), None);
         assert_eq!(demux.route(addr(6000), &rtp), None);
-        // The address later used for peer 1 (a port reused): it moves.
-        assert_eq!(demux.route(addr(5000), &binding_request("aaaa:y")), Some(1));
-        assert_eq!(demux.route(addr(5000), &rtp), Some(1));
+        // STUN naming peer 1 from peer 2's address (forged, or a port reused while both
+        // live) does not take the address over.
+        assert_eq!(demux.route(addr(5000), &binding_request("aaaa:y")), Some(2));
+        assert_eq!(demux.route(addr(5000), &rtp), Some(2));
+        assert_eq!(demux.route(addr(5001), &binding_request("aaaa:y")), Some(1));
         // Removing a peer forgets its username and addresses, not the other's.
         demux.route(addr(7000), &binding_request("bbbb:x"));
         demux.remove(2);
         assert_eq!(demux.route(addr(7000), &rtp), None);
+        assert_eq!(demux.route(addr(5000), &rtp), None);
         assert_eq!(demux.route(addr(7001), &binding_request("bbbb:x")), None);
-        assert_eq!(demux.route(addr(5000), &rtp), Some(1));
+        assert_eq!(demux.route(addr(5001), &rtp), Some(1));
+        // Its address is free again: the next peer to send STUN from it gets it.
+        assert_eq!(demux.route(addr(5000), &binding_request("aaaa:z")), Some(1));
     }
 
     #[test]

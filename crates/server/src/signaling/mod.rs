@@ -72,6 +72,22 @@ pub enum NodeError {
     Stopped,
 }
 
+/// Whether the node may refuse `request` as busy: a request that starts something (a call, an
+/// invitation, a key press) can be refused and tried again; one that keeps what exists
+/// consistent (an SDP answer, mute, hold, video, subscriptions, hanging up, a heartbeat) waits
+/// for room instead, since refusing it would leave the endpoint and the service disagreeing.
+pub fn refusable(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::StartCall { .. }
+            | Request::JoinGroup { .. }
+            | Request::Accept { .. }
+            | Request::AddParticipant { .. }
+            | Request::RemoveParticipant { .. }
+            | Request::SendDtmf { .. }
+    )
+}
+
 /// A cheap handle for sending the node inputs, over a bounded channel.
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
@@ -85,7 +101,8 @@ impl NodeHandle {
         (NodeHandle { tx }, rx)
     }
 
-    /// Sends an input that must not be lost (a connect or disconnect), waiting for room.
+    /// Sends an input that must not be lost (a connect, a disconnect, a request that keeps
+    /// state consistent), waiting for room.
     pub async fn send(&self, input: SessionInput) -> Result<(), NodeError> {
         self.tx.send(input).await.map_err(|_| NodeError::Stopped)
     }
@@ -113,6 +130,33 @@ impl NodeHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_starts_something_may_be_refused_and_what_keeps_state_may_not() {
+        let call = || rtcall_protocol::call::CallId("c".into());
+        assert!(refusable(&Request::JoinGroup {
+            group_id: "g".into(),
+            muted: false
+        }));
+        for kept in [
+            Request::Ping,
+            Request::SdpAnswer {
+                call_id: call(),
+                version: 1,
+                sdp: String::new(),
+            },
+            Request::SetMuted {
+                call_id: call(),
+                muted: true,
+            },
+            Request::HangUp {
+                call_id: call(),
+                for_everyone: false,
+            },
+        ] {
+            assert!(!refusable(&kept), "{kept:?}");
+        }
+    }
 
     #[tokio::test]
     async fn a_full_inbox_refuses_requests_but_waits_for_disconnects() {

@@ -3,7 +3,7 @@
 //! Malformed, oversized and unauthenticated messages are answered here with typed errors and
 //! never reach the hub.
 
-use super::{NodeError, OutgoingFrame, SessionInput, OUTBOX_CAPACITY};
+use super::{refusable, NodeError, OutgoingFrame, SessionInput, OUTBOX_CAPACITY};
 use crate::identity::TokenRejection;
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -208,6 +208,12 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
                     }
                 };
                 match parse(&message) {
+                    Ok(Some(ClientFrame { id, req })) if !refusable(&req) => {
+                        let request = SessionInput::Request { endpoint, id, request: req };
+                        if state.node.send(request).await.is_err() {
+                            break;
+                        }
+                    }
                     Ok(Some(ClientFrame { id, req })) => match state.node.try_request(endpoint, id, req) {
                         Ok(()) => {}
                         Err(NodeError::Busy) => {
