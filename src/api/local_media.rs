@@ -123,11 +123,10 @@ pub(crate) struct LocalMedia {
     /// The audio captured for sending, before effects: the microphone, or a clone of the app's
     /// custom audio track (so that mute and hang-up leave the app's own alone).
     pub(crate) microphone: RefCell<Option<web_sys::MediaStreamTrack>>,
-    /// Muted, as the service last confirmed (the call's `isMuted`).
+    /// Muted, as the call's engine says (the call's `isMuted`).
     pub(crate) muted: Cell<bool>,
     ended: Cell<bool>,
-    /// The stream on the audio line (`None`: the chosen microphone, before the app asked for
-    /// the stream object).
+    /// The stream on the audio line (the call's from its start; `None` once it ended).
     sending: RefCell<Option<Rc<AudioSlot>>>,
     choice: Weak<dyn MicrophoneChoice>,
     /// The DSP worklet, made when the app first asks for the volume, an effect or the
@@ -307,7 +306,7 @@ impl LocalMedia {
 
     /// Mutes or unmutes what the call sends at once: the microphone's track, and the
     /// processed track (the worklet keeps listening, for the speaking-while-muted
-    /// diagnostic). [`LocalMedia::muted`] follows when the service confirms.
+    /// diagnostic). [`LocalMedia::muted`] follows with the engine's change.
     pub(crate) fn mute_tracks(&self, muted: bool) {
         if let Some(track) = self.microphone.borrow().as_ref() {
             track.set_enabled(!muted);

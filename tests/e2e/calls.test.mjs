@@ -54,12 +54,21 @@ test('a 1:1 call carries audio and video both ways', async () => {
     return { state: r.state, name: r.displayName, kind: r.identifier.kind, types: r.videoStreams.map((s) => s.mediaStreamType) };
   });
   assert.deepEqual(remote, { state: 'Connected', name: 'Bob', kind: 'communicationUser', types: ['Video', 'ScreenSharing'] });
-  await alice.page.evaluate(() => call.hangUp());
+  await alice.page.evaluate(() => {
+    window.listed = agent.calls.map((c) => c === call);
+    window.removed = [];
+    agent.on('callsUpdated', (e) => removed.push(...e.removed.map((c) => c === call)));
+    return call.hangUp();
+  });
   for (const p of [alice, bob]) {
     await until(p, () => call.state === 'Disconnected');
     const reason = await p.page.evaluate(() => call.callEndReason);
     assert.deepEqual(reason, { code: 0, subCode: 0 });
   }
+  // The call leaves agent.calls, and callsUpdated names the app's own object.
+  await until(alice, () => removed.length > 0);
+  const listed = await alice.page.evaluate(() => ({ before: listed, removed, after: agent.calls.length }));
+  assert.deepEqual(listed, { before: [true], removed: [true], after: 0 });
   await closeAll();
 });
 

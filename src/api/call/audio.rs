@@ -37,9 +37,12 @@ impl CallAudio {
         custom.unwrap_or_else(|| self.microphone.borrow().clone())
     }
 
-    /// The shown stream goes on the audio line (opened by the next `open`).
+    /// The shown stream goes on the audio line (opened by the next `open`), while the call
+    /// lasts.
     fn send_shown(&self) {
-        self.media.set_sending(Rc::clone(&self.shown().inner.slot));
+        if self.media.is_live() {
+            self.media.set_sending(Rc::clone(&self.shown().inner.slot));
+        }
     }
 
     /// Takes the stream of the call options' `audioOptions.localAudioStreams` (the app's

@@ -23,10 +23,11 @@ use super::object::JsSelf;
 use super::participant::RemoteParticipant;
 use super::remote_audio::RemoteAudioStream;
 use super::streams::{LocalVideoStream, Subscriber};
+use crate::engine::agent::Agent;
 use crate::signal::Driver;
 use audio::CallAudio;
 use rtcall_protocol::call::{CallId, CallState, EndReason, StreamId};
-use rtcall_protocol::signal::{Request, VideoSource};
+use rtcall_protocol::signal::{Request, RequestId, VideoSource};
 use screen_share::ScreenShare;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -162,7 +163,8 @@ impl Call {
         Rc::downgrade(&self.inner) as Weak<CallInner>
     }
 
-    /// The call ended: media stops, objects let go.
+    /// The call ended: media stops, its objects are let go (the call's own wrapper by the
+    /// agent, see [`Call::release`]).
     pub(super) fn close(&self) {
         let inner = &self.inner;
         self.end_screen_share();
@@ -179,7 +181,12 @@ impl Call {
         for p in inner.participants.borrow().iter() {
             p.release();
         }
-        inner.js.release();
+    }
+
+    /// Lets the JS wrapper go (and with it the call, once the app drops it): after the agent
+    /// has told the app the call left `calls`, with this very object.
+    pub(crate) fn release(&self) {
+        self.inner.js.release();
     }
 
     pub(crate) fn check_active(&self) -> Result<(), ApiError> {
@@ -195,27 +202,32 @@ impl Call {
         self.inner.driver.upgrade().ok_or_else(disposed)
     }
 
+    /// Changes the engine for this call (a request, or none needed) and waits for the
+    /// service's answer.
+    async fn ask(
+        &self,
+        change: impl FnOnce(&mut Agent, &CallId) -> Option<RequestId>,
+    ) -> Result<(), ApiError> {
+        let driver = self.driver()?;
+        let reply = driver.ask(|engine| change(engine, &self.inner.id)).await;
+        Ok(reply.ok_or_else(disposed)??)
+    }
+
     /// Sends a request and waits for the service's answer.
     async fn request(&self, request: Request) -> Result<(), ApiError> {
-        let driver = self.driver()?;
-        Ok(driver.send(request).await.ok_or_else(disposed)??)
+        self.ask(|engine, _| Some(engine.request(request))).await
     }
 
     /// Tells the service that a video source is on or off, and waits for its answer.
     pub(super) async fn set_video(&self, source: VideoSource, on: bool) -> Result<(), ApiError> {
-        let driver = self.driver()?;
-        let id = driver.update(|engine| engine.set_video(&self.inner.id, source, on));
-        Ok(driver.wait(id).await.ok_or_else(disposed)??)
+        self.ask(|engine, id| Some(engine.set_video(id, source, on)))
+            .await
     }
 
     async fn set_muted(&self, muted: bool) -> Result<(), ApiError> {
         self.check_active()?;
         self.inner.media.mute_tracks(muted);
-        let driver = self.driver()?;
-        match driver.update(|engine| engine.set_muted(&self.inner.id, muted)) {
-            Some(id) => Ok(driver.wait(id).await.ok_or_else(disposed)??),
-            None => Ok(()),
-        }
+        self.ask(|engine, id| engine.set_muted(id, muted)).await
     }
 
     async fn set_hold(&self, hold: bool) -> Result<(), ApiError> {

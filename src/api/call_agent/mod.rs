@@ -167,6 +167,7 @@ impl AgentInner {
                     call.apply(change);
                     if ended {
                         this.remove_call(&call);
+                        call.release();
                     }
                 }
             }
