@@ -1,7 +1,7 @@
 //! The [`Driver`]: the shell that runs one identity's sans-IO [`Agent`] in the page. It does
 //! what the engine's outputs ask — fetch a fresh token and open the WebSocket, send frames,
 //! close, wait — and feeds back what happens: the socket opening, frames, the socket closing,
-//! the timer firing. Requests get their replies through [`Driver::ask`]; every other engine
+//! the timer firing. Requests get their replies through [`Driver::wait`]; every other engine
 //! event goes to the [`DriverEvents`] of the API objects, after the engine's borrow is released.
 //!
 //! Socket and timer callbacks never run the engine themselves: they spawn a task, so nothing is
@@ -92,20 +92,20 @@ impl Driver {
 
     /// Sends a request and waits for the service's answer; `None` if the driver went first.
     pub async fn send(self: &Rc<Self>, request: Request) -> Option<Result<(), WireError>> {
-        self.ask(|engine| Some(engine.request(request))).await
+        let id = self.prepare(|engine| engine.request(request));
+        self.wait(id).await
     }
 
-    /// Changes the engine with `change`, which makes a request (or, with `None`, none is
-    /// needed), and waits for the service's answer; `None` if the driver went first. The waiter
-    /// is in place before the engine runs, so an answer it gives at once is not lost.
-    pub async fn ask(
-        self: &Rc<Self>,
-        change: impl FnOnce(&mut Agent) -> Option<RequestId>,
-    ) -> Option<Result<(), WireError>> {
-        let id = change(&mut self.engine.borrow_mut());
-        let Some(id) = id else {
-            return Some(Ok(()));
-        };
+    /// Changes the engine (a request whose answer [`Driver::wait`] then waits for) without
+    /// running it yet: the waiter must be in place first, or an answer the engine gives at once
+    /// would be lost.
+    pub fn prepare<R>(&self, change: impl FnOnce(&mut Agent) -> R) -> R {
+        change(&mut self.engine.borrow_mut())
+    }
+
+    /// Runs the engine and waits for the service's answer to request `id`, made with
+    /// [`Driver::prepare`]; `None` if the driver went first.
+    pub async fn wait(self: &Rc<Self>, id: RequestId) -> Option<Result<(), WireError>> {
         let (tx, rx) = oneshot::channel();
         self.replies.borrow_mut().insert(id, tx);
         Self::pump(self);

@@ -202,32 +202,42 @@ impl Call {
         self.inner.driver.upgrade().ok_or_else(disposed)
     }
 
-    /// Changes the engine for this call (a request, or none needed) and waits for the
-    /// service's answer.
-    async fn ask(
+    /// Changes the engine for this call: a request to wait for with [`Call::reply`], if one
+    /// is needed.
+    fn prepare(
         &self,
         change: impl FnOnce(&mut Agent, &CallId) -> Option<RequestId>,
-    ) -> Result<(), ApiError> {
-        let driver = self.driver()?;
-        let reply = driver.ask(|engine| change(engine, &self.inner.id)).await;
-        Ok(reply.ok_or_else(disposed)??)
+    ) -> Result<Option<RequestId>, ApiError> {
+        Ok(self
+            .driver()?
+            .prepare(|engine| change(engine, &self.inner.id)))
+    }
+
+    /// The service's answer to request `id` (none needed: `None`).
+    async fn reply(&self, id: Option<RequestId>) -> Result<(), ApiError> {
+        let Some(id) = id else {
+            return Ok(());
+        };
+        Ok(self.driver()?.wait(id).await.ok_or_else(disposed)??)
     }
 
     /// Sends a request and waits for the service's answer.
     async fn request(&self, request: Request) -> Result<(), ApiError> {
-        self.ask(|engine, _| Some(engine.request(request))).await
+        let id = self.prepare(|engine, _| Some(engine.request(request)))?;
+        self.reply(id).await
     }
 
     /// Tells the service that a video source is on or off, and waits for its answer.
     pub(super) async fn set_video(&self, source: VideoSource, on: bool) -> Result<(), ApiError> {
-        self.ask(|engine, id| Some(engine.set_video(id, source, on)))
-            .await
+        let id = self.prepare(|engine, id| Some(engine.set_video(id, source, on)))?;
+        self.reply(id).await
     }
 
     async fn set_muted(&self, muted: bool) -> Result<(), ApiError> {
         self.check_active()?;
         self.inner.media.mute_tracks(muted);
-        self.ask(|engine, id| engine.set_muted(id, muted)).await
+        let id = self.prepare(|engine, id| engine.set_muted(id, muted))?;
+        self.reply(id).await
     }
 
     async fn set_hold(&self, hold: bool) -> Result<(), ApiError> {
