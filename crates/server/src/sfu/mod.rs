@@ -1,5 +1,6 @@
-//! The SFU: every call's media goes through here. One str0m `Rtc` per participant, all on one
-//! UDP socket (ICE-lite), negotiated by server-sent offers. A sans-IO state machine like str0m
+//! The SFU: every call's media goes through here. One str0m `Rtc` per participant, all on the
+//! SFU's one UDP socket (ICE-lite; the node runs an SFU per media worker, each with its own
+//! socket and calls), negotiated by server-sent offers. A sans-IO state machine like str0m
 //! itself: datagrams, [`MediaCommand`]s and time go in; datagrams, [`MediaEvent`]s and the
 //! next timeout come out. It knows the hub only through [`crate::contract`].
 //!
