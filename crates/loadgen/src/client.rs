@@ -66,14 +66,15 @@ pub async fn raw_hello(
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(server_url))
         .await
         .expect("websocket connects");
-    let hello = ClientFrame {
-        id: 1,
-        req: Request::Hello {
+    let hello = ClientFrame::new(
+        1,
+        Request::Hello {
             token: token.into(),
             display_name: "raw".into(),
             version: PROTOCOL_VERSION,
+            resume: None,
         },
-    };
+    );
     ws.send(Message::Text(serde_json::to_string(&hello).unwrap().into()))
         .await
         .unwrap();
@@ -175,14 +176,14 @@ impl Client {
                             answer_offer(&media, &call_id, (sdp, lines), tag, receiving).await;
                         if let Ok(sdp) = answer {
                             let id = next_id.fetch_add(1, Ordering::Relaxed) | 0x8000_0000;
-                            let frame = ClientFrame {
+                            let frame = ClientFrame::new(
                                 id,
-                                req: Request::SdpAnswer {
+                                Request::SdpAnswer {
                                     call_id,
                                     version,
                                     sdp,
                                 },
-                            };
+                            );
                             let _ = outgoing
                                 .send(Message::Text(serde_json::to_string(&frame).unwrap().into()));
                         }
@@ -218,6 +219,7 @@ impl Client {
                 token: token.into(),
                 display_name: name.into(),
                 version: PROTOCOL_VERSION,
+                resume: None,
             })
             .await;
         let Ok(Reply::Welcome {
@@ -239,10 +241,7 @@ impl Client {
                     break;
                 }
                 let id = next_id.fetch_add(1, Ordering::Relaxed) | 0x8000_0000;
-                let ping = ClientFrame {
-                    id,
-                    req: Request::Ping,
-                };
+                let ping = ClientFrame::new(id, Request::Ping);
                 if outgoing
                     .send(Message::Text(serde_json::to_string(&ping).unwrap().into()))
                     .is_err()
@@ -255,7 +254,7 @@ impl Client {
     }
 
     fn send_frame(&self, id: u32, request: Request) {
-        let frame = ClientFrame { id, req: request };
+        let frame = ClientFrame::new(id, request);
         let _ = self
             .outgoing
             .send(Message::Text(serde_json::to_string(&frame).unwrap().into()));

@@ -18,6 +18,13 @@
 //!
 //! Rosters travel as deltas: [`Event::Participants`] carries only the participants that were
 //! added or changed and those that left, so one join in a call of n costs O(n) bytes in total.
+//!
+//! A session outlives its WebSocket. The server numbers the frames it sends an endpoint
+//! ([`ServerFrame::seq`]) and keeps those not yet acknowledged ([`ClientFrame::ack`]); a client
+//! that lost its socket sends a new `hello` with [`Resume`] — its endpoint, the secret the last
+//! welcome gave it, the last frame it got — and receives what it missed, in order, after a
+//! welcome that says `resumed` and which of its requests the service took. A secret resumes
+//! once: every welcome gives a new one.
 
 use crate::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
@@ -41,6 +48,28 @@ pub struct ClientFrame {
     pub id: RequestId,
     /// The request.
     pub req: Request,
+    /// The last [`ServerFrame::seq`] received: the service may forget frames up to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u64>,
+}
+
+impl ClientFrame {
+    /// A frame of request `id`, acknowledging nothing.
+    pub fn new(id: RequestId, req: Request) -> Self {
+        ClientFrame { id, req, ack: None }
+    }
+}
+
+/// What resumes a session whose WebSocket was lost (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resume {
+    /// The endpoint, from the last welcome.
+    pub endpoint_id: String,
+    /// The secret of the last welcome.
+    pub secret: String,
+    /// The last [`ServerFrame::seq`] received.
+    pub last_seq: u64,
 }
 
 /// Which video a client sends.
@@ -66,6 +95,9 @@ pub enum Request {
         display_name: String,
         /// The protocol version the client speaks.
         version: u32,
+        /// Resume this session instead of starting a new one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     /// Keeps the connection alive; replied with [`Reply::Pong`].
     Ping,
@@ -177,6 +209,13 @@ pub enum Request {
         /// The stream.
         stream_id: StreamId,
     },
+    /// Asks for an offer that restarts ICE (new credentials) on this endpoint's media
+    /// connection, after its network changed or its connection was lost. The media lines and
+    /// what flows on them stay.
+    RestartIce {
+        /// The call.
+        call_id: CallId,
+    },
     /// Answers the server's SDP offer.
     SdpAnswer {
         /// The call.
@@ -195,6 +234,11 @@ fn default_max_height() -> u32 {
 /// Server → client: a reply to a request, or an event.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ServerFrame {
+    /// The frame's number, increasing (not consecutive) on each endpoint's frames; absent on
+    /// frames a resumed session would not need again (a refused `hello`, a frame the server
+    /// could not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// The request this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub re: Option<RequestId>,
@@ -254,6 +298,19 @@ pub enum Reply {
         /// STUN/TURN servers to use besides the SFU's own address (for clients behind NAT).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// The secret that resumes this session once (see [`Resume`]).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        resume_secret: String,
+        /// How long the service keeps the session, and its calls, after its socket is lost.
+        #[serde(default)]
+        resume_window_ms: u32,
+        /// The hello resumed the session: what it missed follows.
+        #[serde(default, skip_serializing_if = "is_false")]
+        resumed: bool,
+        /// When resumed: the last request id the service took from it (later ones are to be
+        /// sent again).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_request: Option<RequestId>,
     },
     /// Answer to a ping.
     Pong,
@@ -443,6 +500,13 @@ pub struct ParticipantInfo {
     /// Video streams the participant has (available or not).
     #[serde(default)]
     pub streams: Vec<StreamInfo>,
+    /// Its connection to the service is lost and it is reconnecting (its state stays).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reconnecting: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// A participant's video stream.
@@ -536,6 +600,9 @@ error_kinds! {
     Internal = (500, 50001),
     /// The service has more requests waiting than it takes: try again shortly.
     ServiceBusy = (503, 50301),
+    /// No session to resume: it ended (its window passed, the service restarted), its secret
+    /// was used already, or it is not this identity's. Start a new one.
+    SessionNotResumable = (410, 41001),
 }
 
 impl WireError {
@@ -562,15 +629,15 @@ mod tests {
 
     #[test]
     fn requests_are_keyed_by_camel_case_names() {
-        let frame = ClientFrame {
-            id: 7,
-            req: Request::StartCall {
+        let frame = ClientFrame::new(
+            7,
+            Request::StartCall {
                 call_id: CallId("c1".into()),
                 targets: vec!["8:acs:r_u".into()],
                 muted: true,
                 alternate_caller_id: None,
             },
-        };
+        );
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
             json!({"id": 7, "req": {"startCall": {"callId": "c1", "targets": ["8:acs:r_u"], "muted": true}}})
@@ -609,6 +676,39 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&event).unwrap(),
             json!({"ev": {"callState": {"callId": "c", "state": "Disconnected", "endReason": {"code": 487, "subCode": 10004}}}})
+        );
+    }
+
+    #[test]
+    fn a_resuming_hello_names_its_session_and_frames_carry_their_numbers() {
+        let hello: ClientFrame =
+            serde_json::from_value(json!({"id": 1, "ack": 41, "req": {"hello": {
+                "token": "t", "version": 1,
+                "resume": {"endpointId": "7", "secret": "s", "lastSeq": 41}
+            }}}))
+            .unwrap();
+        assert_eq!(hello.ack, Some(41));
+        let Request::Hello {
+            resume: Some(resume),
+            ..
+        } = hello.req
+        else {
+            panic!("a resuming hello: {hello:?}");
+        };
+        assert_eq!(resume.last_seq, 41);
+        // A plain hello and an old client's frames read as before.
+        let plain: ClientFrame = serde_json::from_value(
+            json!({"id": 1, "req": {"hello": {"token": "t", "version": 1}}}),
+        )
+        .unwrap();
+        assert!(matches!(plain.req, Request::Hello { resume: None, .. }));
+        let numbered = ServerFrame {
+            seq: Some(9),
+            ..ServerFrame::reply(3, Reply::Done)
+        };
+        assert_eq!(
+            serde_json::to_value(&numbered).unwrap(),
+            json!({"seq": 9, "re": 3, "ok": "done"})
         );
     }
 
@@ -659,6 +759,9 @@ mod tests {
             ErrorKind::WrongState,
             ErrorKind::CallExists,
             ErrorKind::Internal,
+            ErrorKind::ServiceBusy,
+            ErrorKind::SessionNotResumable,
+            ErrorKind::PhoneUnavailable,
         ];
         let mut sub_codes: Vec<u32> = all.iter().map(|k| k.codes().1).collect();
         sub_codes.sort();

@@ -58,9 +58,14 @@ pub struct Cli {
     /// Seconds an unanswered call rings, a user or a phone [default: 60].
     #[arg(long, env = "RTCALL_RING_TIMEOUT")]
     pub ring_timeout: Option<u64>,
-    /// Milliseconds between client heartbeats; three missed drop the endpoint [default: 3000].
+    /// Milliseconds between client heartbeats; three missed and the endpoint has lost its
+    /// socket [default: 3000].
     #[arg(long, env = "RTCALL_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
+    /// Seconds an endpoint that lost its socket keeps its calls, waiting to resume; its media
+    /// waits as long for a lost path to come back [default: 30; 0: it leaves at once].
+    #[arg(long, env = "RTCALL_RESUME_WINDOW")]
+    pub resume_window: Option<u64>,
     /// Milliseconds the echo test bot (8:echo123) records before playing back [default: 10000].
     #[arg(long, env = "RTCALL_ECHO_RECORD_MS")]
     pub echo_record_ms: Option<u64>,
@@ -94,6 +99,7 @@ struct FileConfig {
     media_workers: Option<usize>,
     ring_timeout: Option<u64>,
     heartbeat_ms: Option<u64>,
+    resume_window: Option<u64>,
     echo_record_ms: Option<u64>,
     forward_all_audio_max: Option<usize>,
     loudest_audio: Option<usize>,
@@ -137,6 +143,8 @@ pub struct Config {
     pub ring_timeout: Duration,
     /// Client heartbeat interval.
     pub heartbeat_interval: Duration,
+    /// How long a lost endpoint keeps its calls (and a lost media path its connection).
+    pub resume_window: Duration,
     /// How long the echo test bot records.
     pub echo_record: Duration,
     /// Calls up to this size forward everyone's audio.
@@ -194,6 +202,7 @@ impl Config {
             media_workers: std::thread::available_parallelism().map_or(1, usize::from),
             ring_timeout: Duration::from_secs(60),
             heartbeat_interval: Duration::from_millis(3000),
+            resume_window: Duration::from_secs(30),
             echo_record: EchoConfig::default().record,
             forward_all_audio_max: 20,
             loudest_audio: 3,
@@ -259,6 +268,10 @@ impl Config {
                 .heartbeat_ms
                 .or(file.heartbeat_ms)
                 .map_or(defaults.heartbeat_interval, Duration::from_millis),
+            resume_window: cli
+                .resume_window
+                .or(file.resume_window)
+                .map_or(defaults.resume_window, Duration::from_secs),
             echo_record: cli
                 .echo_record_ms
                 .or(file.echo_record_ms)

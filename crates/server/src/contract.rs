@@ -89,6 +89,12 @@ pub enum MediaCommand {
         /// The stream.
         stream_id: StreamId,
     },
+    /// Restart ICE on a participant's connection (its network changed): the next offer has
+    /// new ICE credentials; its lines and forwarding stay.
+    RestartIce {
+        /// Whose.
+        leg: LegKey,
+    },
 }
 
 impl MediaCommand {
@@ -101,7 +107,8 @@ impl MediaCommand {
             | MediaCommand::Answer { leg, .. }
             | MediaCommand::Hold { leg, .. }
             | MediaCommand::Subscribe { leg, .. }
-            | MediaCommand::Unsubscribe { leg, .. } => &leg.call,
+            | MediaCommand::Unsubscribe { leg, .. }
+            | MediaCommand::RestartIce { leg } => &leg.call,
         }
     }
 }
@@ -136,7 +143,18 @@ pub enum MediaEvent {
         /// Whose.
         leg: LegKey,
     },
-    /// The connection failed or never came up.
+    /// The connection was up and its path was lost (no ICE checks for a while): the SFU
+    /// waits for it to come back, or for an ICE restart, until its grace ends.
+    Interrupted {
+        /// Whose.
+        leg: LegKey,
+    },
+    /// An interrupted connection is up again.
+    Restored {
+        /// Whose.
+        leg: LegKey,
+    },
+    /// The connection failed, never came up, or stayed interrupted past its grace.
     Failed {
         /// Whose.
         leg: LegKey,

@@ -114,6 +114,7 @@ impl Server {
             HubConfig {
                 ring_timeout: config.ring_timeout,
                 phone_numbers: phone_numbers.clone(),
+                resume_window: config.resume_window,
                 ..HubConfig::default()
             },
             Box::new(move |id| directory.exists(id)),
@@ -131,6 +132,7 @@ impl Server {
             signaling: SignalingConfig {
                 heartbeat_interval: config.heartbeat_interval,
                 turn: config.turn.clone(),
+                resume_window: config.resume_window,
             },
             node: handle,
             phone_numbers,
@@ -201,6 +203,7 @@ fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
     let sfu = SfuConfig {
         forward_all_audio_max: config.forward_all_audio_max,
         loudest_audio: config.loudest_audio,
+        media_grace: config.resume_window,
         echo: EchoConfig {
             record: config.echo_record,
         },

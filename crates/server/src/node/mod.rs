@@ -21,22 +21,21 @@ pub use phone::Telephony;
 
 use crate::contract::EndpointId;
 use crate::signaling::hub::{Hub, HubOutput};
+use crate::signaling::links::{Delivery, Links, ResumeRefusal};
 use crate::signaling::{OutgoingFrame, SessionInput};
 use rtcall_protocol::signal::ServerFrame;
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// The largest UDP datagram, so that none is ever cut short on receipt.
 pub const MAX_DATAGRAM: usize = 65_535;
 
-/// The node: hub, media workers, telephone gateway and sessions' outboxes.
+/// The node: hub, media workers, telephone gateway and endpoints' links to their sessions.
 pub struct Node {
     hub: Hub,
     media: MediaWorkers,
     phone: Option<Telephony>,
-    outboxes: HashMap<EndpointId, mpsc::Sender<OutgoingFrame>>,
+    links: Links,
     sessions: mpsc::Receiver<SessionInput>,
 }
 
@@ -53,7 +52,7 @@ impl Node {
             hub,
             media,
             phone,
-            outboxes: HashMap::new(),
+            links: Links::default(),
             sessions,
         }
     }
@@ -91,24 +90,67 @@ impl Node {
         match input {
             SessionInput::Connect {
                 endpoint,
+                session,
                 identity,
                 display_name,
+                secret,
                 outbox,
             } => {
-                self.outboxes.insert(endpoint, outbox);
+                self.links
+                    .connect(endpoint, identity.clone(), secret, session, outbox);
                 self.hub
                     .handle_connect(now, endpoint, identity, display_name);
             }
-            SessionInput::Disconnect { endpoint } => {
-                if self.outboxes.remove(&endpoint).is_some() {
+            SessionInput::Resume {
+                endpoint,
+                session,
+                identity,
+                secret,
+                last_seq,
+                new_secret,
+                outbox,
+                answer,
+            } => {
+                let resumed = self.links.resume(
+                    endpoint,
+                    (&identity, &secret, last_seq),
+                    (session, outbox, new_secret),
+                );
+                match resumed {
+                    Ok(resumed) => {
+                        self.hub.handle_resume(now, endpoint);
+                        let _ = answer.send(Some(resumed));
+                    }
+                    Err(refusal) => {
+                        if refusal == ResumeRefusal::Lost {
+                            tracing::info!(
+                                endpoint,
+                                "a session behind its kept frames cannot resume"
+                            );
+                            self.hub.handle_gone(now, endpoint);
+                        }
+                        let _ = answer.send(None);
+                    }
+                }
+            }
+            SessionInput::Disconnect { endpoint, session } => {
+                if self.links.lose_socket(endpoint, session) {
                     self.hub.handle_disconnect(now, endpoint);
                 }
             }
             SessionInput::Request {
                 endpoint,
+                session,
                 id,
                 request,
-            } => self.hub.handle_request(now, endpoint, id, request),
+                ack,
+            } => {
+                // A session the endpoint left behind (it resumed on a new socket) is not heard.
+                if self.links.is_current(endpoint, session) {
+                    self.links.took_request(endpoint, id, ack);
+                    self.hub.handle_request(now, endpoint, id, request);
+                }
+            }
         }
     }
 
@@ -121,7 +163,8 @@ impl Node {
             while let Some(output) = self.hub.poll_output() {
                 idle = false;
                 match output {
-                    HubOutput::Send { to, frame } => self.deliver(now, &to, &frame),
+                    HubOutput::Send { to, frame } => self.deliver(now, &to, *frame),
+                    HubOutput::Gone { endpoint } => self.links.forget(endpoint),
                     HubOutput::Media(command) => {
                         let (route, lost) = self.media.send(command).await;
                         for event in lost {
@@ -171,10 +214,13 @@ impl Node {
         }
     }
 
-    /// Serializes a frame once and queues it for each endpoint; an endpoint whose queue is full
-    /// is too slow to keep up and is disconnected.
-    fn deliver(&mut self, now: Instant, to: &[EndpointId], frame: &ServerFrame) {
-        let text: OutgoingFrame = match serde_json::to_string(frame) {
+    /// Numbers a frame, serializes it once and gives it to each endpoint's link; an endpoint
+    /// whose socket queue is full is too slow to keep up and loses its socket (its calls wait
+    /// for it to resume, with what it missed kept).
+    fn deliver(&mut self, now: Instant, to: &[EndpointId], mut frame: ServerFrame) {
+        let seq = self.links.next_seq();
+        frame.seq = Some(seq);
+        let text: OutgoingFrame = match serde_json::to_string(&frame) {
             Ok(text) => text.into(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialize a frame");
@@ -182,12 +228,8 @@ impl Node {
             }
         };
         for endpoint in to {
-            let Some(outbox) = self.outboxes.get(endpoint) else {
-                continue;
-            };
-            if outbox.try_send(Arc::clone(&text)).is_err() {
-                tracing::warn!(endpoint, "endpoint too slow or gone; disconnecting it");
-                self.outboxes.remove(endpoint);
+            if self.links.deliver(*endpoint, seq, &text) == Delivery::Overflowed {
+                tracing::warn!(endpoint, "endpoint too slow; its socket is dropped");
                 self.hub.handle_disconnect(now, *endpoint);
             }
         }
@@ -226,8 +268,10 @@ mod tests {
         let (outbox, frames) = mpsc::channel(64);
         let connect = SessionInput::Connect {
             endpoint,
+            session: endpoint,
             identity: format!("8:acs:r_{endpoint}"),
             display_name: String::new(),
+            secret: String::new(),
             outbox,
         };
         node.send(connect).await.unwrap();
@@ -237,8 +281,10 @@ mod tests {
     async fn request(node: &NodeHandle, endpoint: EndpointId, id: u32, request: Request) {
         let input = SessionInput::Request {
             endpoint,
+            session: endpoint,
             id,
             request,
+            ack: None,
         };
         node.send(input).await.unwrap();
     }

@@ -61,6 +61,9 @@ pub struct SfuConfig {
     pub loudest_audio: usize,
     /// A connection not up after this long fails.
     pub connect_timeout: Duration,
+    /// A connection whose path was lost (no ICE checks for str0m's 15 s) fails if it is not
+    /// back this long after.
+    pub media_grace: Duration,
     /// Ask publishers for simulcast camera video.
     pub simulcast: bool,
     /// The echo test bot's timing.
@@ -76,6 +79,7 @@ impl SfuConfig {
             forward_all_audio_max: 20,
             loudest_audio: 3,
             connect_timeout: Duration::from_secs(20),
+            media_grace: Duration::from_secs(30),
             simulcast: true,
             echo: EchoConfig::default(),
         }
@@ -195,6 +199,7 @@ impl Sfu {
                 max_height,
             } => self.subscribe(now, &leg, source, video, stream_id, max_height),
             MediaCommand::Unsubscribe { leg, stream_id } => self.unsubscribe(now, &leg, stream_id),
+            MediaCommand::RestartIce { leg } => self.restart_ice(now, &leg),
         }
     }
 
@@ -245,9 +250,12 @@ impl Sfu {
                 continue; // superseded
             }
             peer.timeout = None;
-            if !peer.connected
-                && now.saturating_duration_since(peer.created) > self.config.connect_timeout
-            {
+            let never_up = !peer.connected
+                && now.saturating_duration_since(peer.created) > self.config.connect_timeout;
+            let lost = peer
+                .interrupted
+                .is_some_and(|at| now.saturating_duration_since(at) > self.config.media_grace);
+            if never_up || lost {
                 self.fail(id);
                 continue;
             }
@@ -315,6 +323,34 @@ impl Sfu {
         }
     }
 
+    /// A connected peer's path was lost: the hub hears it, and an ICE restart is offered (a
+    /// client whose network changed answers it with its new addresses). It fails if not back
+    /// within the grace.
+    fn interrupt(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if !peer.connected || peer.interrupted.is_some() {
+            return;
+        }
+        peer.interrupted = Some(now);
+        self.events.push_back(MediaEvent::Interrupted {
+            leg: peer.leg.clone(),
+        });
+        peer.restart_ice = true;
+        self.negotiate(id);
+    }
+
+    /// The client asks for an ICE restart: offered now, or after the outstanding offer.
+    fn restart_ice(&mut self, now: Instant, leg: &LegKey) {
+        let Some((id, peer)) = self.peer_of_mut(leg) else {
+            return;
+        };
+        peer.restart_ice = true;
+        self.negotiate(id);
+        self.drive_dirty(now);
+    }
+
     fn handle_event(&mut self, now: Instant, id: PeerId, event: Event) {
         match event {
             Event::Connected => {
@@ -328,7 +364,20 @@ impl Sfu {
                     self.drive_echo(now);
                 }
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.fail(id),
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.interrupt(now, id);
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    if peer.interrupted.take().is_some() {
+                        self.events.push_back(MediaEvent::Restored {
+                            leg: peer.leg.clone(),
+                        });
+                    }
+                }
+            }
             Event::MediaData(data) => self.forward(now, id, data),
             Event::PeerStats(stats) => {
                 if let Some(peer) = self.peers.get_mut(&id) {

@@ -26,6 +26,36 @@ pub enum AnswerError {
     Invalid(String),
 }
 
+/// Asks the client's Opus encoder for DTX (`usedtx=1`, RFC 7587 §6.1) in an offer: str0m
+/// offers in-band FEC but has no setting for DTX. Every Opus `a=fmtp` line gets it.
+pub fn with_dtx(sdp: &str) -> String {
+    let mut out = String::with_capacity(sdp.len() + 64);
+    let mut opus_pts = Vec::new();
+    for line in sdp.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("a=rtpmap:") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(pt), Some(codec)) = (parts.next(), parts.next()) {
+                if codec.to_ascii_lowercase().starts_with("opus/") {
+                    opus_pts.push(pt.to_owned());
+                }
+            }
+        }
+        let fmtp_pt = line
+            .strip_prefix("a=fmtp:")
+            .and_then(|rest| rest.split_whitespace().next());
+        match fmtp_pt {
+            Some(pt) if opus_pts.iter().any(|p| p == pt) && !line.contains("usedtx") => {
+                let body = line.trim_end_matches(['\r', '\n']);
+                out.push_str(body);
+                out.push_str(";usedtx=1");
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// The msid stream of a participant's lines (`p<id>`), so the client groups them.
 fn stream_of(participant: ParticipantId) -> String {
     format!("p{}", participant.0)
@@ -35,6 +65,7 @@ impl Peer {
     /// Whether anything waits to be negotiated.
     fn has_changes(&self) -> bool {
         self.upstream.is_none()
+            || self.restart_ice
             || self
                 .audio_out
                 .iter()
@@ -91,6 +122,9 @@ impl Peer {
                 }
                 other => other,
             };
+        }
+        if std::mem::take(&mut self.restart_ice) {
+            self.new_ufrag = Some(api.ice_restart(true).ufrag);
         }
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
@@ -190,10 +224,13 @@ impl Sfu {
             return;
         };
         if let Some((version, offer, media)) = peer.negotiate(simulcast) {
+            if let Some(ufrag) = peer.new_ufrag.take() {
+                self.demux.add(id, ufrag);
+            }
             self.events.push_back(MediaEvent::Offer {
                 leg: peer.leg.clone(),
                 version,
-                sdp: offer.to_sdp_string(),
+                sdp: with_dtx(&offer.to_sdp_string()),
                 media,
             });
             self.dirty.push(id);
@@ -337,5 +374,24 @@ impl Sfu {
         }
         self.negotiate(id);
         self.drive_dirty(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_dtx;
+
+    #[test]
+    fn dtx_is_asked_of_opus_and_nothing_else() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=rtpmap:63 red/48000/2\r\n\
+                   a=fmtp:63 111/111\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=fmtp:111 minptime=10;useinbandfec=1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                   a=rtpmap:96 VP8/90000\r\n";
+        let out = with_dtx(sdp);
+        assert!(out.contains("a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n"));
+        assert!(out.contains("a=fmtp:63 111/111\r\n"));
+        assert_eq!(out.len(), sdp.len() + ";usedtx=1".len());
+        // Already asked: unchanged.
+        assert_eq!(with_dtx(&out), out);
     }
 }

@@ -41,6 +41,12 @@ pub struct Peer {
     pub rtc: Rtc,
     pub created: Instant,
     pub connected: bool,
+    /// Since when its path has been lost, while it is.
+    pub interrupted: Option<Instant>,
+    /// An ICE restart goes into the next offer.
+    pub restart_ice: bool,
+    /// The username fragment a restart offered, for the demux to learn.
+    pub new_ufrag: Option<String>,
     pub hold: bool,
     pub voice: Voice,
     pub upstream: Option<Upstream>,
@@ -70,6 +76,9 @@ impl Peer {
             rtc,
             created: now,
             connected: false,
+            interrupted: None,
+            restart_ice: false,
+            new_ufrag: None,
             hold: false,
             voice: Voice::new(now),
             upstream: None,

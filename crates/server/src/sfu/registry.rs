@@ -17,6 +17,9 @@ use str0m::{Candidate, IceCreds, Rtc};
 
 /// How often str0m measures each connection (for the echo test's report).
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Redundant audio: each packet also carries the frames 1 and 2 before it.
+const RED_DISTANCES: [u32; 2] = [1, 2];
+
 /// Source addresses remembered per peer: a client uses one or two (a path or two ICE tried);
 /// more are forgotten oldest first, so forged STUN cannot grow the table without bound.
 const ADDRESSES_PER_PEER: usize = 8;
@@ -61,29 +64,40 @@ pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
     None
 }
 
+/// Username fragments a peer is reached by: its current one, and the one before an ICE restart
+/// (the client checks with it until it has applied the restart).
+const UFRAGS_PER_PEER: usize = 2;
+
 /// Routes datagrams to peers. A client's first datagram from an address is a STUN binding
 /// request naming the peer by its username fragment; from then on the address alone says.
 #[derive(Debug, Default)]
 pub struct Demux {
     by_ufrag: HashMap<String, PeerId>,
     by_address: HashMap<SocketAddr, PeerId>,
-    /// Each peer's username fragment and the addresses learnt for it, newest last.
-    of_peer: HashMap<PeerId, (String, Vec<SocketAddr>)>,
+    /// Each peer's username fragments and the addresses learnt for it, newest last.
+    of_peer: HashMap<PeerId, (Vec<String>, Vec<SocketAddr>)>,
 }
 
 impl Demux {
-    /// A peer that can be reached with `ufrag`.
+    /// A peer that can be reached with `ufrag` (from now on, besides its previous one).
     pub fn add(&mut self, peer: PeerId, ufrag: String) {
         self.by_ufrag.insert(ufrag.clone(), peer);
-        self.of_peer.insert(peer, (ufrag, Vec::new()));
+        let (ufrags, _) = self.of_peer.entry(peer).or_default();
+        ufrags.push(ufrag);
+        if ufrags.len() > UFRAGS_PER_PEER {
+            let oldest = ufrags.remove(0);
+            self.by_ufrag.remove(&oldest);
+        }
     }
 
-    /// Forgets a peer, its username fragment and its addresses.
+    /// Forgets a peer, its username fragments and its addresses.
     pub fn remove(&mut self, peer: PeerId) {
-        let Some((ufrag, addresses)) = self.of_peer.remove(&peer) else {
+        let Some((ufrags, addresses)) = self.of_peer.remove(&peer) else {
             return;
         };
-        self.by_ufrag.remove(&ufrag);
+        for ufrag in ufrags {
+            self.by_ufrag.remove(&ufrag);
+        }
         for address in addresses {
             if self.by_address.get(&address) == Some(&peer) {
                 self.by_address.remove(&address);
@@ -112,6 +126,20 @@ impl Demux {
     }
 }
 
+/// How each connection is set up: ICE-lite; Opus with in-band FEC and DTX (DTX is asked for in
+/// the offers' SDP, see `negotiation::with_dtx`), sent and received as RED with the two earlier
+/// frames in each packet, so that a lost packet is recovered from either of the next two (~3×
+/// the audio bitrate while speaking, ~100 kbit/s); VP8 with NACK/RTX and keyframe requests.
+pub(super) fn rtc_config() -> str0m::RtcConfig {
+    Rtc::builder()
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_opus(true, true)
+        .set_red_distances(&RED_DISTANCES)
+        .enable_vp8(true)
+        .set_stats_interval(Some(STATS_EVERY))
+}
+
 impl Sfu {
     /// The peer of a leg.
     pub(super) fn peer_id(&self, leg: &LegKey) -> Option<PeerId> {
@@ -132,14 +160,9 @@ impl Sfu {
             return;
         }
         let credentials = IceCreds::new();
-        let mut rtc = Rtc::builder()
-            .set_ice_lite(true)
+        let mut rtc = rtc_config()
             .set_local_ice_credentials(credentials.clone())
             .set_dtls_cert(self.cert.clone())
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .set_stats_interval(Some(STATS_EVERY))
             .build(now);
         let candidate_addr = self.config.public.unwrap_or(self.config.udp);
         match Candidate::host(candidate_addr, "udp") {
@@ -337,6 +360,23 @@ mod tests {
         assert_eq!(demux.route(addr(5001), &rtp), Some(1));
         // Its address is free again: the next peer to send STUN from it gets it.
         assert_eq!(demux.route(addr(5000), &binding_request("aaaa:z")), Some(1));
+    }
+
+    #[test]
+    fn after_an_ice_restart_the_new_and_the_previous_username_reach_the_peer() {
+        let mut demux = Demux::default();
+        demux.add(1, "old1".into());
+        demux.add(1, "new1".into());
+        assert_eq!(demux.route(addr(5000), &binding_request("old1:x")), Some(1));
+        // A new network: the new username teaches its address.
+        assert_eq!(demux.route(addr(6000), &binding_request("new1:y")), Some(1));
+        // A second restart forgets the first username.
+        demux.add(1, "newer".into());
+        assert_eq!(demux.route(addr(7000), &binding_request("old1:x")), None);
+        assert_eq!(demux.route(addr(7001), &binding_request("new1:y")), Some(1));
+        demux.remove(1);
+        assert_eq!(demux.route(addr(7002), &binding_request("newer:z")), None);
+        assert!(demux.by_ufrag.is_empty());
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Signaling: the call hub (a sans-IO state machine of endpoints and calls) and the WebSocket
-//! sessions that authenticate endpoints and carry their messages to and from it. Sessions
-//! reach the node that runs the hub through a [`NodeHandle`] (a bounded channel of
-//! [`SessionInput`]s) and get their frames back on a bounded outbox of their own.
+//! Signaling: the call hub (a sans-IO state machine of endpoints and calls), the WebSocket
+//! sessions that authenticate endpoints and carry their messages to and from it, and the
+//! [`links`] that let an endpoint outlive one session. Sessions reach the node that runs the hub
+//! through a [`NodeHandle`] (a bounded channel of [`SessionInput`]s) and get their frames back
+//! on a bounded outbox of their own.
 
 pub mod hub;
+pub mod links;
 pub mod session;
 pub mod turn;
 
@@ -11,7 +13,11 @@ use crate::contract::EndpointId;
 use rtcall_protocol::signal::{Request, RequestId};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// One WebSocket's session, never reused: an endpoint resumed by a new session ignores what
+/// the old one still says.
+pub type SessionId = u64;
 
 /// Signaling settings.
 #[derive(Debug, Clone)]
@@ -20,6 +26,8 @@ pub struct SignalingConfig {
     pub heartbeat_interval: Duration,
     /// TURN servers handed to clients, if any.
     pub turn: Option<turn::TurnConfig>,
+    /// How long an endpoint's calls wait for it to resume after its socket is lost.
+    pub resume_window: Duration,
 }
 
 /// Frames waiting for one slow endpoint before it is dropped.
@@ -38,26 +46,54 @@ pub enum SessionInput {
     Connect {
         /// Its id.
         endpoint: EndpointId,
+        /// The session carrying it.
+        session: SessionId,
         /// Its identity's raw id.
         identity: String,
         /// Its display name.
         display_name: String,
+        /// The secret that resumes it.
+        secret: String,
         /// Where its outgoing frames go.
         outbox: mpsc::Sender<OutgoingFrame>,
     },
-    /// An endpoint's WebSocket closed or went silent.
+    /// A `hello` asks to resume an endpoint whose socket was lost.
+    Resume {
+        /// The endpoint.
+        endpoint: EndpointId,
+        /// The new session that would carry it.
+        session: SessionId,
+        /// The identity the hello's token is for.
+        identity: String,
+        /// The secret it gave, and the last frame it received.
+        secret: String,
+        last_seq: u64,
+        /// The secret that resumes it next time, if resumed.
+        new_secret: String,
+        /// Where its outgoing frames go from now on, if resumed.
+        outbox: mpsc::Sender<OutgoingFrame>,
+        /// The frames it missed and the last request taken, or `None`: not resumed.
+        answer: oneshot::Sender<Option<links::Resumed>>,
+    },
+    /// An endpoint's WebSocket closed or went silent: its calls wait for it to resume.
     Disconnect {
         /// Which.
         endpoint: EndpointId,
+        /// The session that carried it.
+        session: SessionId,
     },
     /// A request.
     Request {
         /// From whom.
         endpoint: EndpointId,
+        /// Through which session.
+        session: SessionId,
         /// Its id.
         id: RequestId,
         /// What.
         request: Request,
+        /// The last frame the endpoint received.
+        ack: Option<u64>,
     },
 }
 
@@ -107,23 +143,13 @@ impl NodeHandle {
         self.tx.send(input).await.map_err(|_| NodeError::Stopped)
     }
 
-    /// Sends a request, or refuses it at once when the node is that far behind.
-    pub fn try_request(
-        &self,
-        endpoint: EndpointId,
-        id: RequestId,
-        request: Request,
-    ) -> Result<(), NodeError> {
-        self.tx
-            .try_send(SessionInput::Request {
-                endpoint,
-                id,
-                request,
-            })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => NodeError::Busy,
-                mpsc::error::TrySendError::Closed(_) => NodeError::Stopped,
-            })
+    /// Sends a request (a [`SessionInput::Request`]), or refuses it at once when the node is
+    /// that far behind.
+    pub fn try_request(&self, request: SessionInput) -> Result<(), NodeError> {
+        self.tx.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => NodeError::Busy,
+            mpsc::error::TrySendError::Closed(_) => NodeError::Stopped,
+        })
     }
 }
 
@@ -158,21 +184,32 @@ mod tests {
         }
     }
 
+    fn ping(id: RequestId) -> SessionInput {
+        SessionInput::Request {
+            endpoint: 1,
+            session: 1,
+            id,
+            request: Request::Ping,
+            ack: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_full_inbox_refuses_requests_but_waits_for_disconnects() {
         let (handle, mut rx) = NodeHandle::channel(2);
-        assert_eq!(handle.try_request(1, 1, Request::Ping), Ok(()));
-        assert_eq!(handle.try_request(1, 2, Request::Ping), Ok(()));
-        assert_eq!(
-            handle.try_request(1, 3, Request::Ping),
-            Err(NodeError::Busy)
-        );
+        assert_eq!(handle.try_request(ping(1)), Ok(()));
+        assert_eq!(handle.try_request(ping(2)), Ok(()));
+        assert_eq!(handle.try_request(ping(3)), Err(NodeError::Busy));
         // A disconnect waits for room instead of being lost.
         let sender = handle.clone();
-        let disconnect =
-            tokio::spawn(
-                async move { sender.send(SessionInput::Disconnect { endpoint: 1 }).await },
-            );
+        let disconnect = tokio::spawn(async move {
+            sender
+                .send(SessionInput::Disconnect {
+                    endpoint: 1,
+                    session: 1,
+                })
+                .await
+        });
         assert!(matches!(
             rx.recv().await,
             Some(SessionInput::Request { id: 1, .. })
@@ -184,12 +221,9 @@ mod tests {
         ));
         assert!(matches!(
             rx.recv().await,
-            Some(SessionInput::Disconnect { endpoint: 1 })
+            Some(SessionInput::Disconnect { endpoint: 1, .. })
         ));
         drop(rx);
-        assert_eq!(
-            handle.try_request(1, 4, Request::Ping),
-            Err(NodeError::Stopped)
-        );
+        assert_eq!(handle.try_request(ping(4)), Err(NodeError::Stopped));
     }
 }

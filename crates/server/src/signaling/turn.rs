@@ -32,9 +32,15 @@ impl fmt::Debug for TurnConfig {
 }
 
 impl TurnConfig {
-    /// Credentials for `identity`, valid for the configured time from `now`.
-    pub fn credentials(&self, identity: &str, now: SystemTime) -> IceServer {
-        let expiry = crate::identity::unix_secs(now + self.ttl);
+    /// Credentials for `identity`, valid for the configured time from `now` but never past
+    /// `token_expiry` (the access token they were given for).
+    pub fn credentials(
+        &self,
+        identity: &str,
+        now: SystemTime,
+        token_expiry: SystemTime,
+    ) -> IceServer {
+        let expiry = crate::identity::unix_secs((now + self.ttl).min(token_expiry));
         let username = format!("{expiry}:{identity}");
         // HMAC accepts keys of any length.
         let mut mac =
@@ -61,12 +67,17 @@ mod tests {
             ttl: Duration::from_secs(1000),
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_799_999_000);
-        let server = config.credentials("8:acs:r_u", now);
+        let far = now + Duration::from_secs(86_400);
+        let server = config.credentials("8:acs:r_u", now, far);
         assert_eq!(server.username.as_deref(), Some("1800000000:8:acs:r_u"));
         assert_eq!(
             server.credential.as_deref(),
             Some("cLyeAGD9ckwzhQYECILrIvG8u6s=")
         );
+        // A token that expires sooner bounds them.
+        let soon = now + Duration::from_secs(100);
+        let bounded = config.credentials("8:acs:r_u", now, soon);
+        assert_eq!(bounded.username.as_deref(), Some("1799999100:8:acs:r_u"));
         assert!(!format!("{config:?}").contains("turn-secret"));
     }
 }

@@ -71,6 +71,9 @@ impl Hub {
             Request::Unsubscribe { call_id, stream_id } => {
                 self.subscribe(endpoint, &call_id, stream_id, None)
             }
+            Request::RestartIce { call_id } => self
+                .leg_of(endpoint, &call_id)
+                .map(|leg| self.media(MediaCommand::RestartIce { leg })),
             Request::SdpAnswer {
                 call_id,
                 version,

@@ -11,12 +11,14 @@
 //! let mut hub = Hub::new(HubConfig::default(), Box::new(|_| true));
 //! let now = Instant::now();
 //! hub.handle_connect(now, 1, "8:acs:r_alice".into(), "Alice".into());
-//! // ... handle_request / handle_media / handle_phone / handle_timeout, then drain:
+//! // ... handle_request / handle_media / handle_phone / handle_disconnect / handle_resume /
+//! // handle_timeout, then drain:
 //! while let Some(output) = hub.poll_output() {
 //!     match output {
 //!         HubOutput::Send { to, frame } => { /* serialize once, send to each endpoint */ }
 //!         HubOutput::Media(command) => { /* hand to the SFU */ }
 //!         HubOutput::Phone(command) => { /* hand to the telephone gateway */ }
+//!         HubOutput::Gone { endpoint } => { /* forget its link: it cannot resume */ }
 //!     }
 //! }
 //! // ... and wake up at hub.poll_timeout() to call hub.handle_timeout(now).
@@ -55,6 +57,9 @@ pub struct HubConfig {
     /// Phone numbers the deployment owns (E.164): the caller ids calls to phones may show.
     /// Empty without a telephone gateway, and then phone numbers cannot be called.
     pub phone_numbers: Vec<String>,
+    /// How long an endpoint that lost its socket keeps its calls, waiting to resume; then it
+    /// leaves them (the others see 0/4521). Zero: it leaves at once.
+    pub resume_window: Duration,
 }
 
 impl Default for HubConfig {
@@ -63,6 +68,7 @@ impl Default for HubConfig {
             ring_timeout: Duration::from_secs(60),
             max_participants: 350,
             phone_numbers: Vec::new(),
+            resume_window: Duration::from_secs(30),
         }
     }
 }
@@ -75,12 +81,17 @@ pub enum HubOutput {
         /// Recipients.
         to: Vec<EndpointId>,
         /// The frame.
-        frame: ServerFrame,
+        frame: Box<ServerFrame>,
     },
     /// A command for the SFU.
     Media(MediaCommand),
     /// A command for the telephone gateway.
     Phone(PhoneCommand),
+    /// The endpoint is gone for good: nothing will resume it.
+    Gone {
+        /// Which.
+        endpoint: EndpointId,
+    },
 }
 
 /// Does an identity exist? (The identity service's answer; an in-memory lookup.)
@@ -95,6 +106,8 @@ pub struct Hub {
     calls: HashMap<CallId, Call>,
     /// Ring deadlines, for `poll_timeout`.
     deadlines: BTreeSet<(Instant, CallId, ParticipantId)>,
+    /// When endpoints that lost their sockets stop waiting to resume.
+    away: BTreeSet<(Instant, EndpointId)>,
     outputs: VecDeque<HubOutput>,
 }
 
@@ -124,6 +137,7 @@ impl Hub {
             by_identity: HashMap::new(),
             calls: HashMap::new(),
             deadlines: BTreeSet::new(),
+            away: BTreeSet::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -137,7 +151,9 @@ impl Hub {
     /// When [`Hub::handle_timeout`] must next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(at, _, _)| *at)
+        let ring = self.deadlines.first().map(|(at, _, _)| *at);
+        let away = self.away.first().map(|(at, _)| *at);
+        ring.into_iter().chain(away).min()
     }
 
     /// Number of calls in progress.
@@ -164,16 +180,49 @@ impl Hub {
                 display_name,
                 legs: HashMap::new(),
                 ringing: HashSet::new(),
+                away: None,
             },
         );
     }
 
-    /// An endpoint went away (closed, or silent past the heartbeat): it leaves its calls with
-    /// 0/4521 and stops ringing.
-    pub fn handle_disconnect(&mut self, _now: Instant, endpoint: EndpointId) {
+    /// An endpoint lost its socket (closed, silent past the heartbeat, too slow): it stays in
+    /// its calls, shown to the others as reconnecting, for the resume window; then it leaves
+    /// them ([`Hub::handle_timeout`]).
+    pub fn handle_disconnect(&mut self, now: Instant, endpoint: EndpointId) {
+        if self.config.resume_window.is_zero() {
+            return self.handle_gone(now, endpoint);
+        }
+        let deadline = now + self.config.resume_window;
+        let Some(ep) = self.endpoints.get_mut(&endpoint) else {
+            return;
+        };
+        if ep.away.is_some() {
+            return;
+        }
+        ep.away = Some(deadline);
+        self.away.insert((deadline, endpoint));
+        self.set_signal_lost(endpoint, true);
+    }
+
+    /// An endpoint that lost its socket resumed on a new one: the others see it back.
+    pub fn handle_resume(&mut self, _now: Instant, endpoint: EndpointId) {
+        let Some(ep) = self.endpoints.get_mut(&endpoint) else {
+            return;
+        };
+        if let Some(deadline) = ep.away.take() {
+            self.away.remove(&(deadline, endpoint));
+            self.set_signal_lost(endpoint, false);
+        }
+    }
+
+    /// An endpoint is gone for good: it leaves its calls with 0/4521 and stops ringing.
+    pub fn handle_gone(&mut self, _now: Instant, endpoint: EndpointId) {
         let Some(ep) = self.endpoints.remove(&endpoint) else {
             return;
         };
+        if let Some(deadline) = ep.away {
+            self.away.remove(&(deadline, endpoint));
+        }
         if let Some(list) = self.by_identity.get_mut(&ep.identity) {
             list.retain(|e| *e != endpoint);
             if list.is_empty() {
@@ -190,6 +239,29 @@ impl Hub {
         }
         for call_id in ep.ringing {
             self.stop_ringing_endpoint(&call_id, endpoint);
+        }
+        self.outputs.push_back(HubOutput::Gone { endpoint });
+    }
+
+    /// Marks the endpoint's participants as having lost (or regained) their signaling, and
+    /// tells their calls.
+    fn set_signal_lost(&mut self, endpoint: EndpointId, lost: bool) {
+        let legs: Vec<LegKey> = self.endpoints[&endpoint]
+            .legs
+            .iter()
+            .map(|(call, pid)| LegKey {
+                call: call.clone(),
+                participant: *pid,
+            })
+            .collect();
+        for leg in legs {
+            if let Some(p) = self.participant_mut(&leg) {
+                if p.signal_lost != lost {
+                    p.signal_lost = lost;
+                    p.dirty = true;
+                    self.sync(&leg.call);
+                }
+            }
         }
     }
 
@@ -261,6 +333,8 @@ impl Hub {
                     self.sync(&leg.call);
                 }
             }
+            MediaEvent::Interrupted { leg } => self.set_media_lost(&leg, true),
+            MediaEvent::Restored { leg } => self.set_media_lost(&leg, false),
             MediaEvent::Failed { leg } => {
                 if self.participant(&leg).is_some() {
                     self.leave(
@@ -320,8 +394,16 @@ impl Hub {
         }
     }
 
-    /// Time passed: ring deadlines that fell due end their invitations with 487/10004.
+    /// Time passed: ring deadlines that fell due end their invitations with 487/10004, and
+    /// endpoints whose resume window passed are gone.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((at, endpoint)) = self.away.first().copied() {
+            if at > now {
+                break;
+            }
+            self.away.pop_first();
+            self.handle_gone(now, endpoint);
+        }
         while let Some((at, call_id, pid)) = self.deadlines.first().cloned() {
             if at > now {
                 break;
@@ -333,6 +415,18 @@ impl Hub {
                 EndReason::NOT_ANSWERED,
                 EndReason::NOT_ANSWERED,
             );
+        }
+    }
+
+    /// A participant's media connection was lost (or came back): the others see it
+    /// reconnecting meanwhile.
+    fn set_media_lost(&mut self, leg: &LegKey, lost: bool) {
+        if let Some(p) = self.participant_mut(leg) {
+            if p.media_lost != lost {
+                p.media_lost = lost;
+                p.dirty = true;
+                self.sync(&leg.call);
+            }
         }
     }
 
@@ -370,7 +464,7 @@ impl Hub {
         if !to.is_empty() {
             self.outputs.push_back(HubOutput::Send {
                 to,
-                frame: ServerFrame::event(event),
+                frame: Box::new(ServerFrame::event(event)),
             });
         }
     }
@@ -382,7 +476,7 @@ impl Hub {
         };
         self.outputs.push_back(HubOutput::Send {
             to: vec![endpoint],
-            frame,
+            frame: Box::new(frame),
         });
     }
 

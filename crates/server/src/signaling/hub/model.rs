@@ -51,6 +51,9 @@ pub(super) struct Participant {
     /// Speaking now, as the media side last said.
     pub(super) speaking: bool,
     pub(super) hold: bool,
+    /// Its endpoint lost its socket, or its media connection was lost: reconnecting.
+    pub(super) signal_lost: bool,
+    pub(super) media_lost: bool,
     pub(super) camera: Stream,
     pub(super) screen: Stream,
     /// What the others were last told, and what the participant's own endpoint was.
@@ -119,6 +122,7 @@ impl Participant {
                 available: s.available,
             })
             .collect(),
+            reconnecting: self.signal_lost || self.media_lost,
         }
     }
 
@@ -232,6 +236,8 @@ impl Call {
                 muted: false,
                 speaking: false,
                 hold: false,
+                signal_lost: false,
+                media_lost: false,
                 camera: Stream {
                     id: camera,
                     available: false,
@@ -304,6 +310,8 @@ pub(super) struct Endpoint {
     pub(super) legs: HashMap<CallId, ParticipantId>,
     /// Calls ringing here.
     pub(super) ringing: HashSet<CallId>,
+    /// Lost its socket: waiting to resume until then.
+    pub(super) away: Option<Instant>,
 }
 
 /// Call and group ids: 1 to 64 characters of `[A-Za-z0-9._:-]`.

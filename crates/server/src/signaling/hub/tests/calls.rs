@@ -134,7 +134,7 @@ fn the_last_ringing_endpoint_vanishing_ends_the_invitation() {
     h.connect(B, "bob");
     start(&mut h, A, "c1", &["bob"]);
     h.events(A);
-    h.hub.handle_disconnect(h.now, B);
+    h.hub.handle_gone(h.now, B);
     assert_eq!(h.call_states(A), ended(EndReason::NO_ENDPOINT));
 }
 
@@ -489,24 +489,14 @@ fn mute_and_video_reach_everyone() {
 }
 
 #[test]
-fn a_vanished_endpoint_leaves_with_0_4521() {
+fn an_endpoint_gone_for_good_leaves_with_0_4521() {
     let mut h = Harness::cast();
     join(&mut h, A, "g1");
     join(&mut h, B, "g1");
     join(&mut h, C, "g1");
     h.events(A);
-    h.hub.handle_disconnect(h.now, C);
-    assert_eq!(
-        roster(&h.events(A)),
-        [(
-            2,
-            ParticipantState::Disconnected,
-            Some(EndReason::LEFT_ABRUPTLY)
-        )]
-    );
-    assert!(h
-        .take_media()
-        .contains(&MediaCommand::Close { leg: leg("g1", 2) }));
+    h.hub.handle_gone(h.now, C);
+    left_abruptly(&mut h, A, "g1", 2);
 }
 
 #[test]
@@ -574,6 +564,7 @@ fn requests_out_of_place_get_typed_errors() {
                 token: "t".into(),
                 display_name: String::new(),
                 version: 1,
+                resume: None,
             },
             ErrorKind::NotAuthenticated,
         ),

@@ -3,6 +3,7 @@
 
 mod calls;
 mod phone;
+mod resume;
 mod roster;
 
 use super::{Hub, HubConfig, HubOutput};
@@ -34,6 +35,8 @@ struct Harness {
     inbox: HashMap<EndpointId, Vec<ServerFrame>>,
     media: Vec<MediaCommand>,
     phone: Vec<PhoneCommand>,
+    /// Endpoints the hub let go for good.
+    gone: Vec<EndpointId>,
 }
 
 impl Harness {
@@ -51,6 +54,7 @@ impl Harness {
             inbox: HashMap::new(),
             media: Vec::new(),
             phone: Vec::new(),
+            gone: Vec::new(),
         }
     }
 
@@ -74,11 +78,12 @@ impl Harness {
             match output {
                 HubOutput::Send { to, frame } => {
                     for e in to {
-                        self.inbox.entry(e).or_default().push(frame.clone());
+                        self.inbox.entry(e).or_default().push((*frame).clone());
                     }
                 }
                 HubOutput::Media(command) => self.media.push(command),
                 HubOutput::Phone(command) => self.phone.push(command),
+                HubOutput::Gone { endpoint } => self.gone.push(endpoint),
             }
         }
     }
@@ -234,6 +239,21 @@ fn roster(events: &[Event]) -> Vec<(u32, ParticipantState, Option<EndReason>)> {
         }
     }
     seen
+}
+
+/// `at` sees participant `pid` of `call` leave abruptly, and its media leg closes.
+fn left_abruptly(h: &mut Harness, at: EndpointId, call: &str, pid: u32) {
+    assert_eq!(
+        roster(&h.events(at)),
+        [(
+            pid,
+            ParticipantState::Disconnected,
+            Some(EndReason::LEFT_ABRUPTLY)
+        )]
+    );
+    assert!(h.take_media().contains(&MediaCommand::Close {
+        leg: leg(call, pid)
+    }));
 }
 
 /// The call states among `events`, in order.
