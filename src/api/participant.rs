@@ -87,8 +87,14 @@ impl RemoteParticipant {
             display_name: true,
             speaking: true,
             streams: true,
+            reconnecting: true,
         };
         self.update(model, changes);
+    }
+
+    /// The call was joined again and the service knows the participant under a new id.
+    pub(crate) fn rekey(&self, id: ParticipantId) {
+        self.inner.id.set(Some(id));
     }
 
     fn fill(&self, model: &RemoteModel) {
@@ -156,7 +162,19 @@ impl RemoteParticipant {
                     .updated("videoStreamsUpdated", added, Vec::new());
             } else {
                 for info in &model.streams {
-                    if let Some(stream) = known.iter().find(|s| s.stream_id() == info.stream_id) {
+                    // A stream of before the call was joined again has a new id: the one of
+                    // its kind whose id the service no longer lists.
+                    let stream = known
+                        .iter()
+                        .find(|s| s.stream_id() == info.stream_id)
+                        .or_else(|| {
+                            known.iter().find(|s| {
+                                s.kind() == info.kind
+                                    && !model.streams.iter().any(|i| i.stream_id == s.stream_id())
+                            })
+                        });
+                    if let Some(stream) = stream {
+                        stream.rekey(info.stream_id);
                         stream.set_available(info.available);
                     }
                 }

@@ -364,7 +364,10 @@ emitter_methods!(LocalVideoStream, "LocalVideoStream");
 pub struct RemoteStreamInner {
     key: StreamKey,
     call: Weak<dyn Subscriber>,
-    pub(crate) id: StreamId,
+    /// The id within the call (a new one after the call is joined again).
+    id: Cell<StreamId>,
+    /// The height it is subscribed at, to subscribe again under a new id.
+    subscribed: Cell<Option<u32>>,
     kind: StreamKind,
     available: Cell<bool>,
     receiving: Cell<bool>,
@@ -402,7 +405,8 @@ impl RemoteVideoStream {
             inner: Rc::new_cyclic(|weak: &Weak<RemoteStreamInner>| RemoteStreamInner {
                 key: register(weak.clone()),
                 call,
-                id,
+                id: Cell::new(id),
+                subscribed: Cell::new(None),
                 kind,
                 available: Cell::new(available),
                 receiving: Cell::new(false),
@@ -453,14 +457,31 @@ impl RemoteVideoStream {
 
     /// Subscribes it at `max_height`, or (`None`) unsubscribes it.
     pub(crate) fn subscribe(&self, max_height: Option<u32>) {
+        self.inner.subscribed.set(max_height);
         if let Some(call) = self.inner.call.upgrade() {
-            call.subscribe(self.inner.id, max_height);
+            call.subscribe(self.inner.id.get(), max_height);
         }
     }
 
     /// The stream's id within the call.
     pub(crate) fn stream_id(&self) -> StreamId {
-        self.inner.id
+        self.inner.id.get()
+    }
+
+    /// Whether it is a screen share.
+    pub(crate) fn kind(&self) -> StreamKind {
+        self.inner.kind
+    }
+
+    /// The call was joined again and the stream has a new id: subscribed again, if it was.
+    pub(crate) fn rekey(&self, id: StreamId) {
+        if self.inner.id.replace(id) == id {
+            return;
+        }
+        self.set_track(None);
+        if let Some(height) = self.inner.subscribed.get() {
+            self.subscribe(Some(height));
+        }
     }
 
     /// Updates availability; views of a stream that stops are disposed, as in ACS.
@@ -546,7 +567,7 @@ impl RemoteVideoStream {
     /// The stream's id within the call.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> u32 {
-        self.inner.id.0
+        self.inner.id.get().0
     }
 
     /// `'Video'` (camera) or `'ScreenSharing'`.

@@ -1,5 +1,12 @@
-//! The call agent's core: the signaling session (hello, heartbeat, reconnect with backoff), the
-//! requests in flight, and every call's state and roster as the server reports them.
+//! The call agent's core: the signaling session (hello, heartbeat, reconnect with backoff,
+//! resume), the requests in flight, and every call's state and roster as the server reports them.
+//!
+//! A lost socket does not end the calls. The agent reconnects and resumes its session with the
+//! secret of its last welcome: the service replays what it missed and it sends again what the
+//! service did not take, so the app sees nothing but `connectionStateChanged`. If the session
+//! cannot be resumed (the service restarted) the agent starts a new one and joins its group
+//! calls again; its other calls end as lost to the network (496/7), and so do all of them if it
+//! stays away longer than the window the service keeps them for.
 //!
 //! A sans-IO state machine in the style of str0m: the shell feeds it the socket's life and
 //! frames, commands from the API and the time, and drains [`Output`]s until it gets
@@ -23,21 +30,26 @@
 //! Times are milliseconds since the Unix epoch (the browser's `Date.now()`).
 
 use super::call::{CallChange, CallModel};
+use super::requests::Requests;
+pub use super::requests::REQUEST_TIMEOUT;
 use rtcall_protocol::call::{CallId, CallState, EndReason, StreamId};
 use rtcall_protocol::signal::{
-    ClientFrame, ErrorKind, Event, IceServer, MediaLine, Reply, Request, RequestId, ServerFrame,
-    VideoSource, WireError, PROTOCOL_VERSION,
+    ClientFrame, ErrorKind, Event, IceServer, MediaLine, Reply, Request, RequestId, Resume,
+    ServerFrame, VideoSource, WireError, PROTOCOL_VERSION,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
 
-/// How long a request may wait for its reply before it fails.
-pub const REQUEST_TIMEOUT: Millis = 15_000;
-/// Reconnection delays: doubling from the first to the last.
-pub const RECONNECT_FIRST: Millis = 500;
+/// Reconnection delays: doubling from the first, up to the first maximum while a session can
+/// be resumed (its calls are waiting) and the second otherwise.
+pub const RECONNECT_FIRST: Millis = 250;
+pub const RECONNECT_MAX_RESUMING: Millis = 2_000;
 pub const RECONNECT_MAX: Millis = 16_000;
+/// A socket that brought nothing (not even a pong) for this many heartbeats, plus a second,
+/// is taken for lost.
+const SILENT_HEARTBEATS: Millis = 2;
 
 /// `CallAgent.connectionState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +121,12 @@ pub enum AgentEvent {
         /// Why, when it dropped.
         reason: Option<ConnectionReason>,
     },
+    /// The service restarted and the group call is being joined again: its media connection
+    /// must be made anew (the call object, its participants and its streams stay).
+    Rejoined {
+        /// The call.
+        call_id: CallId,
+    },
     /// A call rings here.
     IncomingCall(IncomingModel),
     /// It stopped ringing.
@@ -166,12 +184,23 @@ enum Session {
     Offline { retry_at: Option<Millis> },
     /// The shell is opening a socket.
     Opening,
-    /// Socket open, hello sent.
-    Greeting { hello: RequestId },
+    /// Socket open, hello sent, to be answered by the deadline.
+    Greeting { hello: RequestId, deadline: Millis },
     /// Signed in.
     Ready,
     /// Disposed: nothing more.
     Disposed,
+}
+
+/// What resumes the session: from the last welcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ticket {
+    endpoint_id: String,
+    secret: String,
+    /// How long the service keeps the session after its socket is lost.
+    window: Millis,
+    /// When the socket was last heard from before it was lost.
+    lost_at: Option<Millis>,
 }
 
 /// The agent. See the module docs.
@@ -183,11 +212,19 @@ pub struct Agent {
     failures: u32,
     heartbeat: Millis,
     next_ping: Option<Millis>,
-    next_request: RequestId,
-    /// Requests in flight and when they time out.
-    pending: BTreeMap<RequestId, Millis>,
-    /// Requests waiting for the connection.
-    queued: Vec<ClientFrame>,
+    /// When the socket last brought a frame.
+    last_heard: Millis,
+    requests: Requests,
+    /// The session to resume, if any.
+    ticket: Option<Ticket>,
+    /// The last frame number received on this session.
+    last_seq: u64,
+    /// The token of a resuming hello, for a new hello if the session cannot be resumed.
+    token: Option<String>,
+    /// The calls are of a session the service no longer has.
+    orphaned: bool,
+    /// Requests joining group calls again after a new session, by call.
+    rejoins: BTreeMap<RequestId, CallId>,
     calls: HashMap<CallId, CallModel>,
     incoming: HashMap<CallId, IncomingModel>,
     outputs: VecDeque<Output>,
@@ -204,9 +241,13 @@ impl Agent {
             failures: 0,
             heartbeat: 3000,
             next_ping: None,
-            next_request: 1,
-            pending: BTreeMap::new(),
-            queued: Vec::new(),
+            last_heard: now,
+            requests: Requests::default(),
+            ticket: None,
+            last_seq: 0,
+            token: None,
+            orphaned: false,
+            rejoins: BTreeMap::new(),
             calls: HashMap::new(),
             incoming: HashMap::new(),
             outputs: VecDeque::new(),
@@ -242,38 +283,74 @@ impl Agent {
         if let Some(output) = self.outputs.pop_front() {
             return output;
         }
-        let mut next = Millis::MAX;
-        if let Session::Offline { retry_at: Some(at) } = self.session {
-            next = next.min(at);
-        }
-        if let Some(at) = self.next_ping {
-            next = next.min(at);
-        }
-        if let Some(at) = self.pending.values().min() {
-            next = next.min(*at);
-        }
+        let session = match self.session {
+            Session::Offline { retry_at } => retry_at,
+            Session::Greeting { deadline, .. } => Some(deadline),
+            Session::Ready => Some(self.silence_deadline()),
+            Session::Opening | Session::Disposed => None,
+        };
+        let window = self
+            .ticket
+            .as_ref()
+            .and_then(|t| Some(t.lost_at? + t.window));
+        let stale = self
+            .calls
+            .values()
+            .filter_map(CallModel::stale_deadline)
+            .min();
+        let next = [
+            session,
+            self.next_ping,
+            self.requests.deadline(),
+            window,
+            stale,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Millis::MAX);
         Output::Timeout(next)
+    }
+
+    /// When a silent socket is taken for lost.
+    fn silence_deadline(&self) -> Millis {
+        self.last_heard + SILENT_HEARTBEATS * self.heartbeat + 1000
     }
 
     // ---- socket life ----
 
-    /// The socket opened; `token` is a fresh access token. Sends hello.
+    /// The socket opened; `token` is a fresh access token. Sends hello, resuming the session
+    /// if there is one.
     pub fn handle_open(&mut self, now: Millis, token: String) {
         self.now = now;
         if self.session != Session::Opening {
             return;
         }
-        let hello = self.next_id();
-        self.session = Session::Greeting { hello };
-        self.pending.insert(hello, now + REQUEST_TIMEOUT);
-        self.transmit(ClientFrame {
-            id: hello,
-            req: Request::Hello {
+        self.last_heard = now;
+        self.send_hello(token);
+    }
+
+    fn send_hello(&mut self, token: String) {
+        let resume = self.ticket.as_ref().map(|t| Resume {
+            endpoint_id: t.endpoint_id.clone(),
+            secret: t.secret.clone(),
+            last_seq: self.last_seq,
+        });
+        self.token = resume.is_some().then(|| token.clone());
+        let hello = self.requests.next_id();
+        self.session = Session::Greeting {
+            hello,
+            deadline: self.now + REQUEST_TIMEOUT,
+        };
+        self.transmit(ClientFrame::new(
+            hello,
+            Request::Hello {
                 token,
                 display_name: self.display_name.clone(),
                 version: PROTOCOL_VERSION,
+                resume,
             },
-        });
+        ));
     }
 
     /// The socket could not open, or closed.
@@ -289,10 +366,18 @@ impl Agent {
     /// extensions.)
     pub fn handle_frame(&mut self, now: Millis, frame: ServerFrame) {
         self.now = now;
+        self.last_heard = now;
+        if let Some(seq) = frame.seq {
+            if seq <= self.last_seq {
+                // Had already (a replay overlapping what arrived).
+                return;
+            }
+            self.last_seq = seq;
+        }
         // An error that answers no request while greeting refuses the hello (a server that
         // could not read the hello's id cannot echo it).
         let re = match (frame.re, &frame.err, self.session) {
-            (None, Some(_), Session::Greeting { hello }) => Some(hello),
+            (None, Some(_), Session::Greeting { hello, .. }) => Some(hello),
             (re, _, _) => re,
         };
         if let Some(re) = re {
@@ -309,45 +394,66 @@ impl Agent {
         }
     }
 
-    /// Time passed: pings, request timeouts, reconnects.
+    /// Time passed: pings, silence, request timeouts, reconnects, the resume window.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.now = now;
-        if let Session::Offline { retry_at: Some(at) } = self.session {
-            if now >= at {
+        match self.session {
+            Session::Offline { retry_at: Some(at) } if now >= at => {
+                self.session = Session::Opening;
+                self.outputs.push_back(Output::Connect);
+            }
+            // No welcome in time, or a socket gone silent: the connection is broken.
+            Session::Greeting { deadline, .. } if now >= deadline => self.lose_socket(),
+            Session::Ready if now >= self.silence_deadline() => self.lose_socket(),
+            _ => {}
+        }
+        if self.next_ping.is_some_and(|at| now >= at) {
+            self.next_ping = Some(now + self.heartbeat);
+            let ping = self.requests.frame(Request::Ping);
+            self.transmit(ping);
+        }
+        for id in self.requests.expired(now) {
+            self.event(AgentEvent::Replied {
+                request: id,
+                result: Err(WireError::new(
+                    ErrorKind::Internal,
+                    "the service did not answer in time",
+                )),
+            });
+        }
+        let window = self
+            .ticket
+            .as_ref()
+            .and_then(|t| Some(t.lost_at? + t.window));
+        if window.is_some_and(|end| now >= end) {
+            // The service has let the session go: so does the agent.
+            self.ticket = None;
+            self.session_over(EndReason::NETWORK_LOST);
+            if matches!(self.session, Session::Greeting { .. }) {
+                // That hello resumes what is no more: start afresh.
+                self.outputs.push_back(Output::Close);
                 self.session = Session::Opening;
                 self.outputs.push_back(Output::Connect);
             }
         }
-        if self.next_ping.is_some_and(|at| now >= at) {
-            self.next_ping = Some(now + self.heartbeat);
-            let id = self.next_id();
-            self.transmit(ClientFrame {
-                id,
-                req: Request::Ping,
-            });
-        }
-        let expired: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, at)| now >= **at)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.pending.remove(&id);
-            if matches!(self.session, Session::Greeting { hello } if hello == id) {
-                // No welcome in time: treat the connection as broken.
-                self.outputs.push_back(Output::Close);
-                self.go_offline(Some(ConnectionReason::ConnectionIssue));
-            } else {
-                self.event(AgentEvent::Replied {
-                    request: id,
-                    result: Err(WireError::new(
-                        ErrorKind::Internal,
-                        "the service did not answer in time",
-                    )),
+        let mut stale = Vec::new();
+        for (call_id, call) in &mut self.calls {
+            for change in call.expire_stale(now) {
+                stale.push(AgentEvent::Call {
+                    call_id: call_id.clone(),
+                    change,
                 });
             }
         }
+        for event in stale {
+            self.event(event);
+        }
+    }
+
+    /// Closes a broken socket and goes offline to reconnect.
+    fn lose_socket(&mut self) {
+        self.outputs.push_back(Output::Close);
+        self.go_offline(Some(ConnectionReason::ConnectionIssue));
     }
 
     /// Stops everything: calls end, the socket closes, no reconnects.
@@ -387,8 +493,9 @@ impl Agent {
     /// Joins a group call.
     pub fn join_group(&mut self, group_id: String, muted: bool) -> RequestId {
         let call_id = CallId(group_id.clone());
-        self.calls
-            .insert(call_id.clone(), CallModel::new(call_id, muted));
+        let mut call = CallModel::new(call_id.clone(), muted);
+        call.group = true;
+        self.calls.insert(call_id, call);
         self.request(Request::JoinGroup { group_id, muted })
     }
 
@@ -402,10 +509,10 @@ impl Agent {
 
     /// Any other request about a call.
     pub fn request(&mut self, request: Request) -> RequestId {
-        let id = self.next_id();
-        let frame = ClientFrame { id, req: request };
+        let frame = self.requests.frame(request);
+        let id = frame.id;
         if self.session == Session::Ready {
-            self.pending.insert(id, self.now + REQUEST_TIMEOUT);
+            self.requests.sent(self.now, frame.clone());
             self.transmit(frame);
         } else if self.session == Session::Disposed {
             self.event(AgentEvent::Replied {
@@ -416,7 +523,7 @@ impl Agent {
                 )),
             });
         } else {
-            self.queued.push(frame);
+            self.requests.queue(frame);
         }
         id
     }
@@ -473,13 +580,9 @@ impl Agent {
 
     // ---- internals ----
 
-    fn next_id(&mut self) -> RequestId {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1).max(1);
-        id
-    }
-
-    fn transmit(&mut self, frame: ClientFrame) {
+    /// Sends a frame, acknowledging what arrived.
+    fn transmit(&mut self, mut frame: ClientFrame) {
+        frame.ack = (self.last_seq > 0).then_some(self.last_seq);
         self.outputs.push_back(Output::Send(frame));
     }
 
@@ -496,42 +599,96 @@ impl Agent {
     }
 
     fn go_offline(&mut self, reason: Option<ConnectionReason>) {
-        // Calls cannot survive a lost signaling connection (the server ends them): end them
-        // here too, as a network loss.
-        for call_id in self.calls.keys().cloned().collect::<Vec<_>>() {
-            self.end_locally(&call_id, EndReason::NETWORK_LOST);
-        }
-        for call_id in self.incoming.keys().cloned().collect::<Vec<_>>() {
-            self.incoming.remove(&call_id);
-            self.event(AgentEvent::IncomingCallEnded {
-                call_id,
-                reason: EndReason::NETWORK_LOST,
-            });
-        }
-        let failed: Vec<RequestId> = self.pending.keys().copied().collect();
-        self.pending.clear();
-        for request in failed
-            .into_iter()
-            .chain(self.queued.drain(..).map(|f| f.id).collect::<Vec<_>>())
-        {
-            self.outputs.push_back(Output::Event(AgentEvent::Replied {
-                request,
-                result: Err(WireError::new(
-                    ErrorKind::Internal,
-                    "the connection to the service was lost",
-                )),
-            }));
-        }
         self.next_ping = None;
-        let retry_at = (reason == Some(ConnectionReason::ConnectionIssue)).then(|| {
+        self.token = None;
+        let retry = reason == Some(ConnectionReason::ConnectionIssue);
+        match self.ticket.as_mut() {
+            // The service keeps the session: calls, rings and requests wait for its resume.
+            Some(ticket) if retry => {
+                ticket.lost_at.get_or_insert(self.last_heard);
+                self.requests.pause();
+            }
+            _ => {
+                self.ticket = None;
+                self.session_over(EndReason::NETWORK_LOST);
+            }
+        }
+        let retry_at = retry.then(|| {
+            let max = if self.ticket.is_some() {
+                RECONNECT_MAX_RESUMING
+            } else {
+                RECONNECT_MAX
+            };
             let delay = RECONNECT_FIRST
                 .saturating_mul(1 << self.failures.min(10))
-                .min(RECONNECT_MAX);
+                .min(max);
             self.failures += 1;
             self.now + delay
         });
         self.session = Session::Offline { retry_at };
         self.set_connection(ConnectionState::Disconnected, reason);
+    }
+
+    /// The session is over: its calls and rings end with `reason` and its requests fail.
+    fn session_over(&mut self, reason: EndReason) {
+        let mut calls: Vec<CallId> = self.calls.keys().cloned().collect();
+        calls.sort();
+        for call_id in calls {
+            self.end_locally(&call_id, reason);
+        }
+        self.end_incoming(reason);
+        self.rejoins.clear();
+        let failed = self.requests.fail_all();
+        self.fail(failed);
+    }
+
+    fn end_incoming(&mut self, reason: EndReason) {
+        let mut ringing: Vec<CallId> = self.incoming.keys().cloned().collect();
+        ringing.sort();
+        for call_id in ringing {
+            self.incoming.remove(&call_id);
+            self.event(AgentEvent::IncomingCallEnded { call_id, reason });
+        }
+    }
+
+    fn fail(&mut self, requests: Vec<RequestId>) {
+        for request in requests {
+            self.event(AgentEvent::Replied {
+                request,
+                result: Err(WireError::new(
+                    ErrorKind::Internal,
+                    "the connection to the service was lost",
+                )),
+            });
+        }
+    }
+
+    /// Signed in on a new session while calls of an old one remain (the service restarted, or
+    /// let the old one go): group calls are joined again, the others are over.
+    fn restart_calls(&mut self) {
+        self.end_incoming(EndReason::NETWORK_LOST);
+        let mut calls: Vec<CallId> = self.calls.keys().cloned().collect();
+        calls.sort();
+        for call_id in calls {
+            let Some(call) = self.calls.get_mut(&call_id) else {
+                continue;
+            };
+            if !call.group {
+                self.end_locally(&call_id, EndReason::NETWORK_LOST);
+                continue;
+            }
+            call.rejoin(self.now);
+            let muted = call.muted;
+            self.event(AgentEvent::Rejoined {
+                call_id: call_id.clone(),
+            });
+            let join = self.requests.frame(Request::JoinGroup {
+                group_id: call_id.0.clone(),
+                muted,
+            });
+            self.rejoins.insert(join.id, call_id);
+            self.transmit(join);
+        }
     }
 
     fn end_locally(&mut self, call_id: &CallId, reason: EndReason) {
@@ -548,32 +705,66 @@ impl Agent {
     }
 
     fn handle_reply(&mut self, re: RequestId, ok: Option<Reply>, err: Option<WireError>) {
-        if self.pending.remove(&re).is_none() {
-            return;
-        }
-        if matches!(self.session, Session::Greeting { hello } if hello == re) {
+        if matches!(self.session, Session::Greeting { hello, .. } if hello == re) {
             match (ok, err) {
                 (
                     Some(Reply::Welcome {
                         identity,
+                        endpoint_id,
                         heartbeat_interval_ms,
                         ice_servers,
+                        resume_secret,
+                        resume_window_ms,
+                        resumed,
+                        last_request,
                         ..
                     }),
                     _,
                 ) => {
                     self.session = Session::Ready;
                     self.failures = 0;
+                    self.token = None;
                     self.heartbeat = u64::from(heartbeat_interval_ms.clamp(500, 60_000));
                     self.next_ping = Some(self.now + self.heartbeat);
+                    let resumed = resumed && self.ticket.is_some();
+                    let orphaned =
+                        std::mem::take(&mut self.orphaned) || (self.ticket.is_some() && !resumed);
+                    // A server that does not resume gives no secret.
+                    self.ticket = (!resume_secret.is_empty()).then(|| Ticket {
+                        endpoint_id,
+                        secret: resume_secret,
+                        window: u64::from(resume_window_ms),
+                        lost_at: None,
+                    });
                     self.event(AgentEvent::SignedIn {
                         identity,
                         ice_servers,
                     });
                     self.set_connection(ConnectionState::Connected, None);
-                    for frame in std::mem::take(&mut self.queued) {
-                        self.pending.insert(frame.id, self.now + REQUEST_TIMEOUT);
-                        self.transmit(frame);
+                    if resumed {
+                        for frame in self.requests.resume(self.now, last_request) {
+                            self.transmit(frame);
+                        }
+                    } else {
+                        // A new endpoint numbers its frames afresh.
+                        self.last_seq = 0;
+                        let (queued, lost) = self.requests.restart(self.now);
+                        self.fail(lost);
+                        if orphaned {
+                            self.restart_calls();
+                        }
+                        for frame in queued {
+                            self.transmit(frame);
+                        }
+                    }
+                }
+                (_, Some(err)) if err.is(ErrorKind::SessionNotResumable) => {
+                    // The session is gone, the socket is not: sign in afresh on it.
+                    self.ticket = None;
+                    self.orphaned = true;
+                    match self.token.take() {
+                        Some(token) => self.send_hello(token),
+                        None => self.lose_socket(),
                     }
                 }
                 (_, Some(err)) => {
@@ -594,12 +785,18 @@ impl Agent {
                     };
                     // A refused token will not be accepted on retry: stop.
                     self.go_offline(Some(reason));
-                    if token_problem {
-                        self.session = Session::Offline { retry_at: None };
-                    }
                 }
                 _ => {}
             }
+            return;
+        }
+        if let Some(call_id) = self.rejoins.remove(&re) {
+            if err.is_some() {
+                self.end_locally(&call_id, EndReason::NETWORK_LOST);
+            }
+            return;
+        }
+        if !self.requests.answered(re) {
             return;
         }
         let result = match (ok, err) {

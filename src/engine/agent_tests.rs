@@ -1,5 +1,6 @@
 //! The agent on virtual time: session life (sign-in, refusal, loss, reconnect backoff,
-//! heartbeat), requests, and call and roster changes from server events.
+//! heartbeat), requests, and call and roster changes from server events. Resuming a lost
+//! session is in `agent_resume_tests.rs`.
 
 use super::*;
 use crate::engine::call::ParticipantChanges;
@@ -30,16 +31,30 @@ impl Harness {
         h
     }
 
-    /// A signed-in agent.
+    /// An agent signed in to a service that does not resume sessions.
     fn ready() -> Self {
+        Self::welcomed(json!({}))
+    }
+
+    /// An agent signed in with a welcome that has `extra` fields.
+    fn welcomed(extra: serde_json::Value) -> Self {
         let mut h = Self::new();
         h.agent.handle_open(h.now, "token".into());
         h.drain();
-        let hello = h.sent.last().unwrap()["id"].as_u64().unwrap();
-        h.frame(json!({"re": hello, "ok": {"welcome": {"identity": "8:acs:r_ada", "endpointId": "1", "heartbeatIntervalMs": 2000, "version": 1}}}));
+        h.welcome(extra);
         h.sent.clear();
         h.events.clear();
         h
+    }
+
+    /// Answers the last hello with a welcome that has `extra` fields.
+    fn welcome(&mut self, extra: serde_json::Value) {
+        let hello = self.sent.last().unwrap()["id"].as_u64().unwrap();
+        let mut welcome = json!({"identity": "8:acs:r_ada", "endpointId": "1", "heartbeatIntervalMs": 2000, "version": 1});
+        for (k, v) in extra.as_object().unwrap() {
+            welcome[k] = v.clone();
+        }
+        self.frame(json!({"re": hello, "ok": {"welcome": welcome}}));
     }
 
     fn drain(&mut self) -> Millis {
@@ -90,6 +105,7 @@ fn info(id: u32, identity: &str, state: ParticipantState, muted: bool) -> Partic
             kind: StreamKind::Video,
             available: false,
         }],
+        reconnecting: false,
     }
 }
 
@@ -152,7 +168,7 @@ fn a_refused_token_disconnects_for_good() {
 }
 
 #[test]
-fn a_lost_connection_ends_calls_and_reconnects_with_backoff() {
+fn without_a_resume_secret_a_lost_connection_ends_calls_and_reconnects_with_backoff() {
     let mut h = Harness::ready();
     h.agent.join_group("c".into(), false);
     h.frame(call_state("Connected", None));
@@ -184,7 +200,7 @@ fn a_lost_connection_ends_calls_and_reconnects_with_backoff() {
             CallChange::State(CallState::Disconnected, Some(EndReason::NETWORK_LOST))
         ]
     );
-    // Retries at 0.5 s, 1 s, 2 s after each failure.
+    // Retries at 0.25 s, 0.5 s, 1 s after each failure.
     let mut delays = Vec::new();
     let connects = h.connects;
     for _ in 0..3 {
@@ -193,7 +209,7 @@ fn a_lost_connection_ends_calls_and_reconnects_with_backoff() {
         h.advance_to(at);
         h.agent.handle_closed(h.now);
     }
-    assert_eq!(delays, [500, 1000, 2000]);
+    assert_eq!(delays, [250, 500, 1000]);
     assert_eq!(h.connects, connects + 3);
 }
 
@@ -361,3 +377,6 @@ fn an_error_answering_no_request_while_greeting_refuses_the_hello() {
     assert_eq!(h.closes, 1);
     assert_eq!(h.drain(), Millis::MAX, "no reconnect with a refused token");
 }
+
+#[path = "agent_resume_tests.rs"]
+mod resume;

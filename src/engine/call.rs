@@ -1,10 +1,21 @@
 //! One call as this endpoint sees it: its state, its end reason, who else is in it and how they
 //! are, and the dominant speakers. Server events go in; [`CallChange`]s come out, one per
 //! property or collection event the JavaScript objects fire.
+//!
+//! A group call can be joined again on a new session (the service restarted): the remote
+//! participants stay, and each is matched by identity to its new id as the service lists it
+//! ([`CallChange::Rekeyed`]); whoever is not back within [`REJOIN_GRACE`] leaves. The call's
+//! state stays what it was until the new connection is up.
 
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, ParticipantState};
 use rtcall_protocol::signal::{EchoReport, Event, ParticipantInfo, StreamInfo};
 use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch.
+type Millis = u64;
+
+/// After joining a group call again, how long participants of before have to reappear.
+pub const REJOIN_GRACE: Millis = 10_000;
 
 /// A remote participant, as last reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +36,8 @@ pub struct RemoteModel {
     pub streams: Vec<StreamInfo>,
     /// Why it left, once it has.
     pub end_reason: Option<EndReason>,
+    /// Its connection to the service is lost and it is reconnecting.
+    pub reconnecting: bool,
 }
 
 impl RemoteModel {
@@ -38,7 +51,27 @@ impl RemoteModel {
             speaking: info.speaking,
             streams: info.streams.clone(),
             end_reason: None,
+            reconnecting: info.reconnecting,
         }
+    }
+
+    /// Takes what `info` says; returns what changed.
+    fn update(&mut self, info: &ParticipantInfo) -> ParticipantChanges {
+        let diff = ParticipantChanges {
+            state: self.state != info.state,
+            muted: self.muted != info.muted,
+            display_name: self.display_name != info.display_name,
+            speaking: self.speaking != info.speaking,
+            streams: self.streams != info.streams,
+            reconnecting: self.reconnecting != info.reconnecting,
+        };
+        self.state = info.state;
+        self.muted = info.muted;
+        self.speaking = info.speaking;
+        self.display_name = info.display_name.clone();
+        self.streams = info.streams.clone();
+        self.reconnecting = info.reconnecting;
+        diff
     }
 }
 
@@ -55,6 +88,8 @@ pub struct ParticipantChanges {
     pub speaking: bool,
     /// A stream's `isAvailable`.
     pub streams: bool,
+    /// Whether it is reconnecting (its `networkReconnect` remote diagnostic).
+    pub reconnecting: bool,
 }
 
 /// One change, in the order the events fire.
@@ -66,6 +101,13 @@ pub enum CallChange {
     Muted(bool),
     /// A participant changed; the snapshot is its new state.
     Participant(RemoteModel, ParticipantChanges),
+    /// A participant of before a rejoin is back under a new id (the same object for the app).
+    Rekeyed {
+        /// Its id before.
+        from: ParticipantId,
+        /// Its id now.
+        to: ParticipantId,
+    },
     /// Participants joined the roster.
     Added(Vec<RemoteModel>),
     /// Participants left, with their final state (`Disconnected`, with an end reason).
@@ -95,6 +137,13 @@ pub struct CallModel {
     pub participants: BTreeMap<ParticipantId, RemoteModel>,
     /// Dominant speakers, most dominant first (may include this endpoint).
     pub dominant: Vec<ParticipantId>,
+    /// A group call (joined by id), which can be joined again.
+    pub group: bool,
+    /// Joined again: the participants of before not listed yet, and until when they may be.
+    stale: Vec<RemoteModel>,
+    stale_until: Option<Millis>,
+    /// Joined again and not connected yet: the state the app sees stays.
+    rejoining: bool,
 }
 
 impl CallModel {
@@ -108,7 +157,59 @@ impl CallModel {
             me: None,
             participants: BTreeMap::new(),
             dominant: Vec::new(),
+            group: false,
+            stale: Vec::new(),
+            stale_until: None,
+            rejoining: false,
         }
+    }
+
+    /// The call is being joined again on a new session, at `now`: participant ids start over.
+    pub fn rejoin(&mut self, now: Millis) {
+        self.me = None;
+        self.dominant.clear();
+        self.stale
+            .extend(std::mem::take(&mut self.participants).into_values());
+        self.stale_until = Some(now + REJOIN_GRACE);
+        self.rejoining = true;
+    }
+
+    /// When participants of before a rejoin that are not back leave.
+    pub fn stale_deadline(&self) -> Option<Millis> {
+        self.stale_until
+    }
+
+    /// Participants of before a rejoin not back by now leave, as having left abruptly.
+    pub fn expire_stale(&mut self, now: Millis) -> Vec<CallChange> {
+        if self.stale_until.is_none_or(|at| now < at) {
+            return Vec::new();
+        }
+        self.stale_until = None;
+        let gone: Vec<RemoteModel> = std::mem::take(&mut self.stale)
+            .into_iter()
+            .map(|mut p| {
+                p.state = ParticipantState::Disconnected;
+                p.end_reason = Some(EndReason::LEFT_ABRUPTLY);
+                p.speaking = false;
+                p
+            })
+            .collect();
+        let mut changes: Vec<CallChange> = gone
+            .iter()
+            .map(|p| {
+                CallChange::Participant(
+                    p.clone(),
+                    ParticipantChanges {
+                        state: true,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        if !gone.is_empty() {
+            changes.push(CallChange::Removed(gone));
+        }
+        changes
     }
 
     /// Applies a server event about this call.
@@ -132,9 +233,14 @@ impl CallModel {
                 }
                 if state == CallState::Disconnected {
                     changes.extend(self.end(end_reason.unwrap_or(EndReason::HUNG_UP)));
-                } else if state != self.state {
-                    self.state = state;
-                    changes.push(CallChange::State(state, None));
+                } else if self.rejoining && state != CallState::Connected {
+                    // Joining again: the app keeps seeing the call as it was.
+                } else {
+                    self.rejoining = false;
+                    if state != self.state {
+                        self.state = state;
+                        changes.push(CallChange::State(state, None));
+                    }
                 }
             }
             Event::Participants {
@@ -145,6 +251,18 @@ impl CallModel {
                     if Some(info.participant_id) == self.me {
                         continue;
                     }
+                    if !self.participants.contains_key(&info.participant_id) {
+                        if let Some(i) = self.stale.iter().position(|p| p.identity == info.identity)
+                        {
+                            let mut back = self.stale.remove(i);
+                            changes.push(CallChange::Rekeyed {
+                                from: back.id,
+                                to: info.participant_id,
+                            });
+                            back.id = info.participant_id;
+                            self.participants.insert(info.participant_id, back);
+                        }
+                    }
                     match self.participants.get_mut(&info.participant_id) {
                         None => {
                             let model = RemoteModel::from_info(&info);
@@ -152,18 +270,7 @@ impl CallModel {
                             self.participants.insert(info.participant_id, model);
                         }
                         Some(known) => {
-                            let diff = ParticipantChanges {
-                                state: known.state != info.state,
-                                muted: known.muted != info.muted,
-                                display_name: known.display_name != info.display_name,
-                                speaking: known.speaking != info.speaking,
-                                streams: known.streams != info.streams,
-                            };
-                            known.state = info.state;
-                            known.muted = info.muted;
-                            known.speaking = info.speaking;
-                            known.display_name = info.display_name.clone();
-                            known.streams = info.streams.clone();
+                            let diff = known.update(&info);
                             if diff != ParticipantChanges::default() {
                                 changes.push(CallChange::Participant(known.clone(), diff));
                             }
@@ -240,8 +347,10 @@ impl CallModel {
         self.state = CallState::Disconnected;
         self.end_reason = Some(reason);
         changes.push(CallChange::State(CallState::Disconnected, Some(reason)));
+        self.stale_until = None;
         let everyone: Vec<RemoteModel> = std::mem::take(&mut self.participants)
             .into_values()
+            .chain(std::mem::take(&mut self.stale))
             .map(|mut p| {
                 p.state = ParticipantState::Disconnected;
                 p.end_reason.get_or_insert(EndReason::HUNG_UP);

@@ -4,3 +4,4 @@
 pub mod agent;
 pub mod call;
 pub mod credential;
+pub mod requests;

@@ -36,6 +36,11 @@ impl Call {
                     p.update(&model, changes);
                 }
             }
+            CallChange::Rekeyed { from, to } => {
+                if let Some(p) = self.participant_by_id(from) {
+                    p.rekey(to);
+                }
+            }
             CallChange::Added(models) => {
                 let mut added = Vec::new();
                 for model in models {

@@ -15,11 +15,11 @@ use super::object::JsSelf;
 use super::streams::LocalVideoStream;
 use crate::engine::agent::{AgentEvent, IncomingModel};
 use crate::engine::call::CallChange;
-use crate::media::peer::{Offer, PeerSession};
+use crate::media::peer::{Offer, PeerSession, SendSource};
 use crate::signal::{Driver, DriverEvents};
 use futures_channel::oneshot;
 use rtcall_protocol::call::{CallId, CallState, EndReason};
-use rtcall_protocol::signal::{IceServer, Request, RequestId};
+use rtcall_protocol::signal::{IceServer, Request, RequestId, VideoSource};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -144,6 +144,11 @@ impl AgentInner {
                     ]),
                 );
             }
+            AgentEvent::Rejoined { call_id } => {
+                if let Some(call) = this.call(&call_id) {
+                    Self::reconnect_media(this, &call, driver);
+                }
+            }
             AgentEvent::IncomingCall(model) => {
                 let incoming = IncomingCall::new(model, this);
                 this.incoming.borrow_mut().push(incoming.clone());
@@ -239,45 +244,7 @@ impl AgentInner {
             muted,
             &this.setup.devices,
         );
-        let mut ice = this.setup.ice_servers.clone();
-        ice.extend(this.server_ice.borrow().iter().cloned());
-        let answers = Rc::downgrade(&this.driver);
-        let answered_call = call_id.clone();
-        let videos = Rc::downgrade(&call.inner);
-        let peer = PeerSession::new(
-            &ice,
-            Box::new(move |version, answer| {
-                let Some(driver) = answers.upgrade() else {
-                    return;
-                };
-                match answer {
-                    Ok(sdp) => {
-                        driver.request(Request::SdpAnswer {
-                            call_id: answered_call.clone(),
-                            version,
-                            sdp,
-                        });
-                    }
-                    Err(e) => web_sys::console::error_2(
-                        &"rtcall: cannot answer the service's offer".into(),
-                        &e,
-                    ),
-                }
-            }),
-            Box::new(move |tracks| {
-                let Some(call) = videos.upgrade() else { return };
-                let call = Call { inner: call };
-                for participant in call.participants() {
-                    for stream in participant.streams() {
-                        let track = tracks
-                            .iter()
-                            .find(|(id, _)| *id == stream.inner.id)
-                            .map(|(_, t)| Clone::clone(t));
-                        stream.set_track(track);
-                    }
-                }
-            }),
-        )?;
+        let peer = Self::open_peer(this, &call)?;
         *call.inner.media.peer.borrow_mut() = Some(peer);
         this.calls.borrow_mut().push(call.clone());
         this.emitter
@@ -304,6 +271,99 @@ impl AgentInner {
             }
         }
         Ok(call)
+    }
+
+    /// The call's media connection to the SFU: answers go to the service, remote videos to the
+    /// participants' streams.
+    fn open_peer(this: &Rc<Self>, call: &Call) -> Result<PeerSession, ApiError> {
+        let mut ice = this.setup.ice_servers.clone();
+        ice.extend(this.server_ice.borrow().iter().cloned());
+        let answers = Rc::downgrade(&this.driver);
+        let answered_call = call.call_id().clone();
+        let videos = Rc::downgrade(&call.inner);
+        Ok(PeerSession::new(
+            &ice,
+            Box::new(move |version, answer| {
+                let Some(driver) = answers.upgrade() else {
+                    return;
+                };
+                match answer {
+                    Ok(sdp) => {
+                        driver.request(Request::SdpAnswer {
+                            call_id: answered_call.clone(),
+                            version,
+                            sdp,
+                        });
+                    }
+                    Err(e) => web_sys::console::error_2(
+                        &"rtcall: cannot answer the service's offer".into(),
+                        &e,
+                    ),
+                }
+            }),
+            Box::new(move |tracks| {
+                let Some(call) = videos.upgrade() else { return };
+                let call = Call { inner: call };
+                for participant in call.participants() {
+                    for stream in participant.streams() {
+                        let track = tracks
+                            .iter()
+                            .find(|(id, _)| *id == stream.stream_id())
+                            .map(|(_, t)| Clone::clone(t));
+                        stream.set_track(track);
+                    }
+                }
+            }),
+        )?)
+    }
+
+    /// The call was joined again on a new session (the service restarted): a new media
+    /// connection carries what the old one sent, and its videos are announced again.
+    fn reconnect_media(this: &Rc<Self>, call: &Call, driver: &Rc<Driver>) {
+        let old = call.inner.media.peer.borrow_mut().take();
+        let sources = [
+            SendSource::Microphone,
+            SendSource::Camera,
+            SendSource::Screen,
+        ];
+        let tracks: Vec<_> = sources
+            .iter()
+            .map(|s| old.as_ref().and_then(|p| p.track(*s)))
+            .collect();
+        if let Some(old) = old {
+            old.close();
+        }
+        let peer = match Self::open_peer(this, call) {
+            Ok(peer) => peer,
+            Err(e) => {
+                web_sys::console::error_1(
+                    &format!("rtcall: cannot reconnect the call: {e}").into(),
+                );
+                driver.update(|engine| engine.end_call(call.call_id(), EndReason::NETWORK_LOST));
+                return;
+            }
+        };
+        for (source, track) in sources.into_iter().zip(tracks) {
+            if let Some(track) = track {
+                let video = match source {
+                    SendSource::Camera => Some(VideoSource::Camera),
+                    SendSource::Screen => Some(VideoSource::Screen),
+                    SendSource::Microphone => None,
+                };
+                peer.set_track(source, Some(track));
+                if let Some(source) = video {
+                    driver.request(Request::SetVideo {
+                        call_id: call.call_id().clone(),
+                        source,
+                        on: true,
+                    });
+                }
+            }
+        }
+        if let Some(speaker) = this.setup.devices.speaker_id() {
+            peer.set_sink(&speaker);
+        }
+        *call.inner.media.peer.borrow_mut() = Some(peer);
     }
 
     /// Accepts a ringing call.
