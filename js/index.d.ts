@@ -544,24 +544,66 @@ export declare class BrowserNoiseSuppressionEffect {
 }
 
 export type MediaDiagnosticType = 'speakingWhileMicrophoneIsMuted';
+/**
+ * `networkReconnect` (Bad while the call's connection is interrupted: signaling lost, ICE
+ * disconnected or failed, or nothing received for 2.5 s; Good once it is back),
+ * `networkReceiveQuality` / `networkSendQuality` (from packet loss: under 3 % Good, up to 10 %
+ * Poor, beyond Bad), `noNetwork` (the browser is offline).
+ */
+export type NetworkDiagnosticType = 'networkReconnect' | 'networkReceiveQuality' | 'networkSendQuality' | 'noNetwork';
+export declare enum DiagnosticQuality {
+  Good = 1,
+  Poor = 2,
+  Bad = 3,
+}
+export type DiagnosticValueType = 'DiagnosticFlag' | 'DiagnosticQuality';
 export interface DiagnosticFlagChangedEventArgs {
   diagnostic: string;
   value: boolean;
   valueType: 'DiagnosticFlag';
 }
+export interface DiagnosticQualityChangedEventArgs {
+  diagnostic: string;
+  value: DiagnosticQuality;
+  valueType: 'DiagnosticQuality';
+}
 export interface DiagnosticFlag {
   value: boolean;
   valueType: 'DiagnosticFlag';
 }
-/** A group of diagnostics: the latest value of each one raised so far, and their changes. */
-export interface DiagnosticGroup<Name extends string> {
-  getLatest(): { [name in Name]?: DiagnosticFlag };
-  on(event: 'diagnosticChanged', listener: (args: DiagnosticFlagChangedEventArgs) => void): void;
-  off(event: 'diagnosticChanged', listener: (args: DiagnosticFlagChangedEventArgs) => void): void;
+export interface LatestDiagnosticQuality {
+  value: DiagnosticQuality;
+  valueType: 'DiagnosticQuality';
 }
-export type MediaDiagnostics = DiagnosticGroup<MediaDiagnosticType>;
-/** No network diagnostic is raised yet. */
-export type NetworkDiagnostics = DiagnosticGroup<never>;
+/** A group of diagnostics: the latest value of each one raised so far, and their changes. */
+export interface DiagnosticGroup<Name extends string, Latest, Changed> {
+  getLatest(): { [name in Name]?: Latest };
+  on(event: 'diagnosticChanged', listener: (args: Changed) => void): void;
+  off(event: 'diagnosticChanged', listener: (args: Changed) => void): void;
+}
+export type MediaDiagnostics = DiagnosticGroup<MediaDiagnosticType, DiagnosticFlag, DiagnosticFlagChangedEventArgs>;
+export type NetworkDiagnostics = DiagnosticGroup<
+  NetworkDiagnosticType,
+  DiagnosticFlag | LatestDiagnosticQuality,
+  DiagnosticFlagChangedEventArgs | DiagnosticQualityChangedEventArgs
+>;
+/** Another participant's diagnostic (today its `networkReconnect`, as the service sees it). */
+export interface RemoteDiagnostic {
+  diagnostic: NetworkDiagnosticType;
+  participantId: string;
+  rawId: string;
+  remoteParticipant?: RemoteParticipant;
+  value: DiagnosticQuality;
+  valueType: 'DiagnosticQuality';
+}
+export interface RemoteParticipantDiagnosticsData {
+  diagnostics: RemoteDiagnostic[];
+}
+export interface RemoteDiagnostics {
+  getLatest(): RemoteParticipantDiagnosticsData;
+  on(event: 'diagnosticChanged', listener: (args: RemoteParticipantDiagnosticsData) => void): void;
+  off(event: 'diagnosticChanged', listener: (args: RemoteParticipantDiagnosticsData) => void): void;
+}
 
 /** `call.feature(Features.UserFacingDiagnostics)`: problems worth telling the user about. */
 export declare class UserFacingDiagnosticsFeature {
@@ -569,6 +611,8 @@ export declare class UserFacingDiagnosticsFeature {
   /** `speakingWhileMicrophoneIsMuted`: raised while the muted microphone hears speech. */
   readonly media: MediaDiagnostics;
   readonly network: NetworkDiagnostics;
+  /** Other participants reconnecting (`networkReconnect` Bad) and back (Good). */
+  readonly remote: RemoteDiagnostics;
 }
 
 /** The features `call.feature()` and `localAudioStream.feature()` accept. */

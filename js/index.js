@@ -47,6 +47,9 @@ export const Features = Object.freeze({
   UserFacingDiagnostics: Object.freeze({ name: 'UserFacingDiagnostics' }),
 });
 
+/** How good a network diagnostic says the network is (`value` of a `DiagnosticQuality`). */
+export const DiagnosticQuality = Object.freeze({ Good: 1, Poor: 2, Bad: 3, 1: 'Good', 2: 'Poor', 3: 'Bad' });
+
 /** rtcall's noise suppression (RNNoise-class, in an AudioWorklet); the name ACS's effects package uses. */
 export class DeepNoiseSuppressionEffect {
   get name() {

@@ -9,8 +9,8 @@
 //! the call it belongs to): the call sends one slot at a time.
 
 use super::convert::device_id;
+use super::diagnostics::{UserFacingDiagnosticsFeature, Value};
 use super::error::{ApiError, SubCode};
-use super::features::UserFacingDiagnosticsFeature;
 use super::volume::Volume;
 use crate::media::devices;
 use crate::media::effects::{MicrophoneProcessor, Report};
@@ -388,9 +388,10 @@ impl LocalMedia {
             slot.volume.set_level(report.level);
         }
         if let Some(diagnostics) = self.diagnostics.borrow().as_ref() {
-            diagnostics
-                .media_flags()
-                .set_flag(SPEAKING_WHILE_MUTED, report.speaking && self.muted.get());
+            diagnostics.media_group().set(
+                SPEAKING_WHILE_MUTED,
+                Value::Flag(report.speaking && self.muted.get()),
+            );
         }
     }
 

@@ -10,6 +10,7 @@ pub mod call_client;
 mod convert;
 pub mod credential;
 pub mod device_manager;
+pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod features;

@@ -4,10 +4,10 @@
 use super::local_media::LocalMedia;
 use super::object::JsSelf;
 use super::volume::Volume;
+use crate::media::stats::reports;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// How often the received volume is sampled (as ACS samples its volume indicator).
 const REMOTE_VOLUME_EVERY_MS: u32 = 200;
@@ -59,27 +59,13 @@ impl RemoteAudioStream {
         else {
             return;
         };
-        let Ok(stats) = JsFuture::from(pc.get_stats()).await else {
-            return;
-        };
-        let mut loudest = 0.0f64;
-        let values = js_sys::Reflect::get(&stats, &"values".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .and_then(|f| f.call0(&stats).ok());
-        if let Some(iterator) = values.and_then(|v| js_sys::try_iter(&v).ok().flatten()) {
-            for report in iterator.flatten() {
-                let field = |name: &str| js_sys::Reflect::get(&report, &name.into()).ok();
-                let audio_in = field("type").and_then(|t| t.as_string()).as_deref()
-                    == Some("inbound-rtp")
-                    && field("kind").and_then(|k| k.as_string()).as_deref() == Some("audio");
-                if audio_in {
-                    // 0..1, linear in amplitude (1 = full scale).
-                    let level = field("audioLevel").and_then(|l| l.as_f64()).unwrap_or(0.0);
-                    loudest = loudest.max(level);
-                }
-            }
-        }
+        // 0..1, linear in amplitude (1 = full scale).
+        let loudest = reports(&pc)
+            .await
+            .iter()
+            .filter(|r| r.is("inbound-rtp", Some("audio")))
+            .filter_map(|r| r.number("audioLevel"))
+            .fold(0.0f64, f64::max);
         volume.set_level(rtcall_dsp::meter_level(rtcall_dsp::dbfs(loudest as f32)));
     }
 }

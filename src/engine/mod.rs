@@ -4,4 +4,5 @@
 pub mod agent;
 pub mod call;
 pub mod credential;
+pub mod network;
 pub mod requests;

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod effects;
 pub mod peer;
 pub mod screen;
+pub mod stats;
 
 /// Lets a promise settle unobserved: a rejection that changes nothing (a superseded `play()`,
 /// an output device gone) must not surface as an unhandled rejection in the app.

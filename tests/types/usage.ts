@@ -5,6 +5,7 @@ import {
   Call,
   CallAgent,
   CallClient,
+  DiagnosticQuality,
   Features,
   IncomingCall,
   LocalAudioStream,
@@ -165,6 +166,18 @@ export async function microphone(call: Call): Promise<void> {
   const diagnostics = call.feature(Features.UserFacingDiagnostics);
   diagnostics.media.on('diagnosticChanged', ({ diagnostic, value }) => console.log(diagnostic, value));
   console.log(diagnostics.media.getLatest().speakingWhileMicrophoneIsMuted?.value);
+  // The network diagnostics as ACS apps read them.
+  diagnostics.network.on('diagnosticChanged', (e) => {
+    if (e.diagnostic === 'networkReconnect' && e.valueType === 'DiagnosticQuality' && e.value === DiagnosticQuality.Bad) {
+      console.log('reconnecting');
+    }
+  });
+  console.log(diagnostics.network.getLatest().networkReconnect?.value === DiagnosticQuality.Good);
+  diagnostics.remote.on('diagnosticChanged', ({ diagnostics: changed }) => {
+    for (const d of changed) console.log(d.rawId, d.remoteParticipant?.displayName, d.diagnostic, d.value);
+  });
+  // @ts-expect-error: not a network diagnostic
+  console.log(diagnostics.network.getLatest().speakingWhileMicrophoneIsMuted);
   // @ts-expect-error: noise suppression takes an effect object, not a name
   await effects.startEffects({ noiseSuppression: 'DeepNoiseSuppression' });
 }

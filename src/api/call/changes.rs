@@ -3,8 +3,9 @@
 //! objects and fired as the ACS events they mean.
 
 use super::Call;
+use crate::api::diagnostics::UserFacingDiagnosticsFeature;
 use crate::api::events::object;
-use crate::api::features::EchoTestFeature;
+use crate::api::features::{one, EchoTestFeature};
 use crate::api::participant::RemoteParticipant;
 use crate::engine::call::CallChange;
 use rtcall_protocol::call::{CallState, ParticipantId};
@@ -34,6 +35,11 @@ impl Call {
             CallChange::Participant(model, changes) => {
                 if let Some(p) = self.participant_by_id(model.id) {
                     p.update(&model, changes);
+                    if changes.reconnecting {
+                        one(&inner.media.diagnostics, UserFacingDiagnosticsFeature::new)
+                            .remote_group()
+                            .set_reconnecting(&p, model.reconnecting);
+                    }
                 }
             }
             CallChange::Rekeyed { from, to } => {

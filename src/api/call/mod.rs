@@ -6,17 +6,17 @@
 
 mod audio;
 mod changes;
+mod network;
 mod screen_share;
 mod video;
 
 use super::audio_stream::LocalAudioStream;
 use super::convert::{caller_info_js, end_reason_js, state_str};
 use super::device_manager::DeviceState;
+use super::diagnostics::UserFacingDiagnosticsFeature;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, Emitter};
-use super::features::{
-    factory_name, one, DominantSpeakersFeature, EchoTestFeature, UserFacingDiagnosticsFeature,
-};
+use super::features::{factory_name, one, DominantSpeakersFeature, EchoTestFeature};
 use super::identifier::identifier_from_js;
 use super::local_media::{LocalMedia, MicrophoneChoice};
 use super::object::JsSelf;
@@ -49,6 +49,7 @@ pub struct CallInner {
     screen: RefCell<Option<ScreenShare>>,
     /// What the call sends and how.
     pub(crate) media: Rc<LocalMedia>,
+    network: network::NetworkWatch,
     /// The call's audio stream objects.
     audio: CallAudio,
     dominant: RefCell<Option<DominantSpeakersFeature>>,
@@ -104,6 +105,7 @@ impl Call {
                 local_video: RefCell::default(),
                 screen: RefCell::new(None),
                 media,
+                network: network::NetworkWatch::default(),
                 audio,
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
@@ -167,6 +169,7 @@ impl Call {
     /// agent, see [`Call::release`]).
     pub(super) fn close(&self) {
         let inner = &self.inner;
+        self.stop_watching_network();
         self.end_screen_share();
         inner.media.close();
         inner.audio.close();

@@ -246,6 +246,7 @@ impl AgentInner {
         );
         let peer = Self::open_peer(this, &call)?;
         *call.inner.media.peer.borrow_mut() = Some(peer);
+        call.watch_network();
         this.calls.borrow_mut().push(call.clone());
         this.emitter
             .updated("callsUpdated", vec![call.js()], Vec::new());
@@ -364,6 +365,7 @@ impl AgentInner {
             peer.set_sink(&speaker);
         }
         *call.inner.media.peer.borrow_mut() = Some(peer);
+        call.media_reconnected();
     }
 
     /// Accepts a ringing call.
