@@ -11,8 +11,9 @@ WASM_PACK_VERSION=0.15.1
 # cmake, pkg-config: native builds of C dependencies (aws-lc for DTLS).
 # libopus-dev: the echo bot encodes its prompt tone with libopus.
 # espeak-ng: the DSP tests synthesize speech to suppress noise in. sip-tester (sipp): the
-# telephone tests run it as the SIP trunk.
-APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng sip-tester)
+# telephone tests run it as the SIP trunk. nftables: the network tests make faults (cuts, loss,
+# blocked UDP) in namespaces of their own. coturn: the TURN relay for clients whose UDP is blocked.
+APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng sip-tester nftables coturn)
 
 say() { printf 'setup: %s\n' "$*"; }
 

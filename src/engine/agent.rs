@@ -47,6 +47,9 @@ pub type Millis = u64;
 pub const RECONNECT_FIRST: Millis = 250;
 pub const RECONNECT_MAX_RESUMING: Millis = 2_000;
 pub const RECONNECT_MAX: Millis = 16_000;
+/// A socket that has not opened after this long is given up (a connection attempt into a dead
+/// network can hang for minutes).
+pub const OPEN_TIMEOUT: Millis = 5_000;
 /// A socket that brought nothing (not even a pong) for this many heartbeats, plus a second,
 /// is taken for lost.
 const SILENT_HEARTBEATS: Millis = 2;
@@ -182,8 +185,8 @@ pub enum Output {
 enum Session {
     /// No socket; reconnect at the time, if any.
     Offline { retry_at: Option<Millis> },
-    /// The shell is opening a socket.
-    Opening,
+    /// The shell is opening a socket, which must open by the deadline.
+    Opening { deadline: Millis },
     /// Socket open, hello sent, to be answered by the deadline.
     Greeting { hello: RequestId, deadline: Millis },
     /// Signed in.
@@ -236,7 +239,9 @@ impl Agent {
     pub fn new(display_name: String, now: Millis) -> Self {
         let mut agent = Agent {
             display_name,
-            session: Session::Opening,
+            session: Session::Opening {
+                deadline: now + OPEN_TIMEOUT,
+            },
             connection: ConnectionState::Disconnected,
             failures: 0,
             heartbeat: 3000,
@@ -285,9 +290,9 @@ impl Agent {
         }
         let session = match self.session {
             Session::Offline { retry_at } => retry_at,
-            Session::Greeting { deadline, .. } => Some(deadline),
             Session::Ready => Some(self.silence_deadline()),
-            Session::Opening | Session::Disposed => None,
+            Session::Opening { deadline } | Session::Greeting { deadline, .. } => Some(deadline),
+            Session::Disposed => None,
         };
         let window = self
             .ticket
@@ -323,7 +328,7 @@ impl Agent {
     /// if there is one.
     pub fn handle_open(&mut self, now: Millis, token: String) {
         self.now = now;
-        if self.session != Session::Opening {
+        if !matches!(self.session, Session::Opening { .. }) {
             return;
         }
         self.last_heard = now;
@@ -398,12 +403,14 @@ impl Agent {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.now = now;
         match self.session {
-            Session::Offline { retry_at: Some(at) } if now >= at => {
-                self.session = Session::Opening;
-                self.outputs.push_back(Output::Connect);
+            Session::Offline { retry_at: Some(at) } if now >= at => self.open(),
+            // A socket that does not open, no welcome in time, or a socket gone silent: the
+            // connection is broken.
+            Session::Opening { deadline } | Session::Greeting { deadline, .. }
+                if now >= deadline =>
+            {
+                self.lose_socket()
             }
-            // No welcome in time, or a socket gone silent: the connection is broken.
-            Session::Greeting { deadline, .. } if now >= deadline => self.lose_socket(),
             Session::Ready if now >= self.silence_deadline() => self.lose_socket(),
             _ => {}
         }
@@ -432,8 +439,7 @@ impl Agent {
             if matches!(self.session, Session::Greeting { .. }) {
                 // That hello resumes what is no more: start afresh.
                 self.outputs.push_back(Output::Close);
-                self.session = Session::Opening;
-                self.outputs.push_back(Output::Connect);
+                self.open();
             }
         }
         let mut stale = Vec::new();
@@ -448,6 +454,14 @@ impl Agent {
         for event in stale {
             self.event(event);
         }
+    }
+
+    /// Asks the shell for a new socket.
+    fn open(&mut self) {
+        self.session = Session::Opening {
+            deadline: self.now + OPEN_TIMEOUT,
+        };
+        self.outputs.push_back(Output::Connect);
     }
 
     /// Closes a broken socket and goes offline to reconnect.

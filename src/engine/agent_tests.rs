@@ -214,6 +214,19 @@ fn without_a_resume_secret_a_lost_connection_ends_calls_and_reconnects_with_back
 }
 
 #[test]
+fn a_socket_that_does_not_open_is_given_up_and_tried_again() {
+    let mut h = Harness::new();
+    assert_eq!(h.connects, 1);
+    let at = h.drain();
+    assert_eq!(at, h.now + OPEN_TIMEOUT);
+    h.advance_to(at);
+    assert_eq!(h.closes, 1, "the hanging attempt is closed");
+    let at = h.drain();
+    h.advance_to(at);
+    assert_eq!(h.connects, 2);
+}
+
+#[test]
 fn a_request_without_reply_fails_after_the_timeout() {
     let mut h = Harness::ready();
     let id = h.agent.request(Request::SetMuted {

@@ -20,12 +20,17 @@ export const chromiumArgs = JSON.parse(readFileSync(path.join(repoRoot, 'webdriv
   'goog:chromeOptions'
 ].args;
 
-/** Starts rtcall-server; resolves once it listens. */
-export async function startServer(extraArgs = []) {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'rtcall-e2e-'));
+/**
+ * Starts rtcall-server; resolves once it listens. `listen` and `media` are its addresses
+ * (loopback, any port, by default); `dataDir` keeps its identities across a restart.
+ */
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0', media, dataDir } = {}) {
+  const ownDir = !dataDir;
+  dataDir ??= mkdtempSync(path.join(tmpdir(), 'rtcall-e2e-'));
+  media ??= `${listen.split(':')[0]}:0`;
   const child = spawn(
     serverBinary,
-    ['--listen', '127.0.0.1:0', '--media-udp', '127.0.0.1:0', '--data-dir', dataDir, '--www-dir', 'www', '--pkg-dir', 'pkg', ...extraArgs],
+    ['--listen', listen, '--media-udp', media, '--data-dir', dataDir, '--www-dir', 'www', '--pkg-dir', 'pkg', ...extraArgs],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
@@ -48,13 +53,21 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     connectionString,
+    dataDir,
     log: () => log,
+    /** Kills it as a crash would (SIGKILL), keeping its data. */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await once(child, 'exit');
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -64,7 +77,7 @@ export async function startServer(extraArgs = []) {
  * (`monitor`, `window` or `browser`) is what its fake screen picker returns; `fakeAudioFile`
  * (a 16-bit PCM WAV, looped) replaces the fake microphone's beeps.
  */
-export function launchBrowser({ displayMediaType, fakeAudioFile } = {}) {
+export function launchBrowser({ displayMediaType, fakeAudioFile, executablePath, extraArgs = [] } = {}) {
   const args = chromiumArgs.map((arg) =>
     displayMediaType && arg.startsWith('--use-fake-device-for-media-stream=')
       ? arg.replace(/display-media-type=\w+/, `display-media-type=${displayMediaType}`)
@@ -72,10 +85,10 @@ export function launchBrowser({ displayMediaType, fakeAudioFile } = {}) {
   );
   if (fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${fakeAudioFile}`);
   return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: executablePath ?? process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     // The sandbox needs user namespaces that CI's root containers do not offer.
-    args: [...args, '--no-sandbox'],
+    args: [...args, ...extraArgs, '--no-sandbox'],
   });
 }
 

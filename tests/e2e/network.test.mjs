@@ -1,0 +1,358 @@
+// Calls over a network that fails: Alice's browser runs in a network namespace of its own and
+// the test cuts, degrades and moves her link with nftables and veth pairs; Bob's browser and the
+// server are on the host. Each time the call must stay Connected with the same participants,
+// audio and video must come back, and the diagnostics must say what happened and then clear.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { callPage, connected, flowing, hearsSound, launchBrowser, ring, accept, startServer, until } from './harness.mjs';
+import { canMakeNetworks, makeNetwork } from './netns.mjs';
+
+const skip = !canMakeNetworks() && 'making network namespaces needs root and nftables';
+
+/** Chromium's own console errors for connections the dead network refused (not the library's). */
+const NETWORK_NOISE = [/WebSocket connection to .* failed/, /net::ERR_/];
+
+/**
+ * A server on the host end of a fresh namespace's link, and a browser on each side. The pages'
+ * origin is the link's address, which Chromium treats as secure only when told to.
+ */
+async function world(serverArgs = [], net = makeNetwork()) {
+  const server = await startServer(serverArgs, { listen: `${net.hostIp}:0` });
+  const origin = `--unsafely-treat-insecure-origin-as-secure=${server.url.replace(/\/$/, '')}`;
+  const inside = await launchBrowser({ executablePath: net.browserPath, extraArgs: [origin] });
+  const outside = await launchBrowser({ extraArgs: [origin] });
+  const pages = [];
+  const open = async (browser, name) => {
+    const p = await callPage(browser, server, name);
+    pages.push(p);
+    return p;
+  };
+  return {
+    net,
+    server,
+    alice: () => open(inside, 'Alice'),
+    bob: () => open(outside, 'Bob'),
+    async close() {
+      for (const p of pages) {
+        const problems = p.problems.filter((m) => !NETWORK_NOISE.some((re) => re.test(m)));
+        assert.deepEqual(problems, [], `${p.name}: no errors on the page`);
+      }
+      await inside.close();
+      await outside.close();
+      await server.stop();
+      net.close();
+    },
+  };
+}
+
+/** Alice calls Bob with cameras on both sides; each renders the other; media flows. */
+async function videoCall(alice, bob) {
+  for (const p of [alice, bob]) {
+    await p.page.evaluate(async () => {
+      const [camera] = await devices.getCameras();
+      window.camera = new rtcall.LocalVideoStream(camera);
+    });
+  }
+  await ring(alice, [bob], {});
+  await accept(bob, {});
+  await connected(alice, bob);
+  for (const p of [alice, bob]) {
+    await p.page.evaluate(async () => {
+      await call.startVideo(camera);
+    });
+  }
+  for (const p of [alice, bob]) {
+    await until(p, () => call.remoteParticipants[0]?.videoStreams.some((s) => s.mediaStreamType === 'Video' && s.isAvailable));
+    await p.page.evaluate(async () => {
+      const stream = call.remoteParticipants[0].videoStreams.find((s) => s.mediaStreamType === 'Video');
+      const view = await new rtcall.VideoStreamRenderer(stream).createView();
+      document.body.appendChild(view.target);
+    });
+  }
+  await mediaFlows(alice, bob);
+  for (const p of [alice, bob]) await p.page.evaluate(watch);
+}
+
+/** Both hear each other and decode each other's frames. */
+async function mediaFlows(...ps) {
+  for (const p of ps) {
+    await hearsSound(p);
+    await flowing(p, 'frames', 10);
+  }
+}
+
+/** In the page: logs what the app would see of the network's trouble. */
+function watch() {
+  window.log = [];
+  window.peer = call.remoteParticipants[0];
+  const ufd = call.feature(rtcall.Features.UserFacingDiagnostics);
+  ufd.network.on('diagnosticChanged', (e) => log.push(['net', e.diagnostic, e.value]));
+  ufd.remote.on('diagnosticChanged', (e) => {
+    for (const d of e.diagnostics) log.push(['remote', d.diagnostic, d.value, d.remoteParticipant === peer]);
+  });
+  call.on('stateChanged', () => log.push(['call', call.state]));
+  call.on('remoteParticipantsUpdated', (e) => log.push(['roster', e.added.length, e.removed.length]));
+  peer.on('stateChanged', () => log.push(['peer', peer.state]));
+  agent.on('connectionStateChanged', (e) => log.push(['agent', e.newValue, e.reason]));
+}
+
+const logOf = (p) => p.page.evaluate(() => log);
+const has = (p, entry) => p.page.evaluate((entry) => log.some((e) => JSON.stringify(e) === JSON.stringify(entry)), entry);
+const clearLog = (p) => p.page.evaluate(() => (log.length = 0));
+
+/** What must hold after any fault: still connected, the same participant, nothing else logged. */
+async function unchanged(p) {
+  const still = await p.page.evaluate(() => ({
+    state: call.state,
+    same: call.remoteParticipants.length === 1 && call.remoteParticipants[0] === peer,
+    peer: peer.state,
+    churn: log.filter(([kind]) => ['call', 'roster', 'peer'].includes(kind)),
+  }));
+  assert.deepEqual(still, { state: 'Connected', same: true, peer: 'Connected', churn: [] }, p.name);
+}
+
+/** Cuts Alice's link for `ms`, and at least until she has noticed. */
+async function blackout(w, alice, ms) {
+  const from = Date.now();
+  w.net.cut();
+  await until(alice, () => log.some(([k, d, v]) => k === 'net' && d === 'networkReconnect' && v === 3), undefined, ms + 10_000);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, ms - (Date.now() - from))));
+  w.net.heal();
+}
+
+let shared;
+before(async () => {
+  if (skip) return;
+  shared = await world();
+});
+after(async () => shared?.close());
+
+test('a 3 s and a 20 s blackout: the call stays, media and diagnostics come back', { skip }, async () => {
+  const w = shared;
+  const alice = await w.alice();
+  const bob = await w.bob();
+  await videoCall(alice, bob);
+
+  await blackout(w, alice, 3000);
+  await mediaFlows(alice, bob);
+  await until(alice, () => log.some(([k, d, v]) => k === 'net' && d === 'networkReconnect' && v === 1));
+  await unchanged(alice);
+  await unchanged(bob);
+
+  await clearLog(alice);
+  await clearLog(bob);
+  await blackout(w, alice, 20_000);
+  await mediaFlows(alice, bob);
+  await until(alice, () => log.some(([k, d, v]) => k === 'net' && d === 'networkReconnect' && v === 1), undefined, 30_000);
+  // Her signaling was lost and resumed; Bob saw her reconnecting, then back.
+  assert.ok(await has(alice, ['agent', 'Disconnected', 'connectionIssue']), JSON.stringify(await logOf(alice)));
+  await until(alice, () => agent.connectionState === 'Connected');
+  await until(bob, () => log.some(([k, , v, same]) => k === 'remote' && v === 1 && same));
+  assert.ok(await has(bob, ['remote', 'networkReconnect', 3, true]), JSON.stringify(await logOf(bob)));
+  await unchanged(alice);
+  await unchanged(bob);
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => call.state === 'Disconnected');
+});
+
+test('10 % and 30 % random loss for 20 s each: media goes on and the quality is reported', { skip }, async () => {
+  const w = shared;
+  const alice = await w.alice();
+  const bob = await w.bob();
+  await videoCall(alice, bob);
+  for (const [percent, quality] of [
+    [10, 2],
+    [30, 3],
+  ]) {
+    w.net.loss(percent);
+    const from = Date.now();
+    await until(alice, (q) => log.some(([k, d, v]) => k === 'net' && d === 'networkReceiveQuality' && v >= q), quality);
+    // Media keeps flowing through the loss, both ways.
+    await mediaFlows(alice, bob);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20_000 - (Date.now() - from))));
+    w.net.heal();
+    await until(alice, () => log.filter(([, d]) => d === 'networkReceiveQuality').at(-1)?.[2] === 1);
+    await mediaFlows(alice, bob);
+  }
+  await unchanged(alice);
+  await unchanged(bob);
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => call.state === 'Disconnected');
+});
+
+/** Each page joins group call `groupId` and waits to be connected with media flowing. */
+async function joinGroup(groupId, ...ps) {
+  for (const p of ps) {
+    await p.page.evaluate((groupId) => {
+      window.call = agent.join({ groupId });
+    }, groupId);
+  }
+  await connected(...ps);
+  for (const p of ps) await until(p, (n) => call.remoteParticipants.filter((r) => r.state === 'Connected').length === n, ps.length - 1);
+  for (const p of ps) await hearsSound(p);
+}
+
+test('her link moves to another interface: ICE restarts on the new one and the call goes on', { skip }, async () => {
+  const w = shared;
+  const alice = await w.alice();
+  const bob = await w.bob();
+  await videoCall(alice, bob);
+  const before = await alice.page.evaluate(async () => {
+    for (const s of (await __pcs.at(-1).getStats()).values()) if (s.type === 'local-candidate' && s.candidateType === 'host') return s.address;
+  });
+  const second = w.net.switchLink();
+  await mediaFlows(alice, bob);
+  // Her media now leaves from the new address.
+  await until(
+    alice,
+    async (address) => {
+      const stats = [...(await __pcs.at(-1).getStats()).values()];
+      const pair = stats.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && s.bytesReceived > 0);
+      return stats.some((s) => s.id === pair?.localCandidateId && s.address === address);
+    },
+    second.clientIp,
+  );
+  assert.notEqual(before, second.clientIp);
+  await until(alice, () => log.filter(([, d]) => d === 'networkReconnect').at(-1)?.[2] !== 3);
+  await unchanged(alice);
+  await unchanged(bob);
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => call.state === 'Disconnected');
+});
+
+test('cut past the resume window: she leaves the group call with 496/7, the others see 0/4521', { skip }, async () => {
+  const w = await world(['--resume-window', '5']);
+  try {
+    const alice = await w.alice();
+    const bob = await w.bob();
+    await joinGroup(crypto.randomUUID(), alice, bob);
+    await bob.page.evaluate(() => {
+      window.gone = [];
+      call.on('remoteParticipantsUpdated', (e) => gone.push(...e.removed.map((r) => r.callEndReason)));
+    });
+    w.net.cut();
+    // The service drops her after its heartbeat (9 s) and its window (5 s); she gives up after
+    // hers (5 s after she last heard from it).
+    await until(bob, () => gone.length > 0, undefined, 30_000);
+    assert.deepEqual(await bob.page.evaluate(() => gone), [{ code: 0, subCode: 4521 }]);
+    await until(alice, () => call.state === 'Disconnected', undefined, 30_000);
+    assert.deepEqual(await alice.page.evaluate(() => call.callEndReason), { code: 496, subCode: 7 });
+    assert.equal(await bob.page.evaluate(() => call.state), 'Connected');
+    w.net.heal();
+    // Back on the network, her agent signs in again on its own.
+    await until(alice, () => agent.connectionState === 'Connected', undefined, 30_000);
+  } finally {
+    await w.close();
+  }
+});
+
+test('the service is killed and restarted: a group call of three is back on its own', { skip }, async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'rtcall-restart-'));
+  let server = await startServer([], { dataDir });
+  const listen = new URL(server.url).host;
+  const browser = await launchBrowser();
+  const pages = [];
+  try {
+    for (const name of ['Ann', 'Ben', 'Cy']) pages.push(await callPage(browser, server, name));
+    const groupId = crypto.randomUUID();
+    await joinGroup(groupId, ...pages);
+    for (const p of pages) {
+      await p.page.evaluate(() => {
+        window.before = call.remoteParticipants.slice();
+        window.states = [];
+        call.on('stateChanged', () => states.push(call.state));
+      });
+    }
+    await server.kill();
+    for (const p of pages) await until(p, () => agent.connectionState === 'Disconnected');
+    server = await startServer([], { listen, dataDir });
+    // Same tokens (their keys are in the data directory), same group, same objects, media again.
+    for (const p of pages) {
+      await until(p, () => agent.connectionState === 'Connected');
+      await until(p, () => call.remoteParticipants.length === 2 && call.remoteParticipants.every((r) => before.includes(r) && r.state === 'Connected'));
+      await hearsSound(p);
+      const seen = await p.page.evaluate((groupId) => ({ id: call.id, state: call.state, states }), groupId);
+      assert.deepEqual(seen, { id: groupId, state: 'Connected', states: [] }, p.name);
+    }
+    for (const p of pages) assert.deepEqual(p.problems.filter((m) => !NETWORK_NOISE.some((re) => re.test(m))), [], p.name);
+  } finally {
+    await browser.close();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** coturn on `address` (TCP and UDP), with the REST scheme's shared `secret`; stopped by the caller. */
+async function startTurn(address, secret) {
+  const port = 20000 + (process.pid % 20000);
+  const child = spawn(
+    'turnserver',
+    ['-n', `--listening-ip=${address}`, `--relay-ip=${address}`, `--listening-port=${port}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
+      '--realm=rtcall', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout.on('data', (chunk) => (log += chunk));
+  child.stderr.on('data', (chunk) => (log += chunk));
+  // Ready once its TCP listener takes connections.
+  const deadline = Date.now() + 10_000;
+  const accepts = () =>
+    new Promise((resolve) => {
+      const socket = connect({ host: address, port }, () => resolve(true) || socket.end());
+      socket.on('error', () => resolve(false));
+    });
+  while (!(await accepts())) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`coturn did not start: ${log}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `turn:${address}:${port}?transport=tcp`,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    },
+  };
+}
+
+const hasCoturn = (() => {
+  try {
+    execFileSync('turnserver', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('UDP to the SFU blocked: the call goes through coturn over TCP', { skip: skip || (!hasCoturn && 'coturn is not installed') }, async () => {
+  const net = makeNetwork();
+  const secret = crypto.randomUUID();
+  const turn = await startTurn(net.hostIp, secret);
+  const w = await world(['--turn-urls', turn.url, '--turn-secret', secret], net);
+  try {
+    w.net.blockUdp();
+    const alice = await w.alice();
+    const bob = await w.bob();
+    await videoCall(alice, bob);
+    const path = await alice.page.evaluate(async () => {
+      const stats = [...(await __pcs.at(-1).getStats()).values()];
+      const pair = stats.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+      const local = stats.find((s) => s.id === pair?.localCandidateId);
+      return { type: local?.candidateType, relayProtocol: local?.relayProtocol };
+    });
+    assert.deepEqual(path, { type: 'relay', relayProtocol: 'tcp' });
+    await mediaFlows(alice, bob);
+    assert.doesNotMatch(w.server.log() + turn.log(), new RegExp(secret), 'the secret is never logged');
+  } finally {
+    await w.close();
+    await turn.stop();
+  }
+});
