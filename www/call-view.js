@@ -1,7 +1,7 @@
 // The in-call screen: gallery (local preview mirrored, remote cameras, a screen share large on
 // the stage), the roster with states, mute and speaking, the controls, and the echo test's
 // report. One `CallView` per call; it hands the call back to the lobby when it ends.
-import { DeepNoiseSuppressionEffect, Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
+import { DeepNoiseSuppressionEffect, DiagnosticQuality, Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
 import { $, act, el, initials, showStatus } from './ui.js';
 
 /** A call's end reason, in words. */
@@ -87,6 +87,23 @@ export class CallView {
     const diagnostics = call.feature(Features.UserFacingDiagnostics);
     this.on(diagnostics.media, 'diagnosticChanged', ({ diagnostic, value }) => {
       if (diagnostic === 'speakingWhileMicrophoneIsMuted') $('muted-hint').hidden = !value;
+    });
+    // The network drops: the call stays, and says it is reconnecting (here, or someone's tile).
+    $('reconnecting').hidden = true;
+    const network = new Map();
+    this.on(diagnostics.network, 'diagnosticChanged', ({ diagnostic, value }) => {
+      network.set(diagnostic, value);
+      const offline = network.get('noNetwork') === true;
+      $('reconnecting').textContent = offline ? 'No network: reconnecting…' : 'Reconnecting…';
+      $('reconnecting').hidden = !offline && network.get('networkReconnect') !== DiagnosticQuality.Bad;
+    });
+    this.on(diagnostics.remote, 'diagnosticChanged', ({ diagnostics: changed }) => {
+      for (const { diagnostic, value, remoteParticipant } of changed) {
+        const entry = diagnostic === 'networkReconnect' && this.people.get(remoteParticipant);
+        if (!entry) continue;
+        entry.tile.element.classList.toggle('reconnecting', value === DiagnosticQuality.Bad);
+        entry.item.classList.toggle('reconnecting', value === DiagnosticQuality.Bad);
+      }
     });
     this.stateChanged();
   }
