@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { callPage, connected, flowing, hearsSound, launchBrowser, ring, accept, startServer, until } from './harness.mjs';
 import { canMakeNetworks, makeNetwork } from './netns.mjs';
+import { freeUdpPort, startRelay } from './relay.mjs';
 
 const skip = !canMakeNetworks() && 'making network namespaces needs root and nftables';
 
@@ -354,5 +355,37 @@ test('UDP to the SFU blocked: the call goes through coturn over TCP', { skip: sk
   } finally {
     await w.close();
     await turn.stop();
+  }
+});
+
+test('300 ms of delay each way: the call connects and carries media at that delay', async () => {
+  const host = '127.0.0.1';
+  const media = await freeUdpPort(host);
+  const relay = await startRelay({ host, target: { address: host, port: media }, seed: 300 });
+  const server = await startServer(['--media-workers', '1', '--media-public', `${host}:${relay.port}`], { media: `${host}:${media}` });
+  const browser = await launchBrowser();
+  try {
+    const alice = await callPage(browser, server, 'Alice');
+    const bob = await callPage(browser, server, 'Bob');
+    relay.impair({ delayMs: 300 });
+    await videoCall(alice, bob);
+    // The browser measures the round trip to the SFU: both delays.
+    await until(alice, async () => {
+      for (const s of (await __pcs.at(-1).getStats()).values()) {
+        if (s.type === 'remote-inbound-rtp' && s.roundTripTime >= 0.6) return true;
+      }
+      return false;
+    });
+    await mediaFlows(alice, bob);
+    for (const p of [alice, bob]) {
+      await unchanged(p);
+      assert.ok(!(await has(p, ['net', 'networkReconnect', 3])), 'a slow network is not a broken one');
+      assert.deepEqual(p.problems, [], p.name);
+    }
+    assert.ok(relay.counts.relayed > 500, `media went through the relay (${relay.counts.relayed})`);
+  } finally {
+    await browser.close();
+    await server.stop();
+    relay.stop();
   }
 });

@@ -217,6 +217,9 @@ impl Sfu {
         let Ok(contents) = datagram.try_into() else {
             return;
         };
+        // Behind a NAT or a relay the datagram arrived at the socket's own address, but str0m
+        // knows the socket by the candidate it was given: the advertised address.
+        let destination = self.config.public.unwrap_or(destination);
         let input = Input::Receive(
             now,
             Receive {
