@@ -80,6 +80,11 @@ export function makeNetwork() {
     loss(percent) {
       rules('numgen', 'random', 'mod', '100', '<', String(percent), 'drop');
     },
+    /** Lets at most `kbps` into the namespace, dropping the rest (a narrow downlink). */
+    limitDownlink(kbps) {
+      const bytes = Math.round((kbps * 1000) / 8 / 1024);
+      nft('add', 'rule', 'inet', 'fault', 'in', 'iifname', '!=', 'lo', 'limit', 'rate', 'over', `${bytes}`, 'kbytes/second', 'drop');
+    },
     /** Drops UDP to and from the host (TCP still passes). */
     blockUdp() {
       rules('meta', 'l4proto', 'udp', 'drop');

@@ -389,3 +389,25 @@ test('300 ms of delay each way: the call connects and carries media at that dela
     relay.stop();
   }
 });
+
+test('a congested downlink gets smaller simulcast layers, and the full one when it clears', { skip }, async () => {
+  const w = shared;
+  const alice = await w.alice();
+  const bob = await w.bob();
+  await videoCall(alice, bob);
+  // Alice shows Bob big: she wants his full layer (the fake camera's 640x480).
+  await alice.page.evaluate(() => {
+    for (const video of document.querySelectorAll('video')) Object.assign(video.parentElement.style, { width: '1280px', height: '720px' });
+    // The height of the video she decodes.
+    window.tallest = async () => Math.max(0, ...(await __inboundVideo()).map((s) => s.height ?? 0));
+  });
+  await until(alice, async () => (await tallest()) >= 480, undefined, 30_000);
+  w.net.limitDownlink(400);
+  await until(alice, async () => (await tallest()) <= 240, undefined, 40_000);
+  await flowing(alice, 'frames', 10);
+  w.net.heal();
+  await until(alice, async () => (await tallest()) >= 480, undefined, 60_000);
+  await unchanged(alice);
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => call.state === 'Disconnected');
+});

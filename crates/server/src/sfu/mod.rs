@@ -41,7 +41,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::crypto::dtls::DtlsCert;
+use str0m::media::Rid;
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
 
@@ -382,6 +384,23 @@ impl Sfu {
                 }
             }
             Event::MediaData(data) => self.forward(now, id, data),
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                let Some(peer) = self.peers.get_mut(&id) else {
+                    return;
+                };
+                peer.link.egress = Some(estimate.as_u64());
+                // Probe toward what its views want; keep up what it gets.
+                let lines: Vec<(u32, Option<Rid>)> = peer
+                    .video_out
+                    .iter()
+                    .filter(|l| l.state.open_mid().is_some())
+                    .map(|l| (l.max_height, l.layer))
+                    .collect();
+                let (wanted, current) = router::video_rates(&lines);
+                peer.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::bps(current), Bitrate::bps(wanted.max(current)));
+            }
             Event::PeerStats(stats) => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.link.rtt = stats.rtt.or(peer.link.rtt);

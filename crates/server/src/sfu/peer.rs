@@ -31,6 +31,8 @@ pub struct LinkStats {
     pub loss: Option<f32>,
     /// Interarrival jitter of the client's audio, in 48 kHz RTP ticks.
     pub audio_jitter: Option<u32>,
+    /// What the path to the client carries, as str0m's bandwidth estimate last said (bits/s).
+    pub egress: Option<u64>,
 }
 
 /// One participant's connection.

@@ -13,6 +13,7 @@ use rtcall_protocol::call::{CallId, ParticipantId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use str0m::bwe::Bitrate;
 use str0m::{Candidate, IceCreds, Rtc};
 
 /// How often str0m measures each connection (for the echo test's report).
@@ -138,7 +139,14 @@ pub(super) fn rtc_config() -> str0m::RtcConfig {
         .set_red_distances(&RED_DISTANCES)
         .enable_vp8(true)
         .set_stats_interval(Some(STATS_EVERY))
+        // Transport-wide congestion control on what the SFU sends: each subscriber's estimate
+        // caps the simulcast layers it gets. Starting high, a clean path never sees a lower
+        // layer than its views want.
+        .enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
 }
+
+/// The bandwidth estimate a new connection starts from.
+const INITIAL_ESTIMATE_KBPS: u64 = 2_500;
 
 impl Sfu {
     /// The peer of a leg.

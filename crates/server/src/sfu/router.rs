@@ -46,6 +46,34 @@ pub fn choose_layer(sent: &[Rid], max_height: u32) -> Option<Rid> {
         .copied()
 }
 
+/// What forwarding each simulcast layer costs, roughly (Chrome's layers of a 720p camera), in
+/// bits/s.
+const LAYER_COST: [u64; 3] = [150_000, 500_000, 1_700_000];
+
+/// The tallest rendered height whose layer fits `budget` bits/s: under congestion a subscriber
+/// gets smaller layers than its views would like, and the wanted ones when its path has room.
+pub fn height_for_budget(budget: u64) -> u32 {
+    if budget >= LAYER_COST[2] {
+        u32::MAX
+    } else if budget >= LAYER_COST[1] {
+        400
+    } else {
+        200
+    }
+}
+
+/// What a subscriber's video wants (the layers for its views' sizes) and what its current
+/// layers cost, in bits/s: the bandwidth estimator probes toward the one and keeps the other.
+pub fn video_rates(lines: &[(u32, Option<Rid>)]) -> (u64, u64) {
+    let cost = |layer: &str| LAYER_COST[LAYERS.iter().position(|l| *l == layer).unwrap_or(0)];
+    lines
+        .iter()
+        .fold((0, 0), |(wanted, current), (height, layer)| {
+            let now = layer.map_or(0, |rid| cost(&rid));
+            (wanted + cost(layer_for_height(*height)), current + now)
+        })
+}
+
 /// The simulcast layer for a rendered height: the smallest layer that is not blurred at that
 /// size, assuming Chrome's layers of 1/4, 1/2 and full size of a 720p camera.
 pub fn layer_for_height(max_height: u32) -> &'static str {
@@ -158,6 +186,15 @@ impl Sfu {
             if r.hold {
                 continue;
             }
+            // The path's estimate, shared by the subscriber's videos (a tenth kept for audio).
+            let videos = r
+                .video_out
+                .iter()
+                .filter(|l| l.state.open_mid().is_some())
+                .count();
+            let cap = r.link.egress.map_or(u32::MAX, |bps| {
+                height_for_budget(bps * 9 / 10 / videos.max(1) as u64)
+            });
             let Some(line) = r
                 .video_out
                 .iter_mut()
@@ -173,7 +210,7 @@ impl Sfu {
             // one's keyframe arrives, then switch, so the picture never freezes. A layer that
             // stopped arriving is dropped at once.
             if let Some(rid) = data.rid {
-                let best = choose_layer(&fresh, line.max_height);
+                let best = choose_layer(&fresh, line.max_height.min(cap));
                 if best != line.target {
                     line.target = best;
                     switched.push((best, true));
@@ -263,6 +300,17 @@ impl Sfu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_narrow_path_gets_smaller_layers_and_probing_aims_at_the_wanted_ones() {
+        assert_eq!(height_for_budget(3_000_000), u32::MAX);
+        assert_eq!(layer_for_height(height_for_budget(900_000)), "h");
+        assert_eq!(layer_for_height(height_for_budget(200_000)), "q");
+        assert_eq!(layer_for_height(height_for_budget(0)), "q");
+        // Two views: a big one on its middle layer, a thumbnail on its smallest.
+        let lines = [(720, Some(Rid::from("h"))), (180, Some(Rid::from("q")))];
+        assert_eq!(video_rates(&lines), (1_850_000, 650_000));
+    }
 
     #[test]
     fn the_closest_layer_being_sent_is_chosen() {
