@@ -75,6 +75,10 @@ pub struct Cli {
     /// Larger calls forward the audio of this many loudest speakers [default: 3].
     #[arg(long, env = "RTCALL_LOUDEST_AUDIO")]
     pub loudest_audio: Option<usize>,
+    /// Offer audio with RED (each packet carries the two before it, so the receiver can fill
+    /// losses) [default: true].
+    #[arg(long, env = "RTCALL_AUDIO_RED")]
+    pub audio_red: Option<bool>,
     /// TURN server URLs handed to clients, comma-separated (`turn:host:3478,turns:host:5349`).
     #[arg(long, env = "RTCALL_TURN_URLS", value_delimiter = ',')]
     pub turn_urls: Vec<String>,
@@ -103,6 +107,7 @@ struct FileConfig {
     echo_record_ms: Option<u64>,
     forward_all_audio_max: Option<usize>,
     loudest_audio: Option<usize>,
+    audio_red: Option<bool>,
     #[serde(default)]
     turn_urls: Vec<String>,
     turn_secret: Option<String>,
@@ -151,6 +156,8 @@ pub struct Config {
     pub forward_all_audio_max: usize,
     /// Larger calls forward this many loudest speakers.
     pub loudest_audio: usize,
+    /// Audio is offered with RED.
+    pub audio_red: bool,
     /// TURN servers for clients behind NAT.
     pub turn: Option<TurnConfig>,
     /// The telephone gateway, if trunks are configured.
@@ -206,6 +213,7 @@ impl Config {
             echo_record: EchoConfig::default().record,
             forward_all_audio_max: 20,
             loudest_audio: 3,
+            audio_red: true,
             turn: None,
             phone: None,
         }
@@ -284,6 +292,10 @@ impl Config {
                 .loudest_audio
                 .or(file.loudest_audio)
                 .unwrap_or(defaults.loudest_audio),
+            audio_red: cli
+                .audio_red
+                .or(file.audio_red)
+                .unwrap_or(defaults.audio_red),
             turn: turn_config(
                 if cli.turn_urls.is_empty() {
                     file.turn_urls

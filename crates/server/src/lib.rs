@@ -203,6 +203,7 @@ fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
     let sfu = SfuConfig {
         forward_all_audio_max: config.forward_all_audio_max,
         loudest_audio: config.loudest_audio,
+        audio_red: config.audio_red,
         media_grace: config.resume_window,
         echo: EchoConfig {
             record: config.echo_record,

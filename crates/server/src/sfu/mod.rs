@@ -50,6 +50,10 @@ use str0m::{Event, IceConnectionState, Input, Output};
 /// A peer's id inside the SFU. Never reused, so a stale id finds nothing.
 pub type PeerId = u64;
 
+/// Nothing from a client for this long means it was unreachable (a connected browser sends
+/// audio or RTCP reports far more often).
+const REACHABLE_GAP: Duration = Duration::from_millis(700);
+
 /// SFU settings.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -68,6 +72,8 @@ pub struct SfuConfig {
     pub media_grace: Duration,
     /// Ask publishers for simulcast camera video.
     pub simulcast: bool,
+    /// Offer audio with RED.
+    pub audio_red: bool,
     /// The echo test bot's timing.
     pub echo: EchoConfig,
 }
@@ -83,6 +89,7 @@ impl SfuConfig {
             connect_timeout: Duration::from_secs(20),
             media_grace: Duration::from_secs(30),
             simulcast: true,
+            audio_red: true,
             echo: EchoConfig::default(),
         }
     }
@@ -234,11 +241,37 @@ impl Sfu {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        // A client that sends audio, or at least reports, every second was unreachable: what
+        // it was sent meanwhile is lost, so its videos need keyframes now, not when its
+        // decoder gives up waiting for retransmissions.
+        let back = peer
+            .last_heard
+            .replace(now)
+            .is_some_and(|at| now.saturating_duration_since(at) >= REACHABLE_GAP);
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!(participant = ?peer.leg, error = %e, "media input rejected");
         }
+        if back {
+            self.refresh_views(now, id);
+        }
         self.drive(now, id);
         self.drive_dirty(now);
+    }
+
+    /// Asks the sources of every video a subscriber receives for a keyframe of its layer.
+    fn refresh_views(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let wanted: Vec<_> = peer
+            .video_out
+            .iter()
+            .filter(|l| l.state.open_mid().is_some())
+            .map(|l| (l.source, l.video, l.layer))
+            .collect();
+        for (source, video, layer) in wanted {
+            self.request_keyframe(now, source, video, layer, true);
+        }
     }
 
     /// Time passed.

@@ -67,6 +67,8 @@ pub struct Peer {
     pub layers_seen: HashMap<(Mid, Rid), Instant>,
     /// The connection's quality, as str0m last measured it.
     pub link: LinkStats,
+    /// When a datagram last came from the client.
+    pub last_heard: Option<Instant>,
 }
 
 impl Peer {
@@ -93,6 +95,7 @@ impl Peer {
             keyframe_requested: HashMap::new(),
             layers_seen: HashMap::new(),
             link: LinkStats::default(),
+            last_heard: None,
         }
     }
 

@@ -131,11 +131,11 @@ impl Demux {
 /// the offers' SDP, see `negotiation::with_dtx`), sent and received as RED with the two earlier
 /// frames in each packet, so that a lost packet is recovered from either of the next two (~3×
 /// the audio bitrate while speaking, ~100 kbit/s); VP8 with NACK/RTX and keyframe requests.
-pub(super) fn rtc_config() -> str0m::RtcConfig {
+pub(super) fn rtc_config(audio_red: bool) -> str0m::RtcConfig {
     Rtc::builder()
         .set_ice_lite(true)
         .clear_codecs()
-        .enable_opus(true, true)
+        .enable_opus(true, audio_red)
         .set_red_distances(&RED_DISTANCES)
         .enable_vp8(true)
         .set_stats_interval(Some(STATS_EVERY))
@@ -168,7 +168,7 @@ impl Sfu {
             return;
         }
         let credentials = IceCreds::new();
-        let mut rtc = rtc_config()
+        let mut rtc = rtc_config(self.config.audio_red)
             .set_local_ice_credentials(credentials.clone())
             .set_dtls_cert(self.cert.clone())
             .build(now);

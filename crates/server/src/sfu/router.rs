@@ -38,7 +38,6 @@ impl Peer {
 /// the wanted one if sent, else the largest below it, else the smallest. `None` if none.
 pub fn choose_layer(sent: &[Rid], max_height: u32) -> Option<Rid> {
     let wanted = layer_for_height(max_height);
-    let rank = |rid: &Rid| LAYERS.iter().position(|l| Rid::from(*l) == *rid);
     let wanted_rank = LAYERS.iter().position(|l| *l == wanted);
     sent.iter()
         .rfind(|rid| rank(rid) <= wanted_rank)
@@ -72,6 +71,11 @@ pub fn video_rates(lines: &[(u32, Option<Rid>)]) -> (u64, u64) {
             let now = layer.map_or(0, |rid| cost(&rid));
             (wanted + cost(layer_for_height(*height)), current + now)
         })
+}
+
+/// A layer's place among [`LAYERS`], smallest first.
+fn rank(rid: &Rid) -> Option<usize> {
+    LAYERS.iter().position(|l| Rid::from(*l) == *rid)
 }
 
 /// The simulcast layer for a rendered height: the smallest layer that is not blurred at that
@@ -225,6 +229,16 @@ impl Sfu {
                 }
                 if Some(rid) == line.target && line.layer != line.target && keyframe {
                     line.layer = line.target;
+                }
+                // A line with no picture starts with the first keyframe of any layer up to the
+                // wanted one (the wanted one follows): after a gap every layer needs one, and
+                // waiting for one layer's in particular freezes the picture longer.
+                if !line.started
+                    && keyframe
+                    && fresh.contains(&rid)
+                    && rank(&rid) <= line.target.as_ref().and_then(rank)
+                {
+                    line.layer = Some(rid);
                 }
                 if Some(rid) != line.layer {
                     continue;
