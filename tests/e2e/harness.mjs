@@ -117,6 +117,7 @@ export function recordPeerConnections() {
   window.__pcs = [];
   window.RTCPeerConnection = function (...args) {
     const pc = new Original(...args);
+    pc.__madeAt = Date.now();
     window.__pcs.push(pc);
     return pc;
   };
