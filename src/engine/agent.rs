@@ -21,6 +21,7 @@
 //!         Output::Connect => { /* open a WebSocket, fetch a token, call handle_open(now, token) */ }
 //!         Output::Send(frame) => { /* socket.send(json(frame)) */ }
 //!         Output::Close => { /* close the socket */ }
+//!         Output::Leave => { /* close the socket with code 1000 */ }
 //!         Output::Event(event) => { /* update the JS objects, fire their events */ }
 //!         Output::Timeout(at) => { /* call handle_timeout(at) then */ break; }
 //!     }
@@ -173,8 +174,10 @@ pub enum Output {
     Connect,
     /// Send this frame.
     Send(ClientFrame),
-    /// Close the socket.
+    /// Close the socket (it is broken or not wanted; the session may be resumed).
     Close,
+    /// Close the socket saying goodbye (a normal close): the session ends with it.
+    Leave,
     /// Something happened.
     Event(AgentEvent),
     /// Nothing until this time (or an input).
@@ -224,8 +227,9 @@ pub struct Agent {
     last_seq: u64,
     /// The token of a resuming hello, for a new hello if the session cannot be resumed.
     token: Option<String>,
-    /// The calls are of a session the service no longer has.
-    orphaned: bool,
+    /// The calls are of a session the service no longer has, and may be joined again on a new
+    /// one until this time.
+    orphaned: Option<Millis>,
     /// Requests joining group calls again after a new session, by call.
     rejoins: BTreeMap<RequestId, CallId>,
     calls: HashMap<CallId, CallModel>,
@@ -251,7 +255,7 @@ impl Agent {
             ticket: None,
             last_seq: 0,
             token: None,
-            orphaned: false,
+            orphaned: None,
             rejoins: BTreeMap::new(),
             calls: HashMap::new(),
             incoming: HashMap::new(),
@@ -294,10 +298,7 @@ impl Agent {
             Session::Opening { deadline } | Session::Greeting { deadline, .. } => Some(deadline),
             Session::Disposed => None,
         };
-        let window = self
-            .ticket
-            .as_ref()
-            .and_then(|t| Some(t.lost_at? + t.window));
+        let window = self.window_end();
         let stale = self
             .calls
             .values()
@@ -315,6 +316,16 @@ impl Agent {
         .min()
         .unwrap_or(Millis::MAX);
         Output::Timeout(next)
+    }
+
+    /// When the calls of a lost session end, unless it is resumed (or, orphaned, joined again)
+    /// before.
+    fn window_end(&self) -> Option<Millis> {
+        let resumable = self
+            .ticket
+            .as_ref()
+            .and_then(|t| Some(t.lost_at? + t.window));
+        resumable.or(self.orphaned.filter(|_| self.session != Session::Ready))
     }
 
     /// When a silent socket is taken for lost.
@@ -420,6 +431,10 @@ impl Agent {
             self.transmit(ping);
         }
         for id in self.requests.expired(now) {
+            if let Some(call_id) = self.rejoins.remove(&id) {
+                self.end_locally(&call_id, EndReason::NETWORK_LOST);
+                continue;
+            }
             self.event(AgentEvent::Replied {
                 request: id,
                 result: Err(WireError::new(
@@ -428,10 +443,7 @@ impl Agent {
                 )),
             });
         }
-        let window = self
-            .ticket
-            .as_ref()
-            .and_then(|t| Some(t.lost_at? + t.window));
+        let window = self.window_end();
         if window.is_some_and(|end| now >= end) {
             // The service has let the session go: so does the agent.
             self.ticket = None;
@@ -475,10 +487,26 @@ impl Agent {
         if self.session == Session::Disposed {
             return;
         }
-        for call_id in self.calls.keys().cloned().collect::<Vec<_>>() {
+        let mut calls: Vec<CallId> = self.calls.keys().cloned().collect();
+        calls.sort();
+        for call_id in calls {
+            if self.session == Session::Ready {
+                let hang_up = self.requests.frame(Request::HangUp {
+                    call_id: call_id.clone(),
+                    for_everyone: false,
+                });
+                self.transmit(hang_up);
+            }
             self.end_locally(&call_id, EndReason::HUNG_UP);
         }
-        self.outputs.push_back(Output::Close);
+        // A goodbye, not a loss: the service ends the endpoint's calls now and the others see
+        // it leave, instead of reconnecting for the window.
+        self.outputs.push_back(Output::Leave);
+        self.ticket = None;
+        self.orphaned = None;
+        self.rejoins.clear();
+        let failed = self.requests.fail_all();
+        self.fail(failed);
         self.session = Session::Disposed;
         self.next_ping = None;
         self.set_connection(ConnectionState::Disconnected, None);
@@ -622,6 +650,8 @@ impl Agent {
                 ticket.lost_at.get_or_insert(self.last_heard);
                 self.requests.pause();
             }
+            // Its calls wait to be joined again on a new session.
+            None if retry && self.orphaned.is_some() => self.requests.pause(),
             _ => {
                 self.ticket = None;
                 self.session_over(EndReason::NETWORK_LOST);
@@ -652,6 +682,7 @@ impl Agent {
         }
         self.end_incoming(reason);
         self.rejoins.clear();
+        self.orphaned = None;
         let failed = self.requests.fail_all();
         self.fail(failed);
     }
@@ -679,9 +710,14 @@ impl Agent {
 
     /// Signed in on a new session while calls of an old one remain (the service restarted, or
     /// let the old one go): group calls are joined again, the others are over.
-    fn restart_calls(&mut self) {
+    fn restart_calls(&mut self, fresh: &[CallId]) {
         self.end_incoming(EndReason::NETWORK_LOST);
-        let mut calls: Vec<CallId> = self.calls.keys().cloned().collect();
+        let mut calls: Vec<CallId> = self
+            .calls
+            .keys()
+            .filter(|c| !fresh.contains(c))
+            .cloned()
+            .collect();
         calls.sort();
         for call_id in calls {
             let Some(call) = self.calls.get_mut(&call_id) else {
@@ -691,15 +727,23 @@ impl Agent {
                 self.end_locally(&call_id, EndReason::NETWORK_LOST);
                 continue;
             }
-            call.rejoin(self.now);
+            let rekeyed = call.rejoin(self.now);
             let muted = call.muted;
+            for change in rekeyed {
+                self.event(AgentEvent::Call {
+                    call_id: call_id.clone(),
+                    change,
+                });
+            }
             self.event(AgentEvent::Rejoined {
                 call_id: call_id.clone(),
             });
+            // Sent and waited for as any request (again after a resume, failing in time).
             let join = self.requests.frame(Request::JoinGroup {
                 group_id: call_id.0.clone(),
                 muted,
             });
+            self.requests.sent(self.now, join.clone());
             self.rejoins.insert(join.id, call_id);
             self.transmit(join);
         }
@@ -742,7 +786,7 @@ impl Agent {
                     self.next_ping = Some(self.now + self.heartbeat);
                     let resumed = resumed && self.ticket.is_some();
                     let orphaned =
-                        std::mem::take(&mut self.orphaned) || (self.ticket.is_some() && !resumed);
+                        self.orphaned.take().is_some() || (self.ticket.is_some() && !resumed);
                     // A server that does not resume gives no secret.
                     self.ticket = (!resume_secret.is_empty()).then(|| Ticket {
                         endpoint_id,
@@ -765,7 +809,10 @@ impl Agent {
                         let (queued, lost) = self.requests.restart(self.now);
                         self.fail(lost);
                         if orphaned {
-                            self.restart_calls();
+                            // Calls whose start is still queued are new: they start now.
+                            let fresh: Vec<CallId> =
+                                queued.iter().filter_map(|f| starts(&f.req)).collect();
+                            self.restart_calls(&fresh);
                         }
                         for frame in queued {
                             self.transmit(frame);
@@ -774,8 +821,12 @@ impl Agent {
                 }
                 (_, Some(err)) if err.is(ErrorKind::SessionNotResumable) => {
                     // The session is gone, the socket is not: sign in afresh on it.
-                    self.ticket = None;
-                    self.orphaned = true;
+                    // Its calls may be joined again until the window would have ended.
+                    let until = self
+                        .ticket
+                        .take()
+                        .map_or(self.now, |t| t.lost_at.unwrap_or(self.now) + t.window);
+                    self.orphaned = Some(until);
                     match self.token.take() {
                         Some(token) => self.send_hello(token),
                         None => self.lose_socket(),
@@ -804,13 +855,13 @@ impl Agent {
             }
             return;
         }
+        if !self.requests.answered(re) {
+            return;
+        }
         if let Some(call_id) = self.rejoins.remove(&re) {
             if err.is_some() {
                 self.end_locally(&call_id, EndReason::NETWORK_LOST);
             }
-            return;
-        }
-        if !self.requests.answered(re) {
             return;
         }
         let result = match (ok, err) {
@@ -878,6 +929,17 @@ impl Agent {
                 }
             }
         }
+    }
+}
+
+/// The call a request starts, if it starts one.
+fn starts(request: &Request) -> Option<CallId> {
+    match request {
+        Request::StartCall { call_id, .. } | Request::Accept { call_id, .. } => {
+            Some(call_id.clone())
+        }
+        Request::JoinGroup { group_id, .. } => Some(CallId(group_id.clone())),
+        _ => None,
     }
 }
 

@@ -34,6 +34,14 @@ fn lose_and_reconnect(h: &mut Harness) {
     h.drain();
 }
 
+/// The socket is lost and the service no longer has the session: the agent signs in afresh.
+fn restarted(h: &mut Harness) {
+    lose_and_reconnect(h);
+    let resume = h.sent.last().unwrap()["id"].clone();
+    h.frame(json!({"re": resume, "err": {"code": 410, "subCode": 41001, "message": "gone"}}));
+    h.welcome(json!({"endpointId": "7", "resumeSecret": "n1", "resumeWindowMs": WINDOW}));
+}
+
 fn last_hello(h: &Harness) -> &serde_json::Value {
     h.sent
         .iter()
@@ -226,6 +234,15 @@ fn a_session_the_service_lost_is_started_afresh_and_its_group_call_joined_again(
     assert!(h.events.contains(&AgentEvent::Rejoined {
         call_id: CallId("c".into())
     }));
+    // Bob keeps his object under an id the new service's ids cannot collide with.
+    let parked = ParticipantId(u32::MAX);
+    assert!(h.events.contains(&AgentEvent::Call {
+        call_id: CallId("c".into()),
+        change: CallChange::Rekeyed {
+            from: ParticipantId(1),
+            to: parked
+        },
+    }));
     let join = h
         .sent
         .iter()
@@ -248,7 +265,7 @@ fn a_session_the_service_lost_is_started_afresh_and_its_group_call_joined_again(
     assert_eq!(
         changes.first(),
         Some(&CallChange::Rekeyed {
-            from: ParticipantId(1),
+            from: parked,
             to: ParticipantId(4)
         })
     );
@@ -269,10 +286,7 @@ fn a_session_the_service_lost_is_started_afresh_and_its_group_call_joined_again(
 #[test]
 fn participants_not_back_after_a_rejoin_leave_when_the_grace_ends() {
     let mut h = in_a_call();
-    lose_and_reconnect(&mut h);
-    let resume = h.sent.last().unwrap()["id"].clone();
-    h.frame(json!({"re": resume, "err": {"code": 410, "subCode": 41001, "message": "gone"}}));
-    h.welcome(json!({"endpointId": "7", "resumeSecret": "n1", "resumeWindowMs": WINDOW}));
+    restarted(&mut h);
     let rejoined_at = h.now;
     h.events.clear();
     while h.call_changes().is_empty() {
@@ -291,10 +305,7 @@ fn participants_not_back_after_a_rejoin_leave_when_the_grace_ends() {
 #[test]
 fn a_rejoin_the_service_refuses_ends_the_call() {
     let mut h = in_a_call();
-    lose_and_reconnect(&mut h);
-    let resume = h.sent.last().unwrap()["id"].clone();
-    h.frame(json!({"re": resume, "err": {"code": 410, "subCode": 41001, "message": "gone"}}));
-    h.welcome(json!({"endpointId": "7", "resumeSecret": "n1", "resumeWindowMs": WINDOW}));
+    restarted(&mut h);
     let join = h
         .sent
         .iter()
@@ -310,4 +321,71 @@ fn a_rejoin_the_service_refuses_ends_the_call() {
         change: CallChange::State(CallState::Disconnected, Some(EndReason::NETWORK_LOST)),
     }));
     assert!(h.agent.call(&CallId("c".into())).is_none());
+}
+
+#[test]
+fn a_call_started_while_offline_is_new_on_the_new_session_not_joined_again() {
+    let mut h = in_a_call();
+    lose_and_reconnect(&mut h);
+    h.agent.start_call(
+        CallId("later".into()),
+        vec!["8:acs:r_eve".into()],
+        false,
+        None,
+    );
+    h.drain();
+    let resume = h.sent.last().unwrap()["id"].clone();
+    h.frame(json!({"re": resume, "err": {"code": 410, "subCode": 41001, "message": "gone"}}));
+    h.events.clear();
+    let before = h.sent.len();
+    h.welcome(json!({"endpointId": "7", "resumeSecret": "n1", "resumeWindowMs": WINDOW}));
+    let sent: Vec<&serde_json::Value> = h.sent[before..].iter().map(|f| &f["req"]).collect();
+    assert_eq!(
+        sent.iter().filter(|r| r["startCall"].is_object()).count(),
+        1,
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent.iter().filter(|r| r["joinGroup"].is_object()).count(),
+        1,
+        "only the old group call"
+    );
+    assert!(h.agent.call(&CallId("later".into())).is_some());
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::Call { call_id, .. } if call_id.0 == "later")));
+}
+
+#[test]
+fn a_rejoin_lost_with_its_socket_is_sent_again_on_resume() {
+    let mut h = in_a_call();
+    restarted(&mut h);
+    let join = h
+        .sent
+        .iter()
+        .rev()
+        .find(|f| f["req"]["joinGroup"].is_object())
+        .unwrap()["id"]
+        .clone();
+    // The socket goes before the service takes the join; the new session resumes.
+    lose_and_reconnect(&mut h);
+    let before = h.sent.len();
+    h.welcome(json!({"resumeSecret": "n2", "resumeWindowMs": WINDOW, "resumed": true}));
+    assert!(
+        h.sent[before..].iter().any(|f| f["id"] == join),
+        "the join goes again"
+    );
+    assert!(h.agent.call(&CallId("c".into())).is_some());
+}
+
+#[test]
+fn a_disposed_agent_hangs_up_says_goodbye_and_nothing_fires_later() {
+    let mut h = in_a_call();
+    h.agent.dispose();
+    h.drain();
+    assert_eq!(h.sent.last().unwrap()["req"]["hangUp"]["callId"], "c");
+    assert_eq!((h.closes, h.leaves), (0, 1));
+    h.events.clear();
+    assert_eq!(h.drain(), Millis::MAX, "no window, no reconnect");
 }

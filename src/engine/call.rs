@@ -165,13 +165,24 @@ impl CallModel {
     }
 
     /// The call is being joined again on a new session, at `now`: participant ids start over.
-    pub fn rejoin(&mut self, now: Millis) {
+    /// The participants of before get ids from the top of the range meanwhile, which the
+    /// service's new ones (counted from 0) cannot collide with.
+    pub fn rejoin(&mut self, now: Millis) -> Vec<CallChange> {
         self.me = None;
         self.dominant.clear();
-        self.stale
-            .extend(std::mem::take(&mut self.participants).into_values());
+        let mut changes = Vec::new();
+        for (i, mut p) in std::mem::take(&mut self.participants)
+            .into_values()
+            .enumerate()
+        {
+            let to = ParticipantId(u32::MAX - (self.stale.len() + i) as u32);
+            changes.push(CallChange::Rekeyed { from: p.id, to });
+            p.id = to;
+            self.stale.push(p);
+        }
         self.stale_until = Some(now + REJOIN_GRACE);
         self.rejoining = true;
+        changes
     }
 
     /// When participants of before a rejoin that are not back leave.

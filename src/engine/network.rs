@@ -169,7 +169,9 @@ impl NetworkMonitor {
             self.report(&mut verdict, "networkSendQuality", send);
         }
 
-        let due = std::mem::take(&mut self.changed)
+        // A change stays due until a restart can be asked for (signaling is often down just
+        // after the device came back online).
+        let due = self.changed
             || sample.ice == Ice::Failed
             || self
                 .troubled_since
@@ -179,6 +181,7 @@ impl NetworkMonitor {
             .is_none_or(|at| now.saturating_sub(at) >= RESTART_EVERY);
         if due && allowed && sample.signaling {
             self.last_restart = Some(now);
+            self.changed = false;
             verdict.restart_ice = true;
         }
         verdict
@@ -364,5 +367,13 @@ mod tests {
         m.network_changed();
         assert!(m.sample(3_000, healthy(3_000, 150)).restart_ice);
         assert!(!m.sample(4_000, healthy(4_000, 200)).restart_ice);
+        // A change while signaling is down waits for it.
+        m.network_changed();
+        let offline = Sample {
+            signaling: false,
+            ..healthy(9_000, 450)
+        };
+        assert!(!m.sample(9_000, offline).restart_ice);
+        assert!(m.sample(10_000, healthy(10_000, 500)).restart_ice);
     }
 }

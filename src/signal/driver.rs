@@ -129,6 +129,11 @@ impl Driver {
                     let socket = this.socket.borrow_mut().take();
                     defer_drop(socket);
                 }
+                Output::Leave => {
+                    if let Some(socket) = this.socket.borrow_mut().take() {
+                        socket.leave();
+                    }
+                }
                 Output::Event(event) => Self::dispatch(this, event),
                 Output::Timeout(at) => {
                     let timer = (at != u64::MAX).then(|| {

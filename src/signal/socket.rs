@@ -88,6 +88,13 @@ impl SignalSocket {
     }
 }
 
+impl SignalSocket {
+    /// Closes normally (code 1000): the service takes it for a goodbye.
+    pub fn leave(self) {
+        let _ = self.ws.close_with_code(1000);
+    }
+}
+
 impl Drop for SignalSocket {
     fn drop(&mut self) {
         self.ws.set_onopen(None);

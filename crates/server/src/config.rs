@@ -63,7 +63,8 @@ pub struct Cli {
     #[arg(long, env = "RTCALL_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
     /// Seconds an endpoint that lost its socket keeps its calls, waiting to resume; its media
-    /// waits as long for a lost path to come back [default: 30; 0: it leaves at once].
+    /// waits as long for a lost path to come back [default: 30; 0: it leaves at once; at most
+    /// 3600].
     #[arg(long, env = "RTCALL_RESUME_WINDOW")]
     pub resume_window: Option<u64>,
     /// Milliseconds the echo test bot (8:echo123) records before playing back [default: 10000].
@@ -276,10 +277,13 @@ impl Config {
                 .heartbeat_ms
                 .or(file.heartbeat_ms)
                 .map_or(defaults.heartbeat_interval, Duration::from_millis),
+            // At most an hour: it is added to instants and sent to clients in milliseconds.
             resume_window: cli
                 .resume_window
                 .or(file.resume_window)
-                .map_or(defaults.resume_window, Duration::from_secs),
+                .map_or(defaults.resume_window, |secs| {
+                    Duration::from_secs(secs.min(3600))
+                }),
             echo_record: cli
                 .echo_record_ms
                 .or(file.echo_record_ms)

@@ -159,10 +159,13 @@ async fn only_the_owner_resumes_once_with_what_it_missed() {
     })
     .await;
 
-    // The used secret resumes nothing, even for Ada, and her session carries on.
-    refused(&hello(&server, &ada_token, claim(&secret)).await.1);
+    // Once her new session has spoken, the used secret resumes nothing, even for Ada, and her
+    // session carries on.
     send(&mut ws, ClientFrame::new(3, Request::Ping)).await;
     until_reply(&mut ws, 3).await;
+    refused(&hello(&server, &ada_token, claim(&secret)).await.1);
+    send(&mut ws, ClientFrame::new(4, Request::Ping)).await;
+    until_reply(&mut ws, 4).await;
     assert!(bob.rosters[&group].values().any(|p| p.identity == ada));
 }
 
@@ -211,4 +214,41 @@ async fn after_the_window_the_participant_has_left_and_its_session_is_not_resuma
     join(&mut ws, 6, &group).await;
     bob.wait_participant(&group, &ada, ParticipantState::Connecting)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normal_close_is_a_goodbye_the_others_see_at_once() {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let dir = data_dir();
+    let server = TestServer::start(common::SERVER_BIN, dir.path(), &[]);
+    let group = new_call_id();
+    let (ada, ada_token) = demo_identity(&server.url).await;
+    let (mut ws, _) = hello(&server, &ada_token, None).await;
+    join(&mut ws, 2, &group).await;
+    let mut bob = Client::connect(&server.url, "Bob", 2).await;
+    bob.join_group(&group).await;
+    bob.wait_participant(&group, &ada, ParticipantState::Connecting)
+        .await;
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+    .await
+    .unwrap();
+    // Removed within the default 30 s window, without being shown reconnecting first.
+    let removed = bob
+        .wait_event(|e| match e {
+            Event::Participants {
+                upsert, removed, ..
+            } => {
+                assert!(
+                    !upsert.iter().any(|p| p.identity == ada && p.reconnecting),
+                    "a goodbye is not a reconnect"
+                );
+                removed.first().map(|r| r.end_reason)
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(removed, EndReason::LEFT_ABRUPTLY);
 }

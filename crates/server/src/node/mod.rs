@@ -133,9 +133,17 @@ impl Node {
                     }
                 }
             }
-            SessionInput::Disconnect { endpoint, session } => {
+            SessionInput::Disconnect {
+                endpoint,
+                session,
+                goodbye,
+            } => {
                 if self.links.lose_socket(endpoint, session) {
-                    self.hub.handle_disconnect(now, endpoint);
+                    if goodbye {
+                        self.hub.handle_gone(now, endpoint);
+                    } else {
+                        self.hub.handle_disconnect(now, endpoint);
+                    }
                 }
             }
             SessionInput::Request {

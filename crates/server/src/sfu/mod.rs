@@ -422,13 +422,21 @@ impl Sfu {
                     return;
                 };
                 peer.link.egress = Some(estimate.as_u64());
-                // Probe toward what its views want; keep up what it gets.
-                let lines: Vec<(u32, Option<Rid>)> = peer
+                // The estimate, less a tenth for audio, shared among its videos; probing
+                // toward what its views want while keeping up what it gets.
+                let mut open: Vec<&mut lines::VideoOut> = peer
                     .video_out
-                    .iter()
+                    .iter_mut()
                     .filter(|l| l.state.open_mid().is_some())
-                    .map(|l| (l.max_height, l.layer))
                     .collect();
+                let wanted: Vec<u32> = open.iter().map(|l| l.max_height).collect();
+                let held: Vec<u32> = open.iter().map(|l| l.cap).collect();
+                let caps = router::allocate(&wanted, &held, estimate.as_u64() * 9 / 10);
+                for (line, cap) in open.iter_mut().zip(caps) {
+                    line.cap = cap;
+                }
+                let lines: Vec<(u32, Option<Rid>)> =
+                    open.iter().map(|l| (l.max_height, l.layer)).collect();
                 let (wanted, current) = router::video_rates(&lines);
                 peer.rtc
                     .bwe()

@@ -337,6 +337,7 @@ impl Sfu {
             layer: None,
             target: None,
             started: false,
+            cap: u32::MAX,
             retimer: Retimer::default(),
         });
         if let Some(source_peer) = self.peers.get_mut(&source_id) {

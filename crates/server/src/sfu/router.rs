@@ -49,16 +49,36 @@ pub fn choose_layer(sent: &[Rid], max_height: u32) -> Option<Rid> {
 /// bits/s.
 const LAYER_COST: [u64; 3] = [150_000, 500_000, 1_700_000];
 
-/// The tallest rendered height whose layer fits `budget` bits/s: under congestion a subscriber
-/// gets smaller layers than its views would like, and the wanted ones when its path has room.
-pub fn height_for_budget(budget: u64) -> u32 {
-    if budget >= LAYER_COST[2] {
-        u32::MAX
-    } else if budget >= LAYER_COST[1] {
-        400
-    } else {
-        200
+/// The height cap of each layer, smallest first.
+const LAYER_CAP: [u32; 3] = [200, 400, u32::MAX];
+
+/// Each video's height cap for a subscriber whose path carries `budget` bits/s, given the
+/// heights its views want and the caps now in force (`held`): every view gets its smallest layer,
+/// then the largest views the layer they want, or the best below it, while the budget lasts. A
+/// view keeps a layer it has while the budget covers it but needs a fifth more to move up, so
+/// an estimate near a boundary does not switch layers back and forth.
+pub fn allocate(wanted: &[u32], held: &[u32], budget: u64) -> Vec<u32> {
+    let mut caps = vec![LAYER_CAP[0]; wanted.len()];
+    let mut left = budget.saturating_sub(LAYER_COST[0] * wanted.len() as u64);
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(wanted[i]));
+    for i in order {
+        let want = LAYERS
+            .iter()
+            .position(|l| *l == layer_for_height(wanted[i]))
+            .unwrap_or(0);
+        for layer in (1..=want).rev() {
+            let extra = LAYER_COST[layer] - LAYER_COST[0];
+            let kept = held.get(i).is_some_and(|cap| *cap >= LAYER_CAP[layer]);
+            let needed = if kept { extra } else { extra + extra / 5 };
+            if needed <= left {
+                caps[i] = LAYER_CAP[layer];
+                left -= extra;
+                break;
+            }
+        }
     }
+    caps
 }
 
 /// What a subscriber's video wants (the layers for its views' sizes) and what its current
@@ -190,15 +210,6 @@ impl Sfu {
             if r.hold {
                 continue;
             }
-            // The path's estimate, shared by the subscriber's videos (a tenth kept for audio).
-            let videos = r
-                .video_out
-                .iter()
-                .filter(|l| l.state.open_mid().is_some())
-                .count();
-            let cap = r.link.egress.map_or(u32::MAX, |bps| {
-                height_for_budget(bps * 9 / 10 / videos.max(1) as u64)
-            });
             let Some(line) = r
                 .video_out
                 .iter_mut()
@@ -214,7 +225,7 @@ impl Sfu {
             // one's keyframe arrives, then switch, so the picture never freezes. A layer that
             // stopped arriving is dropped at once.
             if let Some(rid) = data.rid {
-                let best = choose_layer(&fresh, line.max_height.min(cap));
+                let best = choose_layer(&fresh, line.max_height.min(line.cap));
                 if best != line.target {
                     line.target = best;
                     switched.push((best, true));
@@ -316,11 +327,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_narrow_path_gets_smaller_layers_and_probing_aims_at_the_wanted_ones() {
-        assert_eq!(height_for_budget(3_000_000), u32::MAX);
-        assert_eq!(layer_for_height(height_for_budget(900_000)), "h");
-        assert_eq!(layer_for_height(height_for_budget(200_000)), "q");
-        assert_eq!(layer_for_height(height_for_budget(0)), "q");
+    fn a_narrow_path_gets_smaller_layers_biggest_views_first() {
+        const MAX: u32 = u32::MAX;
+        // A big view and a thumbnail on a clean path: each gets what it wants.
+        assert_eq!(allocate(&[720, 180], &[MAX, MAX], 2_250_000), [MAX, 200]);
+        // Two big views that do not both fit: the full layer for one, the middle for the other.
+        assert_eq!(allocate(&[720, 720], &[MAX, MAX], 2_250_000), [MAX, 400]);
+        // A narrow path: the smallest layers.
+        assert_eq!(allocate(&[720, 720], &[MAX, MAX], 300_000), [200, 200]);
+        // Moving up needs a fifth more than the layer costs; keeping it does not.
+        assert_eq!(allocate(&[720], &[400], 1_800_000), [400]);
+        assert_eq!(allocate(&[720], &[400], 2_100_000), [MAX]);
+        assert_eq!(allocate(&[720], &[MAX], 1_800_000), [MAX]);
         // Two views: a big one on its middle layer, a thumbnail on its smallest.
         let lines = [(720, Some(Rid::from("h"))), (180, Some(Rid::from("q")))];
         assert_eq!(video_rates(&lines), (1_850_000, 650_000));

@@ -52,6 +52,9 @@ pub enum Delivery {
 struct Link {
     identity: String,
     secret: String,
+    /// The secret before the last resume, valid until the session it gave speaks (its welcome,
+    /// with the new secret, may have been lost with the socket).
+    previous_secret: Option<String>,
     /// The session that carries the link, and its socket's queue (`None`: away).
     session: SessionId,
     outbox: Option<mpsc::Sender<OutgoingFrame>>,
@@ -108,6 +111,7 @@ impl Links {
             Link {
                 identity,
                 secret,
+                previous_secret: None,
                 session,
                 outbox: Some(outbox),
                 kept: VecDeque::new(),
@@ -148,6 +152,8 @@ impl Links {
             return;
         };
         link.last_request = Some(id);
+        // The session that made this request had its welcome: its old secret is spent.
+        link.previous_secret = None;
         if let Some(ack) = ack {
             while link.kept.front().is_some_and(|(seq, _)| *seq <= ack) {
                 if let Some((_, frame)) = link.kept.pop_front() {
@@ -194,7 +200,13 @@ impl Links {
         let link = self
             .links
             .get_mut(&endpoint)
-            .filter(|l| l.identity == identity && same_secret(&l.secret, secret))
+            .filter(|l| {
+                l.identity == identity
+                    && (same_secret(&l.secret, secret)
+                        || l.previous_secret
+                            .as_deref()
+                            .is_some_and(|p| same_secret(p, secret)))
+            })
             .ok_or(ResumeRefusal::Unknown)?;
         if link.lost_through > last_seq {
             return Err(ResumeRefusal::Lost);
@@ -202,6 +214,7 @@ impl Links {
         link.session = session;
         link.outbox = Some(outbox);
         link.secret = new_secret;
+        link.previous_secret = Some(secret.to_owned());
         let missed = link
             .kept
             .iter()
@@ -254,11 +267,35 @@ mod tests {
         assert!(!links.is_current(1, 10));
         deliver(&mut links, "d");
         assert_eq!(again.try_recv().as_deref().ok(), Some("d"));
-        // The old secret resumes nothing any more, and changes nothing.
+        // Once the new session has spoken (it had its welcome), the old secret resumes nothing
+        // any more, and changes nothing.
+        links.took_request(1, 7, None);
         let (outbox, _) = mpsc::channel(8);
         let replayed = links.resume(1, ("8:acs:r_a", "s1", first), (12, outbox, "s3".into()));
         assert_eq!(replayed.unwrap_err(), ResumeRefusal::Unknown);
         assert!(links.is_current(1, 11));
+    }
+
+    #[test]
+    fn a_welcome_lost_with_its_socket_leaves_the_old_secret_valid() {
+        let (mut links, _socket) = linked();
+        assert!(links.lose_socket(1, 10));
+        let (outbox, _) = mpsc::channel(8);
+        links
+            .resume(1, ("8:acs:r_a", "s1", 0), (11, outbox, "s2".into()))
+            .unwrap();
+        // The socket went before the welcome with s2 arrived: the client still has s1.
+        assert!(links.lose_socket(1, 11));
+        let (outbox, _) = mpsc::channel(8);
+        links
+            .resume(1, ("8:acs:r_a", "s1", 0), (12, outbox, "s3".into()))
+            .unwrap();
+        assert!(links.is_current(1, 12));
+        // Still another identity's to take: no.
+        assert!(links.lose_socket(1, 12));
+        let (outbox, _) = mpsc::channel(8);
+        let other = links.resume(1, ("8:acs:r_b", "s1", 0), (13, outbox, "x".into()));
+        assert_eq!(other.unwrap_err(), ResumeRefusal::Unknown);
     }
 
     #[test]

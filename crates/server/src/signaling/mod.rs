@@ -75,12 +75,15 @@ pub enum SessionInput {
         /// The frames it missed and the last request taken, or `None`: not resumed.
         answer: oneshot::Sender<Option<links::Resumed>>,
     },
-    /// An endpoint's WebSocket closed or went silent: its calls wait for it to resume.
+    /// An endpoint's WebSocket closed or went silent: its calls wait for it to resume, unless
+    /// the client said goodbye (closed with 1000 or 1001), when it leaves them at once.
     Disconnect {
         /// Which.
         endpoint: EndpointId,
         /// The session that carried it.
         session: SessionId,
+        /// The client closed the socket as going away (1000 or 1001): it is gone.
+        goodbye: bool,
     },
     /// A request.
     Request {
@@ -205,6 +208,7 @@ mod tests {
         let disconnect = tokio::spawn(async move {
             sender
                 .send(SessionInput::Disconnect {
+                    goodbye: false,
                     endpoint: 1,
                     session: 1,
                 })

@@ -317,7 +317,11 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
         missed,
         mut inbox,
     } = began;
-    let disconnect = SessionInput::Disconnect { endpoint, session };
+    let disconnect = |goodbye| SessionInput::Disconnect {
+        endpoint,
+        session,
+        goodbye,
+    };
     let mut sent = socket.send(frame_text(&welcome)).await.is_ok();
     for frame in missed {
         if !sent {
@@ -326,9 +330,12 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
         sent = socket.send(Message::Text((*frame).into())).await.is_ok();
     }
     if !sent {
-        let _ = state.node.send(disconnect).await;
+        let _ = state.node.send(disconnect(false)).await;
         return;
     }
+    // A close frame of 1000 (the agent disposed) or 1001 (the page went away: its agent is
+    // gone with it) is the client's goodbye; anything else may be the network's doing.
+    let mut goodbye = false;
     let (mut sink, mut stream) = socket.split();
     // Silent for three heartbeats: gone.
     let silence = state.signaling.heartbeat_interval * 3;
@@ -363,7 +370,10 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
                             Err(NodeError::Stopped) => break,
                         }
                     }
-                    Ok(None) if matches!(message, Message::Close(_)) => break,
+                    Ok(None) if matches!(message, Message::Close(_)) => {
+                        goodbye = matches!(&message, Message::Close(Some(frame)) if matches!(frame.code, 1000 | 1001));
+                        break;
+                    }
                     Ok(None) => {}
                     Err(error) => {
                         if sink.send(frame_text(&ServerFrame { err: Some(error), ..Default::default() })).await.is_err() {
@@ -382,5 +392,5 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>) {
             }
         }
     }
-    let _ = state.node.send(disconnect).await;
+    let _ = state.node.send(disconnect(goodbye)).await;
 }
