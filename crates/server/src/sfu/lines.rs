@@ -121,6 +121,8 @@ pub struct VideoOut {
     pub target: Option<Rid>,
     /// A keyframe has been forwarded since the line (re)started.
     pub started: bool,
+    /// A picture was forwarded on the line before (it has lost it, if not `started`).
+    pub shown: bool,
     /// The tallest rendered height the subscriber's bandwidth allows this line now.
     pub cap: u32,
     pub retimer: Retimer,

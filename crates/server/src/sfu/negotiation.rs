@@ -337,6 +337,7 @@ impl Sfu {
             layer: None,
             target: None,
             started: false,
+            shown: false,
             cap: u32::MAX,
             retimer: Retimer::default(),
         });

@@ -241,10 +241,12 @@ impl Sfu {
                 if Some(rid) == line.target && line.layer != line.target && keyframe {
                     line.layer = line.target;
                 }
-                // A line with no picture starts with the first keyframe of any layer up to the
-                // wanted one (the wanted one follows): after a gap every layer needs one, and
-                // waiting for one layer's in particular freezes the picture longer.
+                // A line that lost its picture starts again with the first keyframe of any
+                // layer up to the wanted one (the wanted one follows): after a gap every layer
+                // needs one, and waiting for one layer's in particular freezes it longer. (A new
+                // line waits for its own layer: nothing is frozen yet.)
                 if !line.started
+                    && line.shown
                     && keyframe
                     && fresh.contains(&rid)
                     && rank(&rid) <= line.target.as_ref().and_then(rank)
@@ -263,6 +265,7 @@ impl Sfu {
                     continue;
                 }
                 line.started = true;
+                line.shown = true;
             }
             let time = line
                 .retimer
