@@ -44,7 +44,8 @@ pub struct Cli {
     #[arg(long, env = "RTCALL_PRODUCTION")]
     pub production: bool,
     /// The SFU's first UDP address: media worker k listens k ports above it (port 0: any
-    /// free ports) [default: 127.0.0.1:10000].
+    /// free ports). An unspecified address (0.0.0.0, [::]) means every interface address of
+    /// that family, each its own ICE candidate [default: 0.0.0.0:10000].
     #[arg(long, env = "RTCALL_MEDIA_UDP")]
     pub media_udp: Option<SocketAddr>,
     /// The address clients send media to, if not the UDP address (NAT, load balancer); worker
@@ -205,7 +206,7 @@ impl Config {
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
             production: false,
-            media_udp: SocketAddr::from(([127, 0, 0, 1], 10000)),
+            media_udp: SocketAddr::from(([0, 0, 0, 0], 10000)),
             media_public: None,
             media_workers: std::thread::available_parallelism().map_or(1, usize::from),
             ring_timeout: Duration::from_secs(60),

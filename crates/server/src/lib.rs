@@ -36,12 +36,13 @@ pub use error::ApiError;
 
 use echo::EchoConfig;
 use identity::{AccessKey, IdentityService};
+use node::media::MediaSocket;
 use node::{MediaWorkers, Node, Telephony};
 use sfu::SfuConfig;
 use signaling::hub::{Hub, HubConfig};
 use signaling::{NodeHandle, SignalingConfig, NODE_INBOX_CAPACITY};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use store::Store;
 use tokio::net::TcpListener;
@@ -186,19 +187,33 @@ impl Server {
     }
 }
 
-/// Binds a UDP socket for each media worker (the k-th k ports above `media_udp`, or any free
-/// ports for port 0) and starts the workers.
+/// Binds the media workers' UDP sockets and starts the workers. Worker k listens k ports above
+/// `media_udp` (any free ports for port 0), at that address, or for an unspecified address
+/// without a public one at every interface address of its family: a browser sends media only
+/// from its own interfaces' addresses (Firefox never from loopback), so the SFU must be a
+/// candidate at each.
 fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
-    let mut sockets = Vec::with_capacity(config.media_workers);
+    let ips = media_ips(config.media_udp.ip(), config.media_public.is_some())?;
+    let shifted =
+        |first: SocketAddr, k| node::media::shifted(first, k).map_err(std::io::Error::other);
+    let mut workers = Vec::with_capacity(config.media_workers);
     for k in 0..config.media_workers {
-        let address = match config.media_udp.port() {
-            0 => config.media_udp,
-            _ => node::media::shifted(config.media_udp, k).map_err(std::io::Error::other)?,
-        };
-        let socket = std::net::UdpSocket::bind(address).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("media worker {k} on udp {address}: {e}"))
-        })?;
-        sockets.push(socket);
+        let mut sockets = Vec::with_capacity(ips.len());
+        for &ip in &ips {
+            let address = match config.media_udp.port() {
+                0 => SocketAddr::new(ip, 0),
+                _ => shifted(SocketAddr::new(ip, config.media_udp.port()), k)?,
+            };
+            let socket = std::net::UdpSocket::bind(address).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("media worker {k} on udp {address}: {e}"))
+            })?;
+            let advertised = match config.media_public {
+                Some(public) => shifted(public, k)?,
+                None => socket.local_addr()?,
+            };
+            sockets.push(MediaSocket { socket, advertised });
+        }
+        workers.push(sockets);
     }
     let sfu = SfuConfig {
         forward_all_audio_max: config.forward_all_audio_max,
@@ -210,5 +225,70 @@ fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
         },
         ..SfuConfig::local(config.media_udp)
     };
-    MediaWorkers::start(&sfu, config.media_public, sockets)
+    MediaWorkers::start(&sfu, workers)
+}
+
+/// The addresses to bind for `ip`: itself, or for an unspecified one (and no public address
+/// to advertise instead) every address of that family on the machine's interfaces, loopback
+/// included, link-local excluded (it needs a scope a candidate cannot carry).
+fn media_ips(ip: IpAddr, public: bool) -> std::io::Result<Vec<IpAddr>> {
+    if !ip.is_unspecified() || public {
+        return Ok(vec![ip]);
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()?
+        .into_iter()
+        .map(|interface| interface.ip())
+        .filter(|candidate| candidate.is_ipv4() == ip.is_ipv4() && !is_link_local(candidate))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    if ips.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "no network interface has an address for media on {ip}"
+        )));
+    }
+    Ok(ips)
+}
+
+fn is_link_local(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_ips;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn an_unspecified_media_address_is_every_interface_address_of_its_family() {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let ips = media_ips(any, false).unwrap();
+        assert!(ips.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)), "{ips:?}");
+        assert!(
+            ips.iter().all(|ip| ip.is_ipv4() && !ip.is_unspecified()),
+            "{ips:?}"
+        );
+        let linked: Vec<IpAddr> = if_addrs::get_if_addrs()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.ip())
+            .filter(|ip| ip.is_ipv4() && !super::is_link_local(ip))
+            .collect();
+        assert!(
+            linked.iter().all(|ip| ips.contains(ip)),
+            "{linked:?} in {ips:?}"
+        );
+        // With a public address to advertise, one socket on every interface, as before.
+        assert_eq!(media_ips(any, true).unwrap(), vec![any]);
+        // A given address is itself.
+        let one = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+        assert_eq!(media_ips(one, false).unwrap(), vec![one]);
+        assert!(super::is_link_local(&IpAddr::V6(Ipv6Addr::new(
+            0xfe80, 0, 0, 0, 0, 0, 0, 1
+        ))));
+        assert!(!super::is_link_local(&IpAddr::V6(Ipv6Addr::LOCALHOST)));
+    }
 }

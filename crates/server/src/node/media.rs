@@ -13,11 +13,13 @@
 use super::placement::{Placement, Route};
 use super::MAX_DATAGRAM;
 use crate::contract::{MediaCommand, MediaEvent};
-use crate::sfu::{Sfu, SfuConfig};
+use crate::sfu::{MediaAddress, Sfu, SfuConfig};
 use rtcall_protocol::signal::{ErrorKind, WireError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -37,11 +39,18 @@ enum WorkerInput {
     Flush(oneshot::Sender<()>),
 }
 
+/// One socket of a worker and the address clients send to it at.
+#[derive(Debug)]
+pub struct MediaSocket {
+    pub socket: std::net::UdpSocket,
+    pub advertised: SocketAddr,
+}
+
 /// One worker: where to send it commands, and where clients reach it.
 #[derive(Debug)]
 struct Worker {
     commands: mpsc::Sender<WorkerInput>,
-    address: SocketAddr,
+    addresses: Vec<SocketAddr>,
 }
 
 /// The media workers and which call each carries.
@@ -53,40 +62,44 @@ pub struct MediaWorkers {
 }
 
 impl MediaWorkers {
-    /// Starts a worker thread for each socket. Each one's SFU advertises `public` if given
-    /// (the address clients reach the first socket at; the k-th socket is reached `k` ports
-    /// above it), else its socket's own address; the rest of the settings come from `config`.
+    /// Starts a worker thread for each set of sockets (the addresses one worker is reached
+    /// at); the rest of the SFU's settings come from `config`.
     pub fn start(
         config: &SfuConfig,
-        public: Option<SocketAddr>,
-        sockets: Vec<std::net::UdpSocket>,
+        sockets: Vec<Vec<MediaSocket>>,
     ) -> std::io::Result<MediaWorkers> {
-        if sockets.is_empty() {
+        if sockets.is_empty() || sockets.iter().any(Vec::is_empty) {
             return Err(std::io::Error::other(
-                "the node needs one media worker at least",
+                "the node needs one media worker with a socket at least",
             ));
         }
         let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
         let mut workers = Vec::with_capacity(sockets.len());
-        for (index, socket) in sockets.into_iter().enumerate() {
-            socket.set_nonblocking(true)?;
-            let address = socket.local_addr()?;
-            let public = public
-                .map(|p| shifted(p, index))
-                .transpose()
-                .map_err(std::io::Error::other)?;
+        for (index, own) in sockets.into_iter().enumerate() {
+            let mut addresses = Vec::with_capacity(own.len());
+            for s in &own {
+                s.socket.set_nonblocking(true)?;
+                addresses.push(MediaAddress {
+                    socket: s.socket.local_addr()?,
+                    advertised: s.advertised,
+                });
+            }
             let sfu = Sfu::new(SfuConfig {
-                udp: address,
-                public,
+                addresses: addresses.clone(),
                 ..config.clone()
             })
             .map_err(std::io::Error::other)?;
             let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
             let events_tx = events_tx.clone();
+            let bound = addresses.iter().map(|a| a.socket).collect();
+            let own: Vec<_> = own.into_iter().map(|s| s.socket).collect();
             std::thread::Builder::new()
                 .name(format!("rtcall-media-{index}"))
-                .spawn(move || run(sfu, socket, commands_rx, events_tx))?;
-            workers.push(Worker { commands, address });
+                .spawn(move || run(sfu, own, addresses, commands_rx, events_tx))?;
+            workers.push(Worker {
+                commands,
+                addresses: bound,
+            });
         }
         Ok(MediaWorkers {
             placement: Placement::new(workers.len()),
@@ -95,9 +108,12 @@ impl MediaWorkers {
         })
     }
 
-    /// The workers' socket addresses.
+    /// The workers' socket addresses, each worker's in turn.
     pub fn addresses(&self) -> Vec<SocketAddr> {
-        self.workers.iter().map(|w| w.address).collect()
+        self.workers
+            .iter()
+            .flat_map(|w| w.addresses.iter().copied())
+            .collect()
     }
 
     /// Gives a command to the worker of its call, waiting while that worker is behind.
@@ -109,7 +125,10 @@ impl MediaWorkers {
         let Err(lost) = worker.commands.send(WorkerInput::Command(command)).await else {
             return (route, Vec::new());
         };
-        tracing::error!(worker = %worker.address, "a media worker stopped; its calls' media failed");
+        tracing::error!(
+            worker = route.worker,
+            "a media worker stopped; its calls' media failed"
+        );
         let mut events: Vec<MediaEvent> = self
             .placement
             .retire(route.worker)
@@ -160,11 +179,12 @@ pub fn shifted(first: SocketAddr, index: usize) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(first.ip(), port))
 }
 
-/// A worker thread: its own single-threaded runtime around its socket and SFU, until the node
+/// A worker thread: its own single-threaded runtime around its sockets and SFU, until the node
 /// drops its command channel.
 fn run(
     sfu: Sfu,
-    socket: std::net::UdpSocket,
+    sockets: Vec<std::net::UdpSocket>,
+    addresses: Vec<MediaAddress>,
     commands: mpsc::Receiver<WorkerInput>,
     events: mpsc::Sender<MediaEvent>,
 ) {
@@ -179,23 +199,42 @@ fn run(
         }
     };
     runtime.block_on(async move {
-        match UdpSocket::from_std(socket) {
-            Ok(socket) => serve(sfu, socket, commands, events).await,
+        match sockets.into_iter().map(UdpSocket::from_std).collect() {
+            Ok(sockets) => serve(sfu, sockets, addresses, commands, events).await,
             Err(e) => tracing::error!(error = %e, "a media worker has no socket"),
         }
     });
 }
 
+/// Waits for a datagram on any of `sockets`, looking at them from `first` on so that a busy
+/// one does not starve the others. Returns the socket's index with what `recv_from` returns.
+async fn receive_any(
+    sockets: &[UdpSocket],
+    first: usize,
+    buf: &mut [u8],
+) -> (usize, std::io::Result<(usize, SocketAddr)>) {
+    std::future::poll_fn(|cx| {
+        for k in 0..sockets.len() {
+            let index = (first + k) % sockets.len();
+            let mut read = ReadBuf::new(buf);
+            if let Poll::Ready(result) = sockets[index].poll_recv_from(cx, &mut read) {
+                return Poll::Ready((index, result.map(|source| (read.filled().len(), source))));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 async fn serve(
     mut sfu: Sfu,
-    socket: UdpSocket,
+    sockets: Vec<UdpSocket>,
+    addresses: Vec<MediaAddress>,
     mut commands: mpsc::Receiver<WorkerInput>,
     events: mpsc::Sender<MediaEvent>,
 ) {
-    let Ok(local) = socket.local_addr() else {
-        return;
-    };
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut first = 0;
     // Events the node has no room for yet.
     let mut waiting: VecDeque<MediaEvent> = VecDeque::new();
     loop {
@@ -204,8 +243,10 @@ async fn serve(
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
+            (index, received) = receive_any(&sockets, first, &mut buf) => {
                 let now = Instant::now();
+                first = (index + 1) % sockets.len();
+                let (socket, local) = (&sockets[index], addresses[index].socket);
                 match received {
                     Ok((n, source)) => {
                         sfu.handle_receive(now, source, local, &buf[..n]);
@@ -241,9 +282,14 @@ async fn serve(
             _ = tokio::time::sleep_until(deadline.into()) => sfu.handle_timeout(Instant::now()),
         }
         while let Some(transmit) = sfu.poll_transmit() {
+            // str0m sends from a candidate: the socket that candidate advertises.
+            let index = addresses
+                .iter()
+                .position(|a| a.advertised == transmit.source)
+                .unwrap_or(0);
             // A full socket buffer drops the datagram, as the network would, rather than
             // stalling every call on this worker.
-            let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+            let _ = sockets[index].try_send_to(&transmit.contents, transmit.destination);
         }
         waiting.extend(std::iter::from_fn(|| sfu.poll_event()));
         while !waiting.is_empty() {

@@ -265,7 +265,12 @@ mod tests {
     fn node() -> NodeHandle {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let config = SfuConfig::local(socket.local_addr().unwrap());
-        let media = MediaWorkers::start(&config, None, vec![socket]).unwrap();
+        let advertised = socket.local_addr().unwrap();
+        let media = MediaWorkers::start(
+            &config,
+            vec![vec![media::MediaSocket { socket, advertised }]],
+        )
+        .unwrap();
         let hub = Hub::new(HubConfig::default(), Box::new(|_| true));
         let (handle, sessions) = NodeHandle::channel(64);
         tokio::spawn(Node::new(hub, media, None, sessions).run());

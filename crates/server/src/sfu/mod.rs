@@ -1,6 +1,6 @@
 //! The SFU: every call's media goes through here. One str0m `Rtc` per participant, all on the
-//! SFU's one UDP socket (ICE-lite; the node runs an SFU per media worker, each with its own
-//! socket and calls), negotiated by server-sent offers. A sans-IO state machine like str0m
+//! SFU's UDP sockets (ICE-lite; one socket per address clients reach it at, each a host
+//! candidate; the node runs an SFU per media worker, each with its own sockets and calls), negotiated by server-sent offers. A sans-IO state machine like str0m
 //! itself: datagrams, [`MediaCommand`]s and time go in; datagrams, [`MediaEvent`]s and the
 //! next timeout come out. It knows the hub only through [`crate::contract`].
 //!
@@ -57,10 +57,8 @@ const REACHABLE_GAP: Duration = Duration::from_millis(700);
 /// SFU settings.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
-    /// The UDP socket's address.
-    pub udp: SocketAddr,
-    /// The address clients reach it at, if not `udp` (behind NAT or a load balancer).
-    pub public: Option<SocketAddr>,
+    /// Its UDP sockets and the address clients reach each at: one ICE host candidate each.
+    pub addresses: Vec<MediaAddress>,
     /// Calls up to this size forward everyone's audio to everyone.
     pub forward_all_audio_max: usize,
     /// Larger calls forward this many loudest speakers.
@@ -79,11 +77,10 @@ pub struct SfuConfig {
 }
 
 impl SfuConfig {
-    /// Defaults for a socket at `udp`.
+    /// Defaults for one socket at `udp`, reached at that address.
     pub fn local(udp: SocketAddr) -> Self {
         SfuConfig {
-            udp,
-            public: None,
+            addresses: vec![MediaAddress::own(udp)],
             forward_all_audio_max: 20,
             loudest_audio: 3,
             connect_timeout: Duration::from_secs(20),
@@ -91,6 +88,26 @@ impl SfuConfig {
             simulcast: true,
             audio_red: true,
             echo: EchoConfig::default(),
+        }
+    }
+}
+
+/// One UDP socket of the SFU and the address its ICE candidate names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaAddress {
+    /// The socket's own address (unspecified for a socket on every interface).
+    pub socket: SocketAddr,
+    /// Where clients send to it: the socket's own address, or the public one that a NAT or a
+    /// load balancer maps to it.
+    pub advertised: SocketAddr,
+}
+
+impl MediaAddress {
+    /// A socket reached at its own address.
+    pub fn own(socket: SocketAddr) -> Self {
+        MediaAddress {
+            socket,
+            advertised: socket,
         }
     }
 }
@@ -228,7 +245,12 @@ impl Sfu {
         };
         // Behind a NAT or a relay the datagram arrived at the socket's own address, but str0m
         // knows the socket by the candidate it was given: the advertised address.
-        let destination = self.config.public.unwrap_or(destination);
+        let destination = self
+            .config
+            .addresses
+            .iter()
+            .find(|a| a.socket == destination)
+            .map_or(destination, |a| a.advertised);
         let input = Input::Receive(
             now,
             Receive {

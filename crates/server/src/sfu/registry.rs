@@ -172,13 +172,17 @@ impl Sfu {
             .set_local_ice_credentials(credentials.clone())
             .set_dtls_cert(self.cert.clone())
             .build(now);
-        let candidate_addr = self.config.public.unwrap_or(self.config.udp);
-        match Candidate::host(candidate_addr, "udp") {
-            Ok(candidate) => {
-                rtc.add_local_candidate(candidate);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot make the host candidate");
+        // A client on the same machine or a LAN reaches the SFU at one interface's address,
+        // a client behind a NAT at the public one: every address is a candidate, ICE finds
+        // which pair works.
+        for address in &self.config.addresses {
+            match Candidate::host(address.advertised, "udp") {
+                Ok(candidate) => {
+                    rtc.add_local_candidate(candidate);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, %address.advertised, "cannot make a host candidate");
+                }
             }
         }
         let id = self.next_id;
@@ -313,6 +317,46 @@ mod tests {
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn every_address_the_sfu_is_reached_at_is_a_candidate_of_its_offer() {
+        use crate::contract::{LegKey, MediaCommand, MediaEvent};
+        use crate::sfu::{MediaAddress, Sfu, SfuConfig};
+        use rtcall_protocol::call::{CallId, ParticipantId};
+        let lan = SocketAddr::from(([192, 0, 2, 7], 10000));
+        let nat = MediaAddress {
+            socket: SocketAddr::from(([10, 1, 2, 3], 10001)),
+            advertised: SocketAddr::from(([203, 0, 113, 9], 20001)),
+        };
+        let mut sfu = Sfu::new(SfuConfig {
+            addresses: vec![MediaAddress::own(addr(10000)), MediaAddress::own(lan), nat],
+            ..SfuConfig::local(addr(10000))
+        })
+        .unwrap();
+        let leg = LegKey {
+            call: CallId("c".into()),
+            participant: ParticipantId(1),
+        };
+        sfu.handle_command(Instant::now(), MediaCommand::Open { leg });
+        let sdp = std::iter::from_fn(|| sfu.poll_event())
+            .find_map(|e| match e {
+                MediaEvent::Offer { sdp, .. } => Some(sdp),
+                _ => None,
+            })
+            .expect("an offer");
+        let candidates: Vec<&str> = sdp
+            .lines()
+            .filter(|l| l.starts_with("a=candidate"))
+            .collect();
+        for expected in ["127.0.0.1 10000", "192.0.2.7 10000", "203.0.113.9 20001"] {
+            assert!(
+                candidates.iter().any(|c| c.contains(expected)),
+                "{expected} in {candidates:?}"
+            );
+        }
+        // The NAT's inside address is not what clients can reach.
+        assert!(!sdp.contains("10.1.2.3"), "{sdp}");
     }
 
     #[test]
