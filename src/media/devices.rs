@@ -74,9 +74,12 @@ pub async fn enumerate() -> Result<Vec<Device>, JsValue> {
     Ok(devices)
 }
 
+/// The constraint that opens `device_id`. Before permission Firefox and Safari list each kind
+/// once with an empty id (the spec's privacy rule): that entry stands for the default device,
+/// and asking for it `exact` could never be satisfied.
 fn constraint(device_id: Option<&str>) -> JsValue {
     match device_id {
-        Some(id) if id != "default" => {
+        Some(id) if !id.is_empty() && id != "default" => {
             let exact = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&exact, &"exact".into(), &id.into());
             let c = js_sys::Object::new();
