@@ -7,13 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
 # chromium + chromium-driver: headless browser tests (never a downloaded browser).
 # cmake, pkg-config: native builds of C dependencies (aws-lc for DTLS).
 # libopus-dev: the echo bot encodes its prompt tone with libopus.
 # espeak-ng: the DSP tests synthesize speech to suppress noise in. sip-tester (sipp): the
 # telephone tests run it as the SIP trunk. nftables: the network tests make faults (cuts, loss,
 # blocked UDP) in namespaces of their own. coturn: the TURN relay for clients whose UDP is blocked.
-APT_PACKAGES=(chromium chromium-driver cmake pkg-config libopus-dev espeak-ng sip-tester nftables coturn)
+# firefox-esr: the second engine of the browser and e2e layers (geckodriver comes from crates.io).
+# webkit2gtk-driver + xvfb: WebKitGTK's WebDriver, the third engine, in a virtual display.
+APT_PACKAGES=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb cmake pkg-config libopus-dev
+  espeak-ng sip-tester nftables coturn)
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -52,6 +56,11 @@ fi
 if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
   say "installing wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
   cargo install wasm-pack --version "$WASM_PACK_VERSION" --force
+fi
+
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
+  say "installing geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
 fi
 
 # npm ci when node_modules does not match the lockfile.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test layer (lint, native, browser, package types, end to end) and ends with a
+# Runs every test layer (lint, native, browser units in Chromium and in Firefox, package types,
+# end to end with Chromium, Firefox and WebKitGTK pages) and ends with a
 # pass/fail summary. Each layer's full output is in target/test-logs/<layer>.log; a failing
 # layer's tail is printed as it fails. Exit status 0 only if every layer passed.
 set -uo pipefail
@@ -7,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh || { echo "test: setup failed"; exit 1; }
 
 export CHROMEDRIVER=/usr/bin/chromedriver
+GECKODRIVER=$(command -v geckodriver)
+export GECKODRIVER
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
 logs=target/test-logs
 mkdir -p "$logs"
@@ -60,7 +63,8 @@ e2e() {
 export -f lint types e2e
 layer lint 1200 lint
 layer native 1200 cargo test --workspace
-layer browser 900 wasm-pack test --headless --chrome
+layer chromium 900 wasm-pack test --headless --chrome
+layer firefox 900 wasm-pack test --headless --firefox
 layer types 900 types
 layer e2e 1200 e2e
 

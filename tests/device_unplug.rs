@@ -16,11 +16,21 @@ wasm_bindgen_test_configure!(run_in_browser);
 async fn unplugging_the_selected_microphone_falls_back_to_the_default() {
     let manager = device_manager().await;
     let microphones = array(call(&manager, "getMicrophones", &[]).await.unwrap());
-    let chosen = microphones
+    // Firefox's fake devices are one microphone, the default: there is nothing to fall back
+    // from, and this test has nothing to check there.
+    let Some(chosen) = microphones
         .iter()
         .find(|m| get(m, "isSystemDefault") == false)
-        .unwrap()
-        .clone();
+        .cloned()
+    else {
+        assert_eq!(
+            browser_devices("audioinput").await,
+            1,
+            "only one microphone"
+        );
+        web_sys::console::log_1(&"one microphone: no fallback to test in this engine".into());
+        return;
+    };
     call(&manager, "selectMicrophone", std::slice::from_ref(&chosen))
         .await
         .unwrap();

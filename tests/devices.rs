@@ -1,6 +1,6 @@
 //! The device manager, local video streams, renderer views and errors in a real browser with
-//! Chromium's fake devices (three cameras, microphones and speakers), used through their
-//! JavaScript surface as an app would.
+//! its fake devices (Chromium: three cameras, microphones and speakers; Firefox: one camera,
+//! one microphone, no speaker), used through their JavaScript surface as an app would.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -28,7 +28,12 @@ async fn devices_are_listed_with_their_kinds_once_permitted() {
     assert_eq!(get(&access, "audio"), true);
     assert_eq!(get(&access, "video"), true);
     let cameras = array(call(&manager, "getCameras", &[]).await.unwrap());
-    assert_eq!(cameras.len(), 3, "three fake cameras");
+    assert!(!cameras.is_empty(), "a fake camera at least");
+    assert_eq!(
+        cameras.len(),
+        browser_devices("videoinput").await,
+        "every camera"
+    );
     for camera in &cameras {
         assert_eq!(get(camera, "deviceType"), "UsbCamera");
         assert!(
@@ -37,7 +42,13 @@ async fn devices_are_listed_with_their_kinds_once_permitted() {
         );
     }
     let microphones = array(call(&manager, "getMicrophones", &[]).await.unwrap());
-    assert!(microphones.len() >= 3, "{}", microphones.len());
+    // Chromium lists its default microphone twice (as "default" and by id); rtcall once.
+    let listed = browser_devices("audioinput").await;
+    assert!(
+        !microphones.is_empty() && microphones.len() <= listed,
+        "{}",
+        microphones.len()
+    );
     assert!(microphones
         .iter()
         .all(|m| get(m, "deviceType") == "Microphone"));
@@ -49,7 +60,10 @@ async fn devices_are_listed_with_their_kinds_once_permitted() {
         1
     );
     let speakers = array(call(&manager, "getSpeakers", &[]).await.unwrap());
-    assert!(!speakers.is_empty());
+    assert_eq!(
+        speakers.is_empty(),
+        browser_devices("audiooutput").await == 0
+    );
     assert!(speakers.iter().all(|s| get(s, "deviceType") == "Speaker"));
 }
 
@@ -76,11 +90,14 @@ async fn selecting_a_microphone_and_a_speaker_fires_their_events() {
         get(&chosen, "id")
     );
 
-    assert_eq!(
-        get(&manager, "isSpeakerSelectionAvailable"),
-        true,
-        "Chromium has setSinkId"
-    );
+    let audio = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .create_element("audio")
+        .unwrap();
+    let has_sink_id = js_sys::Reflect::has(&audio, &"setSinkId".into()).unwrap();
+    assert_eq!(get(&manager, "isSpeakerSelectionAvailable"), has_sink_id);
     let speakers = array(call(&manager, "getSpeakers", &[]).await.unwrap());
     let (on_speaker, speaker_events) = counter();
     call(
@@ -90,15 +107,26 @@ async fn selecting_a_microphone_and_a_speaker_fires_their_events() {
     )
     .await
     .unwrap();
-    call(
-        &manager,
-        "selectSpeaker",
-        &[speakers.last().unwrap().clone()],
-    )
-    .await
-    .unwrap();
-    settle(0).await;
-    assert_eq!(count(&speaker_events), 1.0);
+    match speakers.last() {
+        Some(speaker) if has_sink_id => {
+            call(&manager, "selectSpeaker", std::slice::from_ref(speaker))
+                .await
+                .unwrap();
+            settle(0).await;
+            assert_eq!(count(&speaker_events), 1.0);
+        }
+        // No speaker to choose (Firefox's fake devices have none), or no setSinkId (Safari
+        // before 18): a typed refusal, no event.
+        _ => {
+            let any = js_sys::JSON::parse(r#"{"id": "default", "name": "Speaker"}"#).unwrap();
+            let err = call(&manager, "selectSpeaker", &[any]).await.unwrap_err();
+            assert_eq!(get(&err, "name"), "CommunicationServicesError");
+            let code = get(&err, "code").as_f64().unwrap();
+            assert!(code == 501.0 || code == 400.0, "{code}");
+            settle(0).await;
+            assert_eq!(count(&speaker_events), 0.0);
+        }
+    }
 
     // A device that does not exist is refused with a coded error.
     let bogus = js_sys::JSON::parse(r#"{"id": "no-such-device", "name": "x"}"#).unwrap();
@@ -131,12 +159,14 @@ async fn a_local_video_stream_opens_its_camera_and_switches() {
     )
     .await
     .unwrap();
-    call(&stream, "switchSource", &[cameras[1].clone()])
+    // With one camera (Firefox) it switches to the same one: the camera reopens all the same.
+    let next = cameras.get(1).unwrap_or(&cameras[0]).clone();
+    call(&stream, "switchSource", std::slice::from_ref(&next))
         .await
         .unwrap();
     settle(0).await;
     assert_eq!(count(&switches), 1.0);
-    assert_eq!(get(&get(&stream, "source"), "id"), get(&cameras[1], "id"));
+    assert_eq!(get(&get(&stream, "source"), "id"), get(&next, "id"));
 
     // An app's own MediaStream is RawMedia.
     let raw: JsValue = LocalVideoStream::new(media.into()).unwrap().into();
@@ -147,7 +177,9 @@ async fn a_local_video_stream_opens_its_camera_and_switches() {
 async fn views_render_local_video_with_their_options_and_release_the_camera() {
     let manager = device_manager().await;
     let cameras = array(call(&manager, "getCameras", &[]).await.unwrap());
-    let stream: JsValue = LocalVideoStream::new(cameras[2].clone()).unwrap().into();
+    let stream: JsValue = LocalVideoStream::new(cameras.last().unwrap().clone())
+        .unwrap()
+        .into();
     let renderer: JsValue = VideoStreamRenderer::new(stream.clone()).unwrap().into();
     let options = js_sys::JSON::parse(r#"{"isMirrored": true, "scalingMode": "Crop"}"#).unwrap();
     let view = call(&renderer, "createView", &[options]).await.unwrap();

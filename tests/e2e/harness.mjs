@@ -1,5 +1,6 @@
 // End-to-end harness: starts a real rtcall-server on a loopback port with its own data
-// directory, and headless Chromium with the flags in webdriver.json; stops both.
+// directory, and headless Chromium or Firefox with the flags and prefs in webdriver.json (the
+// same that wasm-pack's browser tests use); stops both.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,15 +11,17 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const serverBinary = process.env.RTCALL_SERVER_BIN ?? path.join(repoRoot, 'target/debug/rtcall-server');
 const START_DEADLINE_MS = 20_000;
 
+const webdriver = JSON.parse(readFileSync(path.join(repoRoot, 'webdriver.json'), 'utf8'));
 /** Chromium's flags for fake media devices, shared with wasm-pack's browser tests. */
-export const chromiumArgs = JSON.parse(readFileSync(path.join(repoRoot, 'webdriver.json'), 'utf8'))[
-  'goog:chromeOptions'
-].args;
+export const chromiumArgs = webdriver['goog:chromeOptions'].args;
+/** Firefox's prefs for fake media devices and no first-run noise, shared the same way. */
+export const firefoxPrefs = webdriver['moz:firefoxOptions'].prefs;
 
 /**
  * Starts rtcall-server; resolves once it listens. `listen` and `media` are its addresses
@@ -72,24 +75,91 @@ export async function startServer(extraArgs = [], { listen = '127.0.0.1:0', medi
   };
 }
 
+/** Starts Xvfb on a free display; resolves with its name (`:N`) and a stop function. */
+export async function virtualDisplay() {
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x720x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  let errors = '';
+  xvfb.stderr.on('data', (chunk) => (errors += chunk));
+  const display = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Xvfb did not start: ${errors}`)), START_DEADLINE_MS);
+    xvfb.once('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${errors}`)));
+    xvfb.stdio[3].once('data', (chunk) => {
+      clearTimeout(timer);
+      resolve(`:${String(chunk).trim()}`);
+    });
+  });
+  return {
+    display,
+    async stop() {
+      if (xvfb.exitCode === null && xvfb.signalCode === null) {
+        xvfb.kill('SIGTERM');
+        await once(xvfb, 'exit');
+      }
+    },
+  };
+}
+
 /**
- * Launches headless Chromium (Debian's, never a downloaded one). `displayMediaType`
- * (`monitor`, `window` or `browser`) is what its fake screen picker returns; `fakeAudioFile`
- * (a 16-bit PCM WAV, looped) replaces the fake microphone's beeps.
+ * Launches Firefox (Debian's firefox-esr) over WebDriver BiDi with puppeteer-core (Playwright
+ * drives only its own patched Firefox, which cannot be downloaded here). It runs in a virtual
+ * display (Xvfb) rather than headless: headless Firefox has no screen to share. Its pages get
+ * Playwright's `addInitScript` name, so that the helpers below serve both engines.
  */
-export function launchBrowser({ displayMediaType, fakeAudioFile, executablePath, extraArgs = [] } = {}) {
+async function launchFirefox({ executablePath } = {}) {
+  const screen = await virtualDisplay();
+  let browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: executablePath ?? process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+      headless: false,
+      env: { ...process.env, DISPLAY: screen.display },
+      extraPrefsFirefox: firefoxPrefs,
+      // A page script that never returns fails its test in time (the default is 180 s).
+      protocolTimeout: 30_000,
+    });
+  } catch (error) {
+    await screen.stop();
+    throw error;
+  }
+  return {
+    engine: 'firefox',
+    async newPage() {
+      const page = await browser.newPage();
+      page.addInitScript = (script) => page.evaluateOnNewDocument(script);
+      return page;
+    },
+    async close() {
+      await browser.close();
+      await screen.stop();
+    },
+  };
+}
+
+/**
+ * Launches a browser: `engine` 'chromium' (headless; Debian's, never a downloaded one) or
+ * 'firefox'. For Chromium, `displayMediaType` (`monitor`, `window` or `browser`) is what its
+ * fake screen picker returns; `fakeAudioFile` (a 16-bit PCM WAV, looped) replaces the fake
+ * microphone's beeps.
+ */
+export async function launchBrowser({ engine = 'chromium', displayMediaType, fakeAudioFile, executablePath, extraArgs = [] } = {}) {
+  if (engine === 'firefox') return launchFirefox({ executablePath });
   const args = chromiumArgs.map((arg) =>
     displayMediaType && arg.startsWith('--use-fake-device-for-media-stream=')
       ? arg.replace(/display-media-type=\w+/, `display-media-type=${displayMediaType}`)
       : arg,
   );
   if (fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${fakeAudioFile}`);
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: executablePath ?? process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     // The sandbox needs user namespaces that CI's root containers do not offer.
     args: [...args, ...extraArgs, '--no-sandbox'],
   });
+  browser.engine = 'chromium';
+  return browser;
 }
 
 /**
@@ -188,14 +258,15 @@ export async function callPage(browser, server, name, as) {
 }
 
 /**
- * A test file's server and browser, started before its tests and stopped after them, and
+ * A test file's server (`startServer`'s options in `serverOptions`) and browser, started
+ * before its tests and stopped after them, and
  * its pages: `user(name)` opens a signed-in page, `closeAll()` checks each page logged no
  * errors and closes it.
  */
-export function suite({ serverArgs = [], browserOptions } = {}) {
+export function suite({ serverArgs = [], serverOptions, browserOptions } = {}) {
   const ctx = { server: undefined, browser: undefined, pages: [] };
   before(async () => {
-    ctx.server = await startServer(serverArgs);
+    ctx.server = await startServer(serverArgs, serverOptions);
     ctx.browser = await launchBrowser(browserOptions);
   });
   after(async () => {

@@ -49,3 +49,21 @@ pub async fn device_manager() -> JsValue {
 pub fn array(value: JsValue) -> Vec<JsValue> {
     js_sys::Array::from(&value).to_vec()
 }
+
+/// How many devices of `kind` (`videoinput`, `audioinput`, `audiooutput`) the browser itself
+/// lists: Chromium's fake devices are three of each, Firefox's one camera and one microphone
+/// and no speakers, so tests expect what the engine has rather than a number.
+pub async fn browser_devices(kind: &str) -> usize {
+    let media = web_sys::window()
+        .unwrap()
+        .navigator()
+        .media_devices()
+        .unwrap();
+    let list = JsFuture::from(media.enumerate_devices().unwrap())
+        .await
+        .unwrap();
+    array(list)
+        .iter()
+        .filter(|d| get(d, "kind") == kind)
+        .count()
+}
