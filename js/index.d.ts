@@ -184,6 +184,30 @@ export declare class CallClient {
   createCallAgent(credential: CommunicationTokenCredential, options?: CallAgentOptions): Promise<CallAgent>;
   /** Works without an agent. */
   getDeviceManager(): Promise<DeviceManager>;
+  /** `Features.DebugInfo`: whether this browser can call, before any call. */
+  feature(factory: typeof Features.DebugInfo): DebugInfoFeature;
+}
+
+/** The browser and platform, as `getEnvironmentInfo()` read them. */
+export interface Environment {
+  /** `Windows`, `macOS`, `iOS`, `Android`, `Linux`, `ChromeOS` or `Unknown`. */
+  platform: string;
+  /** `Chrome`, `Edge`, `Firefox`, `Safari`, `Opera`, `Samsung Internet` or `Unknown`. */
+  browser: string;
+  browserVersion: string;
+}
+export interface EnvironmentInfo {
+  environment: Environment;
+  isSupportedPlatform: boolean;
+  isSupportedBrowser: boolean;
+  /** From feature detection: the browser has WebRTC, transceivers and capture (and Safari is 13.1+). */
+  isSupportedBrowserVersion: boolean;
+  isSupportedEnvironment: boolean;
+}
+/** `callClient.feature(Features.DebugInfo)`. */
+export declare class DebugInfoFeature {
+  readonly name: 'DebugInfo';
+  getEnvironmentInfo(): Promise<EnvironmentInfo>;
 }
 
 export interface ConnectionStateChangedEventArgs {
@@ -615,9 +639,10 @@ export declare class UserFacingDiagnosticsFeature {
   readonly remote: RemoteDiagnostics;
 }
 
-/** The features `call.feature()` and `localAudioStream.feature()` accept. */
+/** The features `call.feature()`, `callClient.feature()` and `localAudioStream.feature()` accept. */
 export declare const Features: {
   readonly AudioEffects: { readonly name: 'AudioEffects' };
+  readonly DebugInfo: { readonly name: 'DebugInfo' };
   readonly UserFacingDiagnostics: { readonly name: 'UserFacingDiagnostics' };
   readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
   /** rtcall: the echo test's report. */

@@ -14,6 +14,7 @@ export {
   Call,
   CallAgent,
   CallClient,
+  DebugInfoFeature,
   DeviceManager,
   DominantSpeakersFeature,
   EchoTestFeature,
@@ -39,9 +40,10 @@ export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
 export { UserFacingDiagnosticsFeature } from './rtcall.js';
 
-/** The features `call.feature()` and `localAudioStream.feature()` accept. */
+/** The features `call.feature()`, `callClient.feature()` and `localAudioStream.feature()` accept. */
 export const Features = Object.freeze({
   AudioEffects: Object.freeze({ name: 'AudioEffects' }),
+  DebugInfo: Object.freeze({ name: 'DebugInfo' }),
   DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
   EchoTest: Object.freeze({ name: 'EchoTest' }),
   UserFacingDiagnostics: Object.freeze({ name: 'UserFacingDiagnostics' }),

@@ -1,10 +1,12 @@
 //! `CallClient`: the library's entry object. It holds what every call made through it shares
 //! (TURN servers, the service URL, the devices) and creates call agents (one per identity) and
-//! the device manager.
+//! the device manager; its one feature is `DebugInfo` (the browser check).
 
 use super::call_agent::{AgentInner, AgentSetup, CallAgent};
 use super::device_manager::{DeviceManager, DeviceState};
+use super::environment::DebugInfoFeature;
 use super::error::{ApiError, SubCode};
+use super::features::factory_name;
 use rtcall_protocol::signal::IceServer;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -227,6 +229,18 @@ impl CallClient {
             let agent = this.create_call_agent(credential, display_name).await?;
             Ok(agent.js())
         })
+    }
+
+    /// `callClient.feature(Features.DebugInfo)`: the environment check apps run before a call.
+    #[wasm_bindgen(unchecked_return_type = "DebugInfoFeature")]
+    pub fn feature(&self, factory: JsValue) -> Result<DebugInfoFeature, ApiError> {
+        match factory_name(&factory).as_str() {
+            "DebugInfo" => Ok(DebugInfoFeature),
+            other => Err(ApiError::new(
+                SubCode::NotSupported,
+                format!("the call client feature '{other}' is not supported"),
+            )),
+        }
     }
 
     /// The device manager (works without an agent).

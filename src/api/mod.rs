@@ -11,6 +11,7 @@ mod convert;
 pub mod credential;
 pub mod device_manager;
 pub mod diagnostics;
+pub mod environment;
 pub mod error;
 pub mod events;
 pub mod features;

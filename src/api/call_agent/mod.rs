@@ -224,6 +224,7 @@ impl AgentInner {
         caller: (String, String),
         options: &JsValue,
     ) -> Result<Call, ApiError> {
+        super::environment::require_calls()?;
         let muted = option(options, &["audioOptions", "muted"]).is_truthy();
         let audio = first_of(option(options, &["audioOptions", "localAudioStreams"]))
             .map(|js| {
@@ -374,6 +375,7 @@ impl AgentInner {
         model: &IncomingModel,
         options: &JsValue,
     ) -> Result<Call, ApiError> {
+        super::environment::require_calls()?;
         let muted = option(options, &["audioOptions", "muted"]).is_truthy();
         // Bad options leave the call ringing, to accept again.
         let call = Self::new_call(
