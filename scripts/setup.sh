@@ -29,10 +29,21 @@ missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+install_debian() {
+  as_root apt-get update -q &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+apt_job=
+apt_log=$(mktemp)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    # As root (CI) the downloads overlap the tool builds below, which need none of them.
+    install_debian > "$apt_log" 2>&1 &
+    apt_job=$!
+  else
+    install_debian
+  fi
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -62,6 +73,16 @@ if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$GECKOD
   say "installing geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
   cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
 fi
+
+if [ -n "$apt_job" ]; then
+  if ! wait "$apt_job"; then
+    cat "$apt_log"
+    say "installing Debian packages failed"
+    exit 1
+  fi
+  say "Debian packages installed"
+fi
+rm -f "$apt_log"
 
 # npm ci when node_modules does not match the lockfile.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
