@@ -45,7 +45,8 @@ pub struct Cli {
     pub production: bool,
     /// The SFU's first UDP address: media worker k listens k ports above it (port 0: any
     /// free ports). An unspecified address (0.0.0.0, [::]) means every interface address of
-    /// that family, each its own ICE candidate [default: 0.0.0.0:10000].
+    /// that family at start, each its own ICE candidate, unless --media-public is given (then
+    /// one socket on all interfaces, advertised at the public address) [default: 0.0.0.0:10000].
     #[arg(long, env = "RTCALL_MEDIA_UDP")]
     pub media_udp: Option<SocketAddr>,
     /// The address clients send media to, if not the UDP address (NAT, load balancer); worker

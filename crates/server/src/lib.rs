@@ -148,7 +148,8 @@ impl Server {
         })
     }
 
-    /// The media workers' UDP addresses, one per worker.
+    /// The media workers' UDP addresses, each worker's in turn (one per interface address
+    /// when the SFU listens on every interface).
     pub fn media_addrs(&self) -> &[SocketAddr] {
         &self.media_addrs
     }
@@ -189,11 +190,17 @@ impl Server {
 
 /// Binds the media workers' UDP sockets and starts the workers. Worker k listens k ports above
 /// `media_udp` (any free ports for port 0), at that address, or for an unspecified address
-/// without a public one at every interface address of its family: a browser sends media only
-/// from its own interfaces' addresses (Firefox never from loopback), so the SFU must be a
-/// candidate at each.
+/// without a public one at every interface address of its family (read once, at start): a
+/// browser sends media only from its own interfaces' addresses (Firefox never from loopback),
+/// so the SFU must be a candidate at each.
 fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
-    let ips = media_ips(config.media_udp.ip(), config.media_public.is_some())?;
+    let any = config.media_udp.ip();
+    let each_interface = any.is_unspecified() && config.media_public.is_none();
+    let ips = if each_interface {
+        interface_ips(any, if_addrs::get_if_addrs()?.iter().map(|i| i.ip()))
+    } else {
+        vec![any]
+    };
     let shifted =
         |first: SocketAddr, k| node::media::shifted(first, k).map_err(std::io::Error::other);
     let mut workers = Vec::with_capacity(config.media_workers);
@@ -204,14 +211,31 @@ fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
                 0 => SocketAddr::new(ip, 0),
                 _ => shifted(SocketAddr::new(ip, config.media_udp.port()), k)?,
             };
-            let socket = std::net::UdpSocket::bind(address).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("media worker {k} on udp {address}: {e}"))
-            })?;
+            let socket = match std::net::UdpSocket::bind(address) {
+                Ok(socket) => socket,
+                // An interface's address may be gone, or not usable yet (IPv6 still checking
+                // for duplicates): the others still serve.
+                Err(e) if each_interface => {
+                    tracing::warn!(%address, error = %e, "media worker {k} skips an address it cannot bind");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("media worker {k} on udp {address}: {e}"),
+                    ))
+                }
+            };
             let advertised = match config.media_public {
                 Some(public) => shifted(public, k)?,
                 None => socket.local_addr()?,
             };
             sockets.push(MediaSocket { socket, advertised });
+        }
+        if sockets.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "media worker {k}: no interface address for media on {any} could be bound"
+            )));
         }
         workers.push(sockets);
     }
@@ -228,67 +252,56 @@ fn bind_media(config: &Config) -> std::io::Result<MediaWorkers> {
     MediaWorkers::start(&sfu, workers)
 }
 
-/// The addresses to bind for `ip`: itself, or for an unspecified one (and no public address
-/// to advertise instead) every address of that family on the machine's interfaces, loopback
-/// included, link-local excluded (it needs a scope a candidate cannot carry).
-fn media_ips(ip: IpAddr, public: bool) -> std::io::Result<Vec<IpAddr>> {
-    if !ip.is_unspecified() || public {
-        return Ok(vec![ip]);
-    }
-    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()?
-        .into_iter()
-        .map(|interface| interface.ip())
-        .filter(|candidate| candidate.is_ipv4() == ip.is_ipv4() && !is_link_local(candidate))
+/// Of the machine's `addresses`, those the SFU listens at for the unspecified `any`: its
+/// family, loopback included, link-local excluded (it needs a scope a candidate cannot carry),
+/// each once.
+fn interface_ips(any: IpAddr, addresses: impl Iterator<Item = IpAddr>) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = addresses
+        .filter(|ip| {
+            ip.is_ipv4() == any.is_ipv4()
+                && match ip {
+                    IpAddr::V4(v4) => !v4.is_link_local(),
+                    IpAddr::V6(v6) => !v6.is_unicast_link_local(),
+                }
+        })
         .collect();
     ips.sort();
     ips.dedup();
-    if ips.is_empty() {
-        return Err(std::io::Error::other(format!(
-            "no network interface has an address for media on {ip}"
-        )));
-    }
-    Ok(ips)
-}
-
-fn is_link_local(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
-    }
+    ips
 }
 
 #[cfg(test)]
 mod tests {
-    use super::media_ips;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use super::interface_ips;
+    use std::net::IpAddr;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|ip| ip.parse().unwrap()).collect()
+    }
 
     #[test]
-    fn an_unspecified_media_address_is_every_interface_address_of_its_family() {
-        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-        let ips = media_ips(any, false).unwrap();
-        assert!(ips.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)), "{ips:?}");
-        assert!(
-            ips.iter().all(|ip| ip.is_ipv4() && !ip.is_unspecified()),
-            "{ips:?}"
-        );
-        let linked: Vec<IpAddr> = if_addrs::get_if_addrs()
-            .unwrap()
-            .into_iter()
-            .map(|i| i.ip())
-            .filter(|ip| ip.is_ipv4() && !super::is_link_local(ip))
-            .collect();
-        assert!(
-            linked.iter().all(|ip| ips.contains(ip)),
-            "{linked:?} in {ips:?}"
-        );
-        // With a public address to advertise, one socket on every interface, as before.
-        assert_eq!(media_ips(any, true).unwrap(), vec![any]);
-        // A given address is itself.
-        let one = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-        assert_eq!(media_ips(one, false).unwrap(), vec![one]);
-        assert!(super::is_link_local(&IpAddr::V6(Ipv6Addr::new(
-            0xfe80, 0, 0, 0, 0, 0, 0, 1
-        ))));
-        assert!(!super::is_link_local(&IpAddr::V6(Ipv6Addr::LOCALHOST)));
+    fn every_interface_means_each_address_of_the_family_once_but_link_local() {
+        let machine = ips(&[
+            "127.0.0.1",
+            "192.0.2.2",
+            "169.254.1.1",
+            "::1",
+            "fd00::2",
+            "fe80::1",
+            "192.0.2.2",
+            "10.20.0.1",
+        ]);
+        let v4 = interface_ips("0.0.0.0".parse().unwrap(), machine.iter().copied());
+        assert_eq!(v4, ips(&["10.20.0.1", "127.0.0.1", "192.0.2.2"]));
+        let v6 = interface_ips("::".parse().unwrap(), machine.iter().copied());
+        assert_eq!(v6, ips(&["::1", "fd00::2"]));
+        assert!(interface_ips("0.0.0.0".parse().unwrap(), std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn this_machine_has_loopback_among_its_media_addresses() {
+        let found = if_addrs::get_if_addrs().unwrap();
+        let v4 = interface_ips("0.0.0.0".parse().unwrap(), found.iter().map(|i| i.ip()));
+        assert!(v4.contains(&"127.0.0.1".parse().unwrap()), "{v4:?}");
     }
 }

@@ -1,6 +1,6 @@
-//! The media workers: N threads, each with its own UDP socket and its own [`Sfu`] for the
-//! calls [`Placement`] gives it, so the SRTP work of many calls runs on every core while each
-//! SFU stays a single-threaded state machine. A worker takes commands from the node and sends
+//! The media workers: N threads, each with its own UDP sockets (one per address clients reach
+//! it at) and its own [`Sfu`] for the calls [`Placement`] gives it, so the SRTP work of many
+//! calls runs on every core while each SFU stays a single-threaded state machine. A worker takes commands from the node and sends
 //! it the SFU's events; both channels are bounded, and a worker never waits for the node while
 //! it works (its events wait with it while the node is behind), so the node may wait for a
 //! worker without deadlock.
@@ -283,10 +283,13 @@ async fn serve(
         }
         while let Some(transmit) = sfu.poll_transmit() {
             // str0m sends from a candidate: the socket that candidate advertises.
-            let index = addresses
+            let Some(index) = addresses
                 .iter()
                 .position(|a| a.advertised == transmit.source)
-                .unwrap_or(0);
+            else {
+                tracing::debug!(source = %transmit.source, "no socket for a datagram's source");
+                continue;
+            };
             // A full socket buffer drops the datagram, as the network would, rather than
             // stalling every call on this worker.
             let _ = sockets[index].try_send_to(&transmit.contents, transmit.destination);

@@ -1,8 +1,8 @@
 //! The SFU: every call's media goes through here. One str0m `Rtc` per participant, all on the
 //! SFU's UDP sockets (ICE-lite; one socket per address clients reach it at, each a host
-//! candidate; the node runs an SFU per media worker, each with its own sockets and calls), negotiated by server-sent offers. A sans-IO state machine like str0m
-//! itself: datagrams, [`MediaCommand`]s and time go in; datagrams, [`MediaEvent`]s and the
-//! next timeout come out. It knows the hub only through [`crate::contract`].
+//! candidate; the node runs an SFU per media worker, each with its own sockets and calls),
+//! negotiated by server-sent offers. A sans-IO state machine like str0m itself: datagrams,
+//! [`MediaCommand`]s and time go in; datagrams, [`MediaEvent`]s and the next timeout come out. It knows the hub only through [`crate::contract`].
 //!
 //! ```no_run
 //! # use rtcall_server::sfu::{Sfu, SfuConfig};
@@ -229,7 +229,7 @@ impl Sfu {
         }
     }
 
-    /// A datagram arrived on the SFU's socket.
+    /// A datagram arrived at one of the SFU's sockets (`destination`: that socket's address).
     pub fn handle_receive(
         &mut self,
         now: Instant,
