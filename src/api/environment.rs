@@ -22,7 +22,7 @@ pub struct Environment {
     pub version: String,
 }
 
-/// The version after `name/` in `agent`, up to the next space.
+/// The version after `name` (a `Product/` token) in `agent`, up to the next space, `;` or `)`.
 fn version_after<'a>(agent: &'a str, name: &str) -> Option<&'a str> {
     let start = agent.find(name)? + name.len();
     Some(agent[start..].split([' ', ';', ')']).next().unwrap_or(""))
@@ -77,13 +77,10 @@ impl Environment {
         }
     }
 
-    /// The version's first number.
-    fn major(&self) -> u32 {
-        self.version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
+    /// The version's first two numbers (0 where missing).
+    fn major_minor(&self) -> (u32, u32) {
+        let mut parts = self.version.split('.').map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
     /// Whether rtcall supports this browser on this platform (Safari only where Apple ships
@@ -104,15 +101,8 @@ impl Environment {
     /// Whether the version is recent enough, given whether the browser has what a call needs:
     /// Safari from 13.1 (unified-plan transceivers), any other from the features alone.
     pub fn supported_version(&self, can_call: bool) -> bool {
-        let at_least = |major: u32, minor: u32| {
-            let mut parts = self
-                .version
-                .split('.')
-                .map(|p| p.parse::<u32>().unwrap_or(0));
-            let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-            found >= (major, minor)
-        };
-        can_call && (self.browser != "Safari" || at_least(13, 1)) && self.major() > 0
+        let version = self.major_minor();
+        can_call && version.0 > 0 && (self.browser != "Safari" || version >= (13, 1))
     }
 }
 
@@ -151,7 +141,7 @@ pub fn require_calls() -> Result<(), ApiError> {
 
 /// `callClient.feature(Features.DebugInfo)`.
 #[wasm_bindgen]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct DebugInfoFeature;
 
 #[wasm_bindgen]

@@ -96,7 +96,9 @@ fn capture_request(options: &JsValue) -> Result<CaptureRequest, ApiError> {
 }
 
 /// The picker's failure as an API error: the user cancelling (or the page not being allowed
-/// to capture) is a permission error; anything else a device failure.
+/// to capture) is a permission error, and so is asking outside a user gesture (Firefox says
+/// InvalidStateError, Safari InvalidAccessError; Chromium does not require one); anything else
+/// a device failure.
 fn picker_error(e: &JsValue) -> ApiError {
     let name = js_sys::Reflect::get(e, &"name".into())
         .ok()
@@ -106,6 +108,12 @@ fn picker_error(e: &JsValue) -> ApiError {
         ApiError::from_js(
             SubCode::PermissionDenied,
             "screen sharing was cancelled or not allowed",
+            e,
+        )
+    } else if name == "InvalidStateError" || name == "InvalidAccessError" {
+        ApiError::from_js(
+            SubCode::PermissionDenied,
+            "this browser shares the screen only from a user gesture: call startScreenSharing() in a click handler",
             e,
         )
     } else {

@@ -375,7 +375,6 @@ impl AgentInner {
         model: &IncomingModel,
         options: &JsValue,
     ) -> Result<Call, ApiError> {
-        super::environment::require_calls()?;
         let muted = option(options, &["audioOptions", "muted"]).is_truthy();
         // Bad options leave the call ringing, to accept again.
         let call = Self::new_call(
