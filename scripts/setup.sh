@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing rtcall needs, idempotently: Debian packages, the
-# wasm32 target, wasm-bindgen-cli at exactly Cargo.lock's version, wasm-pack, and the npm
-# packages of the committed lockfile. When everything is present it only checks, in seconds.
+# wasm32 target, wasm-bindgen-cli at exactly Cargo.lock's version, wasm-pack, geckodriver, and
+# the npm packages of the committed lockfile. When everything is present it only checks, in seconds.
 # Nothing comes from outside the package registries (apt, crates.io, npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,11 +34,15 @@ install_debian() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 apt_job=
-apt_log=$(mktemp)
+apt_log=
+# Whatever way the script ends, no apt job outlives it (it would hold dpkg's lock).
+trap '[ -n "$apt_job" ] && kill "$apt_job" 2>/dev/null; [ -n "$apt_log" ] && rm -f "$apt_log"' EXIT
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   if [ "$(id -u)" -eq 0 ]; then
-    # As root (CI) the downloads overlap the tool builds below, which need none of them.
+    # As root (CI) the downloads overlap the tool builds below, which need none of them (the
+    # C toolchain they use is the machine's own gcc).
+    apt_log=$(mktemp)
     install_debian > "$apt_log" 2>&1 &
     apt_job=$!
   else
@@ -76,13 +80,14 @@ fi
 
 if [ -n "$apt_job" ]; then
   if ! wait "$apt_job"; then
+    apt_job=
     cat "$apt_log"
     say "installing Debian packages failed"
     exit 1
   fi
+  apt_job=
   say "Debian packages installed"
 fi
-rm -f "$apt_log"
 
 # npm ci when node_modules does not match the lockfile.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)

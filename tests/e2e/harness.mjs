@@ -1,6 +1,6 @@
 // End-to-end harness: starts a real rtcall-server on a loopback port with its own data
-// directory, and headless Chromium or Firefox with the flags and prefs in webdriver.json (the
-// same that wasm-pack's browser tests use); stops both.
+// directory, and Chromium (headless) or Firefox (in Xvfb) with the flags and prefs in
+// webdriver.json (the same that wasm-pack's browser tests use); stops both.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -83,8 +83,14 @@ export async function virtualDisplay() {
   let errors = '';
   xvfb.stderr.on('data', (chunk) => (errors += chunk));
   const display = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Xvfb did not start: ${errors}`)), START_DEADLINE_MS);
-    xvfb.once('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${errors}`)));
+    const timer = setTimeout(() => {
+      xvfb.kill('SIGKILL');
+      reject(new Error(`Xvfb did not start: ${errors}`));
+    }, START_DEADLINE_MS);
+    xvfb.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Xvfb exited (${code}): ${errors}`));
+    });
     xvfb.stdio[3].once('data', (chunk) => {
       clearTimeout(timer);
       resolve(`:${String(chunk).trim()}`);
@@ -125,15 +131,17 @@ async function launchFirefox({ executablePath } = {}) {
     throw error;
   }
   return {
-    engine: 'firefox',
     async newPage() {
       const page = await browser.newPage();
       page.addInitScript = (script) => page.evaluateOnNewDocument(script);
       return page;
     },
     async close() {
-      await browser.close();
-      await screen.stop();
+      try {
+        await browser.close();
+      } finally {
+        await screen.stop();
+      }
     },
   };
 }
@@ -152,14 +160,12 @@ export async function launchBrowser({ engine = 'chromium', displayMediaType, fak
       : arg,
   );
   if (fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${fakeAudioFile}`);
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: executablePath ?? process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     // The sandbox needs user namespaces that CI's root containers do not offer.
     args: [...args, ...extraArgs, '--no-sandbox'],
   });
-  browser.engine = 'chromium';
-  return browser;
 }
 
 /**

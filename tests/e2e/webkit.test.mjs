@@ -2,19 +2,22 @@
 // (WebKitWebDriver), in a virtual display. It has no WebRTC (Debian builds it without), so the
 // test checks what an app sees there: the package loads, the device manager answers, the
 // environment check says the browser cannot call, and a call is refused with a typed error
-// rather than failing later. Safari on macOS runs `wasm-pack test --safari` with the same
-// webdriver.json; see docs/browsers.md.
+// rather than failing later. Safari on macOS runs `wasm-pack test --safari`; see
+// docs/browsers.md.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { startServer, virtualDisplay } from './harness.mjs';
 
-const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+// Debian puts MiniBrowser under the architecture's library directory.
+const MINIBROWSER = readdirSync('/usr/lib')
+  .map((dir) => `/usr/lib/${dir}/webkit2gtk-4.1/MiniBrowser`)
+  .find((candidate) => existsSync(candidate));
 const DEADLINE_MS = 20_000;
-const available = existsSync('/usr/bin/WebKitWebDriver') && existsSync(MINIBROWSER);
+const available = existsSync('/usr/bin/WebKitWebDriver') && MINIBROWSER !== undefined;
 
 /** A free loopback TCP port for the driver. */
 async function freePort() {
