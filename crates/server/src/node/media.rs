@@ -1,9 +1,9 @@
 //! The media workers: N threads, each with its own UDP sockets (one per address clients reach
 //! it at) and its own [`Sfu`] for the calls [`Placement`] gives it, so the SRTP work of many
-//! calls runs on every core while each SFU stays a single-threaded state machine. A worker takes commands from the node and sends
-//! it the SFU's events; both channels are bounded, and a worker never waits for the node while
-//! it works (its events wait with it while the node is behind), so the node may wait for a
-//! worker without deadlock.
+//! calls runs on every core while each SFU stays a single-threaded state machine. A worker
+//! takes commands from the node and sends it the SFU's events; both channels are bounded, and
+//! a worker never waits for the node while it works (its events wait with it while the node
+//! is behind), so the node may wait for a worker without deadlock.
 //!
 //! Two things the single-threaded node did not need: when a call leaves a worker, the node
 //! [flushes](MediaWorkers::flush) that worker, so that what its SFU said of the call is heard
