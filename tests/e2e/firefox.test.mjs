@@ -1,9 +1,9 @@
 // Firefox beside Chromium: Firefox pages (Debian's firefox-esr over WebDriver BiDi) test their
 // devices with the echo bot, call Chromium pages with audio and video both ways and screen
-// shares each way, and meet in a group with both engines. Firefox never sends media from loopback, so the
-// server listens on every interface (0.0.0.0) and advertises each address as a candidate; the
-// test gives the machine an address of its own first (a veth link to a namespace it makes), so
-// that this holds on a machine with no network interface but loopback.
+// shares each way, and meet in a group with both engines. Firefox never sends media from
+// loopback, so the server listens on every interface (0.0.0.0) and advertises each address as a
+// candidate; the test gives the machine an address of its own first (a veth link to a namespace
+// it makes), so that this holds on a machine with no network interface but loopback.
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { after, before, test } from 'node:test';
