@@ -52,7 +52,8 @@ pub fn array(value: JsValue) -> Vec<JsValue> {
 
 /// How many devices of `kind` (`videoinput`, `audioinput`, `audiooutput`) the browser itself
 /// lists: Chromium's fake devices are three of each, Firefox's one camera and one microphone
-/// and no speakers, so tests expect what the engine has rather than a number.
+/// and no speakers, so tests expect what the engine has rather than a number. Each device counts
+/// once: Chromium lists its default again as "default" (and Windows a "communications" one).
 pub async fn browser_devices(kind: &str) -> usize {
     let media = web_sys::window()
         .unwrap()
@@ -65,5 +66,6 @@ pub async fn browser_devices(kind: &str) -> usize {
     array(list)
         .iter()
         .filter(|d| get(d, "kind") == kind)
+        .filter(|d| get(d, "deviceId") != "default" && get(d, "deviceId") != "communications")
         .count()
 }
