@@ -522,8 +522,10 @@ impl Agent {
         muted: bool,
         caller_id: Option<String>,
     ) -> RequestId {
-        self.calls
-            .insert(call_id.clone(), CallModel::new(call_id.clone(), muted));
+        self.calls.insert(
+            call_id.clone(),
+            CallModel::new(call_id.clone(), CallState::None, muted),
+        );
         self.request(Request::StartCall {
             call_id,
             targets,
@@ -535,7 +537,7 @@ impl Agent {
     /// Joins a group call.
     pub fn join_group(&mut self, group_id: String, muted: bool) -> RequestId {
         let call_id = CallId(group_id.clone());
-        let mut call = CallModel::new(call_id.clone(), muted);
+        let mut call = CallModel::new(call_id.clone(), CallState::None, muted);
         call.group = true;
         self.calls.insert(call_id, call);
         self.request(Request::JoinGroup { group_id, muted })
@@ -544,8 +546,10 @@ impl Agent {
     /// Accepts a ringing call.
     pub fn accept(&mut self, call_id: CallId, muted: bool) -> RequestId {
         self.incoming.remove(&call_id);
-        self.calls
-            .insert(call_id.clone(), CallModel::new(call_id.clone(), muted));
+        self.calls.insert(
+            call_id.clone(),
+            CallModel::new(call_id.clone(), CallState::Connecting, muted),
+        );
         self.request(Request::Accept { call_id, muted })
     }
 

@@ -346,6 +346,23 @@ fn incoming_calls_ring_and_stop() {
 }
 
 #[test]
+fn an_accepted_call_is_connecting_at_once() {
+    let mut h = Harness::ready();
+    h.frame(json!({"ev": {"incomingCall": {"callId": "c", "caller": "8:acs:r_bob", "callerDisplayName": "Bob"}}}));
+    h.agent.accept(CallId("c".into()), false);
+    h.drain();
+    let call = h
+        .agent
+        .call(&CallId("c".into()))
+        .expect("the accepted call");
+    assert_eq!(call.state, CallState::Connecting);
+    h.events.clear();
+    // The service's own Connecting is no change.
+    h.frame(json!({"ev": {"callState": {"callId": "c", "state": "Connecting"}}}));
+    assert_eq!(h.call_changes(), []);
+}
+
+#[test]
 fn muting_is_local_at_once_and_reported() {
     let mut h = Harness::ready();
     h.agent.join_group("c".into(), false);

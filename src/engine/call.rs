@@ -147,11 +147,12 @@ pub struct CallModel {
 }
 
 impl CallModel {
-    /// A call being set up.
-    pub fn new(id: CallId, muted: bool) -> Self {
+    /// A call being set up, in `state` (`None` until the service says more; `Connecting` for
+    /// a call this endpoint answered, as ACS shows an accepted call at once).
+    pub fn new(id: CallId, state: CallState, muted: bool) -> Self {
         CallModel {
             id,
-            state: CallState::None,
+            state,
             end_reason: None,
             muted,
             me: None,

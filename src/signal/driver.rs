@@ -11,7 +11,7 @@ use super::socket::{decode, encode, signal_url, SignalSocket};
 use crate::engine::agent::{Agent, AgentEvent, Output};
 use crate::time::{Clock, SystemClock, Timer};
 use futures_channel::oneshot;
-use rtcall_protocol::signal::{Request, RequestId, WireError};
+use rtcall_protocol::signal::{ErrorKind, Request, RequestId, WireError};
 use std::cell::{Ref, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -169,7 +169,9 @@ impl Driver {
     }
 
     /// Replies go to whoever waits for them; every event goes to the API objects first (the
-    /// agent ends a call whose start was refused).
+    /// agent ends a call whose start was refused). A refusal nobody waits for is logged, but
+    /// for "not in that call": a request made as the call ended (a view let go, say) meets a
+    /// call the service has ended already.
     fn dispatch(this: &Rc<Self>, event: AgentEvent) {
         let reply = match &event {
             AgentEvent::Replied { request, result } => Some((*request, result.clone())),
@@ -183,7 +185,11 @@ impl Driver {
         };
         if let Some(waiter) = this.replies.borrow_mut().remove(&request) {
             let _ = waiter.send(result);
-        } else if let Err(e) = result {
+        } else if let Some(e) = result
+            .as_ref()
+            .err()
+            .filter(|e| !e.is(ErrorKind::CallNotFound))
+        {
             web_sys::console::warn_1(
                 &format!(
                     "rtcall: the service refused a request: {} ({}/{})",

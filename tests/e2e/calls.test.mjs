@@ -72,6 +72,37 @@ test('a 1:1 call carries audio and video both ways', async () => {
   await closeAll();
 });
 
+test('an answered call is Connecting at once, and calls that end log nothing', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  const warnings = [];
+  for (const p of [alice, bob]) {
+    p.page.on('console', (message) => message.type() === 'warning' && warnings.push(`${p.name}: ${message.text()}`));
+  }
+  await ring(alice, [bob]);
+  const right = await bob.page.evaluate(async () => {
+    window.call = await incoming[0].accept();
+    return call.state;
+  });
+  assert.equal(right, 'Connecting', 'the state right after accept() resolves');
+  await connected(alice, bob);
+  // The caller hangs up, with views of the callee's streams in place.
+  await bob.page.evaluate(() => call.remoteParticipants[0].videoStreams.forEach((s) => new rtcall.VideoStreamRenderer(s)));
+  await alice.page.evaluate(() => call.hangUp());
+  await until(bob, () => call.state === 'Disconnected');
+  // A call hung up before its microphone opened.
+  await alice.page.evaluate(async (id) => {
+    window.call = agent.startCall([{ communicationUserId: id }]);
+    await call.hangUp();
+  }, bob.id);
+  await until(alice, () => call.state === 'Disconnected');
+  await until(bob, () => incoming.at(-1).callEndReason !== undefined);
+  // Anything the pages would still log (a late refusal, a microphone opened too late) is in by now.
+  await Promise.all([alice, bob].map((p) => p.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 500)))));
+  assert.deepEqual(warnings, []);
+  await closeAll();
+});
+
 test('reject, cancel, no answer and an offline callee end with their ACS reasons', async () => {
   const alice = await user('Alice');
   const bob = await user('Bob');

@@ -78,7 +78,7 @@ pub struct Call {
 }
 
 impl Call {
-    /// A new call, in state `None`, of the identity `identity` signed in with `driver`; its
+    /// A new call (`Connecting` if `incoming`, else `None`) of the identity `identity` signed in with `driver`; its
     /// microphone follows the choice of `devices`.
     pub(crate) fn new(
         id: CallId,
@@ -99,7 +99,13 @@ impl Call {
                 identity,
                 incoming,
                 caller,
-                state: Cell::new(CallState::None),
+                // An answered call is connecting at once (as ACS shows it after `accept()`);
+                // one this endpoint starts stays `None` until the service takes it.
+                state: Cell::new(if incoming {
+                    CallState::Connecting
+                } else {
+                    CallState::None
+                }),
                 end_reason: Cell::new(None),
                 participants: RefCell::default(),
                 local_video: RefCell::default(),
@@ -153,9 +159,12 @@ impl Call {
         wasm_bindgen_futures::spawn_local(async move {
             let Some(media) = media.upgrade() else { return };
             if let Err(e) = media.open().await {
-                web_sys::console::warn_1(
-                    &format!("rtcall: the call goes on without audio: {e}").into(),
-                );
+                // A call that ended while its microphone opened goes on with nothing.
+                if media.is_live() {
+                    web_sys::console::warn_1(
+                        &format!("rtcall: the call goes on without audio: {e}").into(),
+                    );
+                }
             }
         });
     }
