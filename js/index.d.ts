@@ -108,6 +108,28 @@ export declare class AzureCommunicationTokenCredential implements CommunicationT
   dispose(): void;
 }
 
+// ---- Loading (rtcall's own; ACS has no such calls) ----
+
+/** Where the package's files are, for bundles that do not copy them beside themselves. */
+export interface RtcallFiles {
+  /** The folder holding `rtcall_bg.wasm`, `dsp-worklet.js` and `rtcall_dsp.wasm`. */
+  baseUrl?: string | URL;
+  /** The main WebAssembly module itself. */
+  wasm?: string | URL | Request | Response | BufferSource | WebAssembly.Module;
+}
+/**
+ * Says where the package's files are. Optional: by default they are found beside the module
+ * (or, for a classic-script bundle, beside the running script). Must come before the first
+ * call that loads the library.
+ */
+export declare function configure(files?: RtcallFiles): void;
+/**
+ * Loads the library's WebAssembly. Optional: the first asynchronous call (`createCallAgent`,
+ * `getDeviceManager`, `getToken`, …) loads it; classes other than `CallClient` and
+ * `AzureCommunicationTokenCredential` can be constructed once it has.
+ */
+export declare function load(): Promise<void>;
+
 // ---- Errors ----
 
 /** What every rtcall method throws or rejects with. */

@@ -1,44 +1,202 @@
-// rtcall: the package entry. It instantiates the WebAssembly module itself (top-level await), so
-// an app only imports classes, from a bundler or from a <script type="module"> with an import
-// map, and never calls an init(). The names are those of @azure/communication-calling and
+// rtcall: the package entry. It loads its WebAssembly on the first asynchronous call
+// (`createCallAgent`, `getDeviceManager`, `getToken`, …), not at import: no top-level await, so
+// every bundler takes it, as an ES module or a classic script, imported or `require()`d. The
+// constructors apps call first (`new CallClient()`, `new AzureCommunicationTokenCredential()`)
+// work at once. The names are those of @azure/communication-calling and
 // @azure/communication-common, so both specifiers can resolve to this file.
-import init, { __rtcallSetAudioWorklet } from './rtcall.js';
+import init, * as wasm from './rtcall.js';
 
-await init({ module_or_path: new URL('./rtcall_bg.wasm', import.meta.url) });
-// The microphone DSP (noise suppression, levels) loads from next to this file, on first use.
-__rtcallSetAudioWorklet(new URL('./dsp-worklet.js', import.meta.url).href, new URL('./rtcall_dsp.wasm', import.meta.url).href);
+// A classic-script bundle has no `import.meta`: its files are found next to the script that
+// is running now (read while it runs), unless the app says where with configure().
+const runningScript = globalThis.document?.currentScript?.src;
+let settings = {};
+let loading;
+let loaded = false;
+
+function error(code, subCode, message) {
+  return Object.assign(new Error(message), { name: 'CommunicationServicesError', code, subCode });
+}
+
+/** The URLs of the package's three files, as configured or next to this module (or bundle). */
+function files() {
+  const named = (folder) => ['rtcall_bg.wasm', 'dsp-worklet.js', 'rtcall_dsp.wasm'].map((name) => new URL(name, folder));
+  if (settings.baseUrl !== undefined) return named(new URL(settings.baseUrl, globalThis.document?.baseURI));
+  try {
+    // Written out so that webpack and Vite see each file and copy it beside the bundle.
+    return [
+      new URL('./rtcall_bg.wasm', import.meta.url),
+      new URL('./dsp-worklet.js', import.meta.url),
+      new URL('./rtcall_dsp.wasm', import.meta.url),
+    ];
+  } catch {
+    return named(new URL('.', runningScript ?? globalThis.document?.baseURI));
+  }
+}
+
+/**
+ * Says where the package's files are, for bundles that do not copy them next to themselves
+ * (rtcall's own; ACS has no such call). `baseUrl`: the folder holding `rtcall_bg.wasm`,
+ * `dsp-worklet.js` and `rtcall_dsp.wasm`; `wasm`: the main module itself, as a URL, a
+ * `Response`, bytes or a compiled `WebAssembly.Module`. Must come before the first call that
+ * loads the module.
+ */
+export function configure({ baseUrl, wasm: module } = {}) {
+  if (loading) throw error(409, 41007, 'configure() must come before rtcall loads (the first createCallAgent or getDeviceManager)');
+  settings = { baseUrl, wasm: module };
+}
+
+/** Loads and starts the WebAssembly module, once; resolves when the library is ready. */
+export function load() {
+  loading ??= (async () => {
+    const [module, worklet, dsp] = files();
+    await init({ module_or_path: settings.wasm ?? module });
+    // The microphone DSP (noise suppression, levels) loads on first use.
+    wasm.__rtcallSetAudioWorklet(worklet.href, dsp.href);
+    loaded = true;
+  })();
+  loading.catch(() => (loading = undefined));
+  return loading;
+}
+
+function notLoaded(what) {
+  return error(
+    409,
+    41007,
+    `${what} needs rtcall loaded: await callClient.getDeviceManager() or createCallAgent() first (or rtcall's load())`,
+  );
+}
+
+/**
+ * An exported class that an app may construct only once the module is loaded; before that its
+ * constructor throws a clear error. Objects the library returns are instances of it too.
+ */
+function loadedOnly(Class) {
+  return new Proxy(Class, {
+    construct(target, args, newTarget) {
+      if (!loaded) throw notLoaded(`new ${target.name}()`);
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+}
+
+/** A function of the module's that an app may call only once it is loaded. */
+function loadedOnlyFunction(name) {
+  return (...args) => {
+    if (!loaded) throw notLoaded(`${name}()`);
+    return wasm[name](...args);
+  };
+}
+
+/**
+ * `new CallClient(options?)`: works before the module is loaded. Its options are checked when
+ * the client is made, at once if the module is there, else on the first call that loads it.
+ */
+export class CallClient {
+  #options;
+  #client;
+
+  constructor(options) {
+    this.#options = options;
+    if (loaded) this.#real();
+  }
+
+  #real() {
+    this.#client ??= new wasm.CallClient(this.#options);
+    return this.#client;
+  }
+
+  /** `createCallAgent(credential, options?)` → `Promise<CallAgent>`. */
+  async createCallAgent(credential, options) {
+    await load();
+    return this.#real().createCallAgent(credential, options);
+  }
+
+  /** `getDeviceManager()` → `Promise<DeviceManager>`. */
+  async getDeviceManager() {
+    await load();
+    return this.#real().getDeviceManager();
+  }
+
+  /** `feature(Features.DebugInfo)`: before the module is loaded, one that loads it when asked. */
+  feature(factory) {
+    if (loaded) return this.#real().feature(factory);
+    if (factory?.name !== 'DebugInfo') throw error(501, 41011, `the call client feature '${factory?.name}' is not supported`);
+    return {
+      name: 'DebugInfo',
+      getEnvironmentInfo: async () => {
+        await load();
+        return this.#real().feature(factory).getEnvironmentInfo();
+      },
+    };
+  }
+}
+
+/**
+ * `new AzureCommunicationTokenCredential(token | {tokenRefresher, token?, refreshProactively?})`:
+ * works before the module is loaded. A malformed token throws at once if the module is there,
+ * else `getToken()` rejects.
+ */
+export class AzureCommunicationTokenCredential {
+  #args;
+  #credential;
+  #disposed = false;
+
+  constructor(tokenOrOptions) {
+    this.#args = tokenOrOptions;
+    if (loaded) this.#real();
+  }
+
+  #real() {
+    this.#credential ??= new wasm.AzureCommunicationTokenCredential(this.#args);
+    return this.#credential;
+  }
+
+  /** `getToken(options?)` → `Promise<{token, expiresOnTimestamp}>`. */
+  async getToken(options) {
+    await load();
+    const credential = this.#real();
+    if (this.#disposed) credential.dispose();
+    return credential.getToken(options);
+  }
+
+  /** Stops refreshing; `getToken()` then fails. */
+  dispose() {
+    this.#disposed = true;
+    this.#credential?.dispose();
+  }
+}
+
+export const LocalVideoStream = loadedOnly(wasm.LocalVideoStream);
+export const LocalAudioStream = loadedOnly(wasm.LocalAudioStream);
+export const VideoStreamRenderer = loadedOnly(wasm.VideoStreamRenderer);
+
+export const createIdentifierFromRawId = loadedOnlyFunction('createIdentifierFromRawId');
+export const getIdentifierKind = loadedOnlyFunction('getIdentifierKind');
+export const getIdentifierRawId = loadedOnlyFunction('getIdentifierRawId');
+export const isCommunicationUserIdentifier = loadedOnlyFunction('isCommunicationUserIdentifier');
+export const isMicrosoftTeamsAppIdentifier = loadedOnlyFunction('isMicrosoftTeamsAppIdentifier');
+export const isMicrosoftTeamsUserIdentifier = loadedOnlyFunction('isMicrosoftTeamsUserIdentifier');
+export const isPhoneNumberIdentifier = loadedOnlyFunction('isPhoneNumberIdentifier');
+export const isUnknownIdentifier = loadedOnlyFunction('isUnknownIdentifier');
 
 export {
   AudioEffectsFeature,
-  AzureCommunicationTokenCredential,
   Call,
   CallAgent,
-  CallClient,
   DebugInfoFeature,
   DeviceManager,
   DominantSpeakersFeature,
   EchoTestFeature,
   IncomingCall,
-  LocalAudioStream,
-  LocalVideoStream,
   RemoteAudioStream,
   RemoteParticipant,
   RemoteVideoStream,
-  VideoStreamRenderer,
+  UserFacingDiagnosticsFeature,
   VideoStreamRendererView,
   Volume,
-  createIdentifierFromRawId,
-  getIdentifierKind,
-  getIdentifierRawId,
-  isCommunicationUserIdentifier,
-  isMicrosoftTeamsAppIdentifier,
-  isMicrosoftTeamsUserIdentifier,
-  isPhoneNumberIdentifier,
-  isUnknownIdentifier,
 } from './rtcall.js';
 export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
-export { UserFacingDiagnosticsFeature } from './rtcall.js';
 
 /** The features `call.feature()`, `callClient.feature()` and `localAudioStream.feature()` accept. */
 export const Features = Object.freeze({

@@ -25,15 +25,16 @@ export const firefoxPrefs = webdriver['moz:firefoxOptions'].prefs;
 
 /**
  * Starts rtcall-server; resolves once it listens. `listen` and `media` are its addresses
- * (loopback, any port, by default); `dataDir` keeps its identities across a restart.
+ * (loopback, any port, by default); `dataDir` keeps its identities across a restart; `www` is
+ * the folder it serves at `/` (the demo by default).
  */
-export async function startServer(extraArgs = [], { listen = '127.0.0.1:0', media, dataDir } = {}) {
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0', media, dataDir, www = 'www' } = {}) {
   const ownDir = !dataDir;
   dataDir ??= mkdtempSync(path.join(tmpdir(), 'rtcall-e2e-'));
   media ??= `${listen.split(':')[0]}:0`;
   const child = spawn(
     serverBinary,
-    ['--listen', listen, '--media-udp', media, '--data-dir', dataDir, '--www-dir', 'www', '--pkg-dir', 'pkg', ...extraArgs],
+    ['--listen', listen, '--media-udp', media, '--data-dir', dataDir, '--www-dir', www, '--pkg-dir', 'pkg', ...extraArgs],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -5,25 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import dgram from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hearsSound, openPage, recordPeerConnections, suite, until } from './harness.mjs';
+import { freeUdpPort } from './relay.mjs';
 
 const OWNED = '+14255550100';
 const PHONE = '+14255550123';
 
-/** A UDP port the system just gave out (so free for sipp to take). */
-async function freeUdpPort() {
-  const socket = dgram.createSocket('udp4');
-  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise((resolve) => socket.close(resolve));
-  return port;
-}
-
-const trunkPort = await freeUdpPort();
+const trunkPort = await freeUdpPort('127.0.0.1');
 const config = path.join(mkdtempSync(path.join(tmpdir(), 'rtcall-phone-')), 'phone.toml');
 writeFileSync(
   config,
