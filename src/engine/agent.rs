@@ -540,7 +540,11 @@ impl Agent {
         let mut call = CallModel::new(call_id.clone(), CallState::None, muted);
         call.group = true;
         self.calls.insert(call_id, call);
-        self.request(Request::JoinGroup { group_id, muted })
+        self.request(Request::JoinGroup {
+            group_id,
+            muted,
+            lobby: false,
+        })
     }
 
     /// Accepts a ringing call.
@@ -746,6 +750,7 @@ impl Agent {
             let join = self.requests.frame(Request::JoinGroup {
                 group_id: call_id.0.clone(),
                 muted,
+                lobby: false,
             });
             self.requests.sent(self.now, join.clone());
             self.rejoins.insert(join.id, call_id);

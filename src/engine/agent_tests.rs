@@ -109,6 +109,7 @@ fn info(id: u32, identity: &str, state: ParticipantState, muted: bool) -> Partic
             available: false,
         }],
         reconnecting: false,
+        role: Default::default(),
     }
 }
 
@@ -116,7 +117,12 @@ fn participants(
     upsert: Vec<ParticipantInfo>,
     removed: Vec<RemovedParticipant>,
 ) -> serde_json::Value {
-    json!({"ev": serde_json::to_value(Event::Participants { call_id: CallId("c".into()), upsert, removed }).unwrap()})
+    let event: Event = Event::Participants {
+        call_id: CallId("c".into()),
+        upsert,
+        removed,
+    };
+    json!({"ev": serde_json::to_value(event).unwrap()})
 }
 
 fn call_state(state: &str, end: Option<EndReason>) -> serde_json::Value {

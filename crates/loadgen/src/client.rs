@@ -505,6 +505,7 @@ impl Client {
         self.ok(Request::JoinGroup {
             group_id: call.0.clone(),
             muted: false,
+            lobby: false,
         })
         .await;
         self.wait_call_state(call, CallState::Connected).await;

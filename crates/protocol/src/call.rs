@@ -126,6 +126,11 @@ impl EndReason {
     pub const MEDIA_FAILED: Self = Self::new(410, 3100);
     /// The connection to the service was lost and could not be restored.
     pub const NETWORK_LOST: Self = Self::new(496, 7);
+    /// The call was handed over by a blind transfer: the one who asked for it, once the target
+    /// answered, and the other side's call it replaced. (rtcall's; ACS publishes no code.)
+    pub const TRANSFERRED: Self = Self::new(0, 5310);
+    /// Turned away from the lobby. (rtcall's; ACS publishes no code.)
+    pub const NOT_ADMITTED: Self = Self::new(0, 5320);
 }
 
 /// What kind of video a stream carries (`MediaStreamType`).

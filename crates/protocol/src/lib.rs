@@ -1,6 +1,6 @@
 //! rtcall's wire format, shared by the browser library and `rtcall-server`: the one definition of
-//! communication identifiers, access-token claims, call vocabulary (states, end reasons) and the
-//! signaling messages with their error codes.
+//! communication identifiers, access-token claims, call vocabulary (states, end reasons), the
+//! signaling messages with their error codes, and the call features' messages.
 //!
 //! Pure data and parsing, no I/O; it builds for native targets and for `wasm32-unknown-unknown`.
 //! The `json` feature (on by default) adds reading token claims with serde_json.
@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod call;
+pub mod features;
 mod identifier;
 pub mod signal;
 pub mod token;

@@ -29,6 +29,7 @@
 use crate::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
 };
+use crate::features::{FeatureEvent, FeatureRequest, Role};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate speaks.
@@ -41,13 +42,14 @@ pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 /// A request's id, chosen by the client, echoed in the reply.
 pub type RequestId = u32;
 
-/// Client → server.
+/// Client → server. `F` is how a feature request is held: typed for the service, as JSON text
+/// ([`RawJson`](crate::features::RawJson)) in the browser core.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClientFrame {
+pub struct ClientFrame<F = FeatureRequest> {
     /// Request id.
     pub id: RequestId,
     /// The request.
-    pub req: Request,
+    pub req: Request<F>,
     /// The last [`ServerFrame::seq`] received: the service may forget frames up to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<u64>,
@@ -82,10 +84,10 @@ pub enum VideoSource {
     Screen,
 }
 
-/// What a client asks for.
+/// What a client asks for. `F`: see [`ClientFrame`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
-pub enum Request {
+pub enum Request<F = FeatureRequest> {
     /// Authenticates the connection. Must come first. Replied with [`Reply::Welcome`].
     Hello {
         /// The access token.
@@ -123,6 +125,9 @@ pub enum Request {
         /// Whether the joiner starts muted.
         #[serde(default)]
         muted: bool,
+        /// When this join makes the call: later joiners wait in its lobby until admitted.
+        #[serde(default, skip_serializing_if = "is_false")]
+        lobby: bool,
     },
     /// Accepts an incoming call.
     Accept {
@@ -161,6 +166,37 @@ pub enum Request {
         call_id: CallId,
         /// Whom (raw id).
         target: String,
+    },
+    /// Mutes others' microphones: these (raw ids), or everyone else (`None`).
+    MuteOthers {
+        /// The call.
+        call_id: CallId,
+        /// Raw ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<Vec<String>>,
+    },
+    /// Lets participants waiting in the lobby into the call: these (raw ids), or all (`None`).
+    /// Replied with [`Reply::Admitted`].
+    AdmitLobby {
+        /// The call.
+        call_id: CallId,
+        /// Raw ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<Vec<String>>,
+    },
+    /// Turns a participant waiting in the lobby away.
+    RejectLobby {
+        /// The call.
+        call_id: CallId,
+        /// Raw id.
+        target: String,
+    },
+    /// A call feature's request (see [`crate::features`]).
+    Feature {
+        /// The call.
+        call_id: CallId,
+        /// The request.
+        request: F,
     },
     /// Sends a telephone key to the phones in the call (RFC 4733 events).
     SendDtmf {
@@ -231,9 +267,12 @@ fn default_max_height() -> u32 {
     720
 }
 
-/// Server → client: a reply to a request, or an event.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ServerFrame {
+/// Server → client: a reply to a request, or an event. `E` is how a feature event is held:
+/// typed for the service, as JSON text ([`RawJson`](crate::features::RawJson)) in the browser
+/// core.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+pub struct ServerFrame<E = FeatureEvent> {
     /// The frame's number, increasing (not consecutive) on each endpoint's frames; absent on
     /// frames a resumed session would not need again (a refused `hello`, a frame the server
     /// could not read).
@@ -250,7 +289,19 @@ pub struct ServerFrame {
     pub err: Option<WireError>,
     /// A pushed event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ev: Option<Event>,
+    pub ev: Option<Event<E>>,
+}
+
+impl<E> Default for ServerFrame<E> {
+    fn default() -> Self {
+        ServerFrame {
+            seq: None,
+            re: None,
+            ok: None,
+            err: None,
+            ev: None,
+        }
+    }
 }
 
 impl ServerFrame {
@@ -316,6 +367,13 @@ pub enum Reply {
     Pong,
     /// Done.
     Done,
+    /// Participants were let in from the lobby ([`Request::AdmitLobby`]).
+    Admitted {
+        /// How many were.
+        success_count: u32,
+        /// How many named could not be (not waiting there).
+        failure_count: u32,
+    },
 }
 
 /// A STUN or TURN server, as `RTCIceServer`.
@@ -332,10 +390,10 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-/// A pushed event.
+/// A pushed event. `E`: see [`ServerFrame`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
-pub enum Event {
+pub enum Event<E = FeatureEvent> {
     /// Someone is calling this user.
     IncomingCall {
         /// The call.
@@ -407,6 +465,36 @@ pub enum Event {
         call_id: CallId,
         /// The report.
         report: EchoReport,
+    },
+    /// This endpoint's role in the call (told when it joins, and when it changes).
+    Role {
+        /// The call.
+        call_id: CallId,
+        /// The role.
+        role: Role,
+    },
+    /// Someone muted this endpoint's microphone ([`Request::MuteOthers`]): the service counts
+    /// it muted from now, and the client mutes its microphone.
+    MutedByOthers {
+        /// The call.
+        call_id: CallId,
+    },
+    /// The other participant of this 1:1 call handed it over: this endpoint is now in the call
+    /// `target_call_id`, calling `target`, which replaces this one once `target` answers.
+    Transferred {
+        /// The call handed over.
+        call_id: CallId,
+        /// The new call, which this endpoint is in already.
+        target_call_id: CallId,
+        /// Whom it calls (raw id).
+        target: String,
+    },
+    /// A call feature's event (see [`crate::features`]).
+    Feature {
+        /// The call.
+        call_id: CallId,
+        /// The event.
+        event: E,
     },
     /// A new SDP offer for this endpoint's media connection; answer with
     /// [`Request::SdpAnswer`].
@@ -503,6 +591,13 @@ pub struct ParticipantInfo {
     /// Its connection to the service is lost and it is reconnecting (its state stays).
     #[serde(default, skip_serializing_if = "is_false")]
     pub reconnecting: bool,
+    /// Its role.
+    #[serde(default, skip_serializing_if = "is_unknown")]
+    pub role: Role,
+}
+
+fn is_unknown(role: &Role) -> bool {
+    *role == Role::Unknown
 }
 
 fn is_false(value: &bool) -> bool {
@@ -580,6 +675,12 @@ error_kinds! {
     TokenRevoked = (401, 40103),
     /// The token lacks the `voip` scope.
     NotPermitted = (403, 40301),
+    /// The participant's role does not allow it (its capabilities say so).
+    RoleRestricted = (403, 40304),
+    /// Not in this kind of call (muting others in a 1:1 call, a lobby in a call without one).
+    NotForThisCall = (403, 40305),
+    /// Over a limit of the call's (spotlights at once, a message's size or recipients).
+    LimitReached = (400, 40005),
     /// The call has 350 participants already.
     CallFull = (403, 40302),
     /// The deployment has no telephone trunk, so phone numbers cannot be called.
@@ -762,6 +863,9 @@ mod tests {
             ErrorKind::ServiceBusy,
             ErrorKind::SessionNotResumable,
             ErrorKind::PhoneUnavailable,
+            ErrorKind::RoleRestricted,
+            ErrorKind::NotForThisCall,
+            ErrorKind::LimitReached,
         ];
         let mut sub_codes: Vec<u32> = all.iter().map(|k| k.codes().1).collect();
         sub_codes.sort();

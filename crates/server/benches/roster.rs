@@ -42,6 +42,7 @@ fn join() -> Request {
     Request::JoinGroup {
         group_id: "big".into(),
         muted: false,
+        lobby: false,
     }
 }
 

@@ -95,6 +95,12 @@ pub enum MediaCommand {
         /// Whose.
         leg: LegKey,
     },
+    /// Open a participant's data channels (a new offer adds them): its messages then go to,
+    /// and come from, the participants of the call that have theirs open.
+    OpenData {
+        /// Whose.
+        leg: LegKey,
+    },
 }
 
 impl MediaCommand {
@@ -108,7 +114,8 @@ impl MediaCommand {
             | MediaCommand::Hold { leg, .. }
             | MediaCommand::Subscribe { leg, .. }
             | MediaCommand::Unsubscribe { leg, .. }
-            | MediaCommand::RestartIce { leg } => &leg.call,
+            | MediaCommand::RestartIce { leg }
+            | MediaCommand::OpenData { leg } => &leg.call,
         }
     }
 }

@@ -92,6 +92,7 @@ async fn join(ws: &mut Socket, id: u32, group: &CallId) -> u64 {
     let join = Request::JoinGroup {
         group_id: group.0.clone(),
         muted: false,
+        lobby: false,
     };
     send(ws, ClientFrame::new(id, join)).await;
     until_reply(ws, id).await

@@ -243,6 +243,7 @@ async fn a_silent_endpoint_is_shown_reconnecting_then_dropped_and_the_call_goes_
             .ok(Request::JoinGroup {
                 group_id: group.0.clone(),
                 muted: false,
+                lobby: false,
             })
             .await;
         client.wait_call_state(&group, CallState::Connected).await;

@@ -309,6 +309,7 @@ mod tests {
         let join = || Request::JoinGroup {
             group_id: "g".into(),
             muted: false,
+            lobby: false,
         };
         let _alice = connect(&node, 1).await;
         let mut bob = connect(&node, 2).await;

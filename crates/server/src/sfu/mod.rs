@@ -20,9 +20,10 @@
 //!
 //! Here live the inputs, the outputs and the driving of each connection's `Rtc`;
 //! `registry` knows who is connected and routes datagrams, `negotiation` the lines and offers,
-//! `router` forwards media, `slots` ranks speakers and fills the loudest-speaker slots, `echo`
-//! runs the echo test bot.
+//! `router` forwards media, `slots` ranks speakers and fills the loudest-speaker slots, `data`
+//! carries data channel messages, `echo` runs the echo test bot.
 
+mod data;
 mod echo;
 mod lines;
 mod negotiation;
@@ -226,6 +227,7 @@ impl Sfu {
             } => self.subscribe(now, &leg, source, video, stream_id, max_height),
             MediaCommand::Unsubscribe { leg, stream_id } => self.unsubscribe(now, &leg, stream_id),
             MediaCommand::RestartIce { leg } => self.restart_ice(now, &leg),
+            MediaCommand::OpenData { leg } => self.open_data(now, &leg),
         }
     }
 
@@ -439,6 +441,12 @@ impl Sfu {
                 }
             }
             Event::MediaData(data) => self.forward(now, id, data),
+            Event::ChannelOpen(channel, _) => self.data_channel_state(id, channel, true),
+            Event::ChannelClose(channel) => self.data_channel_state(id, channel, false),
+            Event::ChannelData(message) => {
+                self.forward_data(id, message);
+                self.drive_dirty(now);
+            }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 let Some(peer) = self.peers.get_mut(&id) else {
                     return;

@@ -1,9 +1,10 @@
 //! Server-driven SDP negotiation: which lines each connection has (its three upstream lines,
 //! one audio line per remote participant or per loudest-speaker slot, one video line per
-//! subscription), the offers that add and stop them, the client's answers, and subscribing to
+//! subscription, data channels once asked for), the offers that add and stop them, the client's answers, and subscribing to
 //! and unsubscribing from remote video. One offer is outstanding per connection at a time;
 //! changes made meanwhile go into the next.
 
+use super::data::DataChannels;
 use super::lines::{LineState, Retimer, VideoOut, LAYERS};
 use super::peer::{Peer, Upstream};
 use super::PeerId;
@@ -66,6 +67,7 @@ impl Peer {
     fn has_changes(&self) -> bool {
         self.upstream.is_none()
             || self.restart_ice
+            || (self.data_wanted && self.data.is_none())
             || self
                 .audio_out
                 .iter()
@@ -122,6 +124,9 @@ impl Peer {
                 }
                 other => other,
             };
+        }
+        if self.data_wanted && self.data.is_none() {
+            self.data = Some(DataChannels::offer(&mut api));
         }
         if std::mem::take(&mut self.restart_ice) {
             self.new_ufrag = Some(api.ice_restart(true).ufrag);

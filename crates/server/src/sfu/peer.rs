@@ -2,6 +2,7 @@
 //! receives on, its voice, and how its link is doing. What the lines carry and how they are
 //! negotiated is `negotiation`'s; what flows on them is `router`'s.
 
+use super::data::DataChannels;
 use super::lines::{AudioOut, VideoOut};
 use super::speakers::Voice;
 use super::PeerId;
@@ -69,6 +70,10 @@ pub struct Peer {
     pub link: LinkStats,
     /// When a datagram last came from the client.
     pub last_heard: Option<Instant>,
+    /// Its data channels, once offered.
+    pub data: Option<DataChannels>,
+    /// The participant asked for data channels: the next offer adds them.
+    pub data_wanted: bool,
 }
 
 impl Peer {
@@ -96,6 +101,8 @@ impl Peer {
             layers_seen: HashMap::new(),
             link: LinkStats::default(),
             last_heard: None,
+            data: None,
+            data_wanted: false,
         }
     }
 

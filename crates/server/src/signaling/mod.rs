@@ -112,7 +112,7 @@ pub enum NodeError {
 }
 
 /// Whether the node may refuse `request` as busy: a request that starts something (a call, an
-/// invitation, a key press) can be refused and tried again; one that keeps what exists
+/// invitation, a key press, a call feature's action) can be refused and tried again; one that keeps what exists
 /// consistent (an SDP answer, mute, hold, video, subscriptions, hanging up, a heartbeat) waits
 /// for room instead, since refusing it would leave the endpoint and the service disagreeing.
 pub fn refusable(request: &Request) -> bool {
@@ -124,6 +124,10 @@ pub fn refusable(request: &Request) -> bool {
             | Request::AddParticipant { .. }
             | Request::RemoveParticipant { .. }
             | Request::SendDtmf { .. }
+            | Request::MuteOthers { .. }
+            | Request::AdmitLobby { .. }
+            | Request::RejectLobby { .. }
+            | Request::Feature { .. }
     )
 }
 
@@ -165,7 +169,8 @@ mod tests {
         let call = || rtcall_protocol::call::CallId("c".into());
         assert!(refusable(&Request::JoinGroup {
             group_id: "g".into(),
-            muted: false
+            muted: false,
+            lobby: false,
         }));
         for kept in [
             Request::Ping,

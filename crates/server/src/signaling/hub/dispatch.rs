@@ -8,6 +8,7 @@ use super::{error, Hub, Outcome};
 use crate::contract::{EndpointId, MediaCommand, ReplyTo};
 use crate::echo::ECHO_BOT;
 use rtcall_protocol::call::{CallId, EndReason, ParticipantId, StreamId};
+use rtcall_protocol::features::Capability;
 use rtcall_protocol::is_e164;
 use rtcall_protocol::signal::{ErrorKind, Reply, Request, RequestId, VideoSource, WireError};
 use rtcall_protocol::CommunicationIdentifier;
@@ -35,7 +36,11 @@ impl Hub {
                 muted,
                 alternate_caller_id,
             } => self.start_call(now, endpoint, call_id, targets, muted, alternate_caller_id),
-            Request::JoinGroup { group_id, muted } => self.join_group(endpoint, group_id, muted),
+            Request::JoinGroup {
+                group_id,
+                muted,
+                lobby,
+            } => self.join_group(endpoint, group_id, muted, lobby),
             Request::Accept { call_id, muted } => self.accept(endpoint, &call_id, muted),
             Request::Reject { call_id } => self.reject(endpoint, &call_id),
             Request::HangUp {
@@ -59,10 +64,17 @@ impl Hub {
                 call_id,
                 source,
                 on,
-            } => self.update_participant(endpoint, &call_id, |p| match source {
-                VideoSource::Camera => p.camera.available = on,
-                VideoSource::Screen => p.screen.available = on,
-            }),
+            } => self.set_video(endpoint, &call_id, source, on),
+            Request::MuteOthers { call_id, targets } => {
+                self.mute_others(endpoint, &call_id, targets)
+            }
+            Request::AdmitLobby { call_id, targets } => {
+                return Some(self.admit(endpoint, &call_id, targets));
+            }
+            Request::RejectLobby { call_id, target } => {
+                self.reject_lobby(endpoint, &call_id, &target)
+            }
+            Request::Feature { call_id, request } => self.feature(now, endpoint, &call_id, request),
             Request::Subscribe {
                 call_id,
                 stream_id,
@@ -158,7 +170,13 @@ impl Hub {
         Ok(())
     }
 
-    fn join_group(&mut self, endpoint: EndpointId, group_id: String, muted: bool) -> Outcome {
+    fn join_group(
+        &mut self,
+        endpoint: EndpointId,
+        group_id: String,
+        muted: bool,
+        lobby: bool,
+    ) -> Outcome {
         if !valid_id(&group_id) {
             return Err(error(
                 ErrorKind::InvalidArgument,
@@ -176,10 +194,19 @@ impl Hub {
             Some(_) if self.endpoints[&endpoint].legs.contains_key(&call_id) => {
                 return Err(error(ErrorKind::WrongState, "already in this call"));
             }
+            Some(call)
+                if call.lobby
+                    && call.organizer.as_ref() != Some(&self.endpoints[&endpoint].identity) =>
+            {
+                self.wait_in_lobby(endpoint, &call_id, muted);
+                return Ok(());
+            }
             Some(_) => {}
             None => {
-                self.calls
-                    .insert(call_id.clone(), Call::new(CallKind::Group));
+                let mut call = Call::new(CallKind::Group);
+                call.organizer = Some(self.endpoints[&endpoint].identity.clone());
+                call.lobby = lobby;
+                self.calls.insert(call_id.clone(), call);
             }
         }
         self.join(endpoint, &call_id, muted);
@@ -202,6 +229,7 @@ impl Hub {
     fn hang_up(&mut self, endpoint: EndpointId, call_id: &CallId, for_everyone: bool) -> Outcome {
         let leg = self.leg_of(endpoint, call_id)?;
         if for_everyone {
+            self.require(endpoint, call_id, Capability::HangUpForEveryOne)?;
             let everyone: Vec<ParticipantId> =
                 self.calls[call_id].participants.keys().copied().collect();
             for pid in everyone {
@@ -233,6 +261,11 @@ impl Hub {
     ) -> Outcome {
         self.leg_of(endpoint, call_id)?;
         let target = parse_target(&target)?;
+        let needed = match phone_number(&target) {
+            Some(_) => Capability::AddPhoneNumber,
+            None => Capability::AddCommunicationUser,
+        };
+        self.require(endpoint, call_id, needed)?;
         let call = &self.calls[call_id];
         if target == ECHO_BOT || call.has_bot() {
             return Err(error(
@@ -260,6 +293,7 @@ impl Hub {
         target: &str,
     ) -> Outcome {
         let leg = self.leg_of(endpoint, call_id)?;
+        self.require(endpoint, call_id, Capability::RemoveParticipant)?;
         let target = parse_target(target)?;
         let victims: Vec<ParticipantId> = self.calls[call_id]
             .participants
@@ -282,6 +316,23 @@ impl Hub {
             );
         }
         Ok(())
+    }
+
+    /// Starts or stops sending a video source; sharing the screen needs the capability.
+    fn set_video(
+        &mut self,
+        endpoint: EndpointId,
+        call_id: &CallId,
+        source: VideoSource,
+        on: bool,
+    ) -> Outcome {
+        if source == VideoSource::Screen && on {
+            self.require(endpoint, call_id, Capability::ShareScreen)?;
+        }
+        self.update_participant(endpoint, call_id, |p| match source {
+            VideoSource::Camera => p.camera.available = on,
+            VideoSource::Screen => p.screen.available = on,
+        })
     }
 
     fn set_hold(&mut self, endpoint: EndpointId, call_id: &CallId, hold: bool) -> Outcome {
@@ -384,7 +435,7 @@ impl Hub {
 }
 
 /// A target raw id, validated: users (`8:…`) and E.164 phone numbers (`4:+…`).
-fn parse_target(raw: &str) -> Result<String, WireError> {
+pub(super) fn parse_target(raw: &str) -> Result<String, WireError> {
     if raw.is_empty() || raw.len() > 256 {
         return Err(error(ErrorKind::InvalidArgument, "invalid participant id"));
     }

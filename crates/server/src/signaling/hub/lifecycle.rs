@@ -24,9 +24,11 @@ impl Hub {
         let Some(call) = self.calls.get_mut(call_id) else {
             unreachable!("joins are into calls that exist");
         };
+        let role = call.role_for(&identity);
         let pid = call.add(identity, display_name, Phase::Joined { endpoint });
         if let Some(p) = call.participants.get_mut(&pid) {
             p.muted = muted;
+            p.role = role;
         }
         self.enter(endpoint, call_id, pid);
         pid
@@ -75,13 +77,14 @@ impl Hub {
         self.sync(call_id);
     }
 
-    /// A joined participant's endpoint takes its place: it learns the roster, and the SFU
-    /// opens its media connection.
-    fn enter(&mut self, endpoint: EndpointId, call_id: &CallId, pid: ParticipantId) {
+    /// A joined participant's endpoint takes its place: it learns the roster and whose hands
+    /// are up, and the SFU opens its media connection.
+    pub(super) fn enter(&mut self, endpoint: EndpointId, call_id: &CallId, pid: ParticipantId) {
         if let Some(ep) = self.endpoints.get_mut(&endpoint) {
             ep.legs.insert(call_id.clone(), pid);
         }
         self.snapshot(endpoint, call_id, pid);
+        self.tell_feature_lists(endpoint, call_id);
         self.media(MediaCommand::Open {
             leg: LegKey {
                 call: call_id.clone(),
@@ -250,10 +253,15 @@ impl Hub {
         own_reason: EndReason,
         others_reason: EndReason,
     ) {
-        if !self.detach(call_id, pid, own_reason) {
+        let Some(was_in_lobby) = self.detach(call_id, pid, own_reason) else {
             return;
-        }
-        let to = self.calls[call_id].joined_endpoints();
+        };
+        // Only those who manage the lobby knew who waited there.
+        let to = if was_in_lobby {
+            self.lobby_managers(call_id)
+        } else {
+            self.calls[call_id].joined_endpoints()
+        };
         self.send(
             to,
             Event::Participants {
@@ -271,18 +279,21 @@ impl Hub {
     }
 
     /// Removes a participant and tells it (not the others) why: a joined one's call ends, a
-    /// ringing one's endpoints stop ringing. `false` if there was no such participant.
-    fn detach(&mut self, call_id: &CallId, pid: ParticipantId, reason: EndReason) -> bool {
-        let Some(call) = self.calls.get_mut(call_id) else {
-            return false;
-        };
-        let Some(p) = call.participants.remove(&pid) else {
-            return false;
-        };
+    /// ringing one's endpoints stop ringing. Whether it waited in the lobby, or `None` if
+    /// there was no such participant.
+    pub(super) fn detach(
+        &mut self,
+        call_id: &CallId,
+        pid: ParticipantId,
+        reason: EndReason,
+    ) -> Option<bool> {
+        let call = self.calls.get_mut(call_id)?;
+        let p = call.participants.remove(&pid)?;
+        let was_in_lobby = p.in_lobby();
         let unanswered = match p.phase {
             Phase::Phone { progress } => progress != Some(PhoneProgress::Connected),
             Phase::Ringing { .. } => true,
-            Phase::Joined { .. } | Phase::Bot => false,
+            Phase::Joined { .. } | Phase::Lobby { .. } | Phase::Bot => false,
         };
         if unanswered {
             call.unanswered.push(reason);
@@ -296,7 +307,7 @@ impl Hub {
             self.media(MediaCommand::Close { leg: leg.clone() });
         }
         match p.phase {
-            Phase::Joined { endpoint } => {
+            Phase::Joined { endpoint } | Phase::Lobby { endpoint } => {
                 if let Some(ep) = self.endpoints.get_mut(&endpoint) {
                     ep.legs.remove(call_id);
                 }
@@ -321,7 +332,7 @@ impl Hub {
                 deadline,
             } => self.stop_ringing(call_id, (deadline, pid), endpoints, reason),
         }
-        true
+        Some(was_in_lobby)
     }
 
     /// Ends a call that is over: an ad hoc call with one participant left and no one ringing,
@@ -331,9 +342,11 @@ impl Hub {
             return;
         };
         let (joined, ringing) = (call.joined_count(), call.invited_count());
+        let waiting = call.participants.values().any(|p| p.in_lobby());
         let over = match call.kind {
             CallKind::Adhoc => joined == 0 || (joined == 1 && ringing == 0),
-            CallKind::Group => joined == 0,
+            // Those waiting in the lobby wait for the organizer to come back.
+            CallKind::Group => joined == 0 && !waiting,
         };
         if !over {
             return;
@@ -364,6 +377,10 @@ impl Hub {
             };
             self.detach(call_id, pid, reason);
         }
-        self.calls.remove(call_id);
+        if let Some(call) = self.calls.remove(call_id) {
+            if let Some(link) = call.transfer.filter(|_| !call.answered) {
+                self.transfer_failed(link, reason);
+            }
+        }
     }
 }

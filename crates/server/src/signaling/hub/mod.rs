@@ -30,13 +30,19 @@
 //!
 //! Here live the hub's inputs and outputs; [`model`] holds the facts, `dispatch` checks and
 //! carries out requests, `lifecycle` moves participants in and out of calls, `phone` handles
-//! phone participants, `roster` tells endpoints what changed.
+//! phone participants, `roster` tells endpoints what changed; `roles` decides who may do what,
+//! `features` carries out the call features (hands, reactions, spotlights, text, soft mute),
+//! `lobby` and `transfer` the lobby and blind transfer.
 
 mod dispatch;
+mod features;
 mod lifecycle;
+mod lobby;
 mod model;
 mod phone;
+mod roles;
 mod roster;
+mod transfer;
 
 use crate::contract::{EndpointId, LegKey, MediaCommand, MediaEvent, PhoneCommand};
 use model::{Call, Endpoint, Participant};
@@ -108,6 +114,8 @@ pub struct Hub {
     deadlines: BTreeSet<(Instant, CallId, ParticipantId)>,
     /// When endpoints that lost their sockets stop waiting to resume.
     away: BTreeSet<(Instant, EndpointId)>,
+    /// Transfers made, to name their calls.
+    transfers: u64,
     outputs: VecDeque<HubOutput>,
 }
 
@@ -138,6 +146,7 @@ impl Hub {
             calls: HashMap::new(),
             deadlines: BTreeSet::new(),
             away: BTreeSet::new(),
+            transfers: 0,
             outputs: VecDeque::new(),
         }
     }

@@ -7,6 +7,7 @@ use crate::contract::{EndpointId, PhoneProgress};
 use rtcall_protocol::call::{
     CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId, StreamKind,
 };
+use rtcall_protocol::features::Role;
 use rtcall_protocol::signal::{ParticipantInfo, StreamInfo, VideoSource};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -28,6 +29,8 @@ pub(super) enum Phase {
     },
     /// In the call through this endpoint.
     Joined { endpoint: EndpointId },
+    /// Waiting in the call's lobby through this endpoint, to be admitted or turned away.
+    Lobby { endpoint: EndpointId },
     /// A bot of the service's own (the echo test), in the call with no endpoint.
     Bot,
     /// A phone, through the telephone gateway: dialled (`None`), then as far as it got.
@@ -61,14 +64,34 @@ pub(super) struct Participant {
     pub(super) told_call_state: Option<CallState>,
     /// Whether `muted`, `hold` or streams changed since the others were last told.
     pub(super) dirty: bool,
+    pub(super) role: Role,
+    /// What its endpoint was last told its role and capabilities depend on.
+    pub(super) told_rights: Option<Rights>,
+    /// When its hand was raised (the call's order counter), while it is.
+    pub(super) hand: Option<u64>,
+    /// When it was spotlighted, while it is.
+    pub(super) spotlight: Option<u64>,
 }
 
 impl Participant {
+    /// Its endpoint, while it is in the call through one.
     pub(super) fn endpoint(&self) -> Option<EndpointId> {
         match self.phase {
             Phase::Joined { endpoint } => Some(endpoint),
+            Phase::Lobby { .. } | Phase::Ringing { .. } | Phase::Bot | Phase::Phone { .. } => None,
+        }
+    }
+
+    /// Its endpoint, in the call or waiting in its lobby: the one told its own call state.
+    pub(super) fn own_endpoint(&self) -> Option<EndpointId> {
+        match self.phase {
+            Phase::Joined { endpoint } | Phase::Lobby { endpoint } => Some(endpoint),
             Phase::Ringing { .. } | Phase::Bot | Phase::Phone { .. } => None,
         }
+    }
+
+    pub(super) fn in_lobby(&self) -> bool {
+        matches!(self.phase, Phase::Lobby { .. })
     }
 
     /// In the call (through an endpoint, as a bot, or as an answered phone).
@@ -123,6 +146,7 @@ impl Participant {
             })
             .collect(),
             reconnecting: self.signal_lost || self.media_lost,
+            role: self.role,
         }
     }
 
@@ -134,6 +158,7 @@ impl Participant {
             }
             Phase::Ringing { .. } => ParticipantState::Ringing,
             Phase::Bot => ParticipantState::Connected,
+            Phase::Lobby { .. } => ParticipantState::InLobby,
             Phase::Phone { progress } => match progress {
                 None => ParticipantState::Connecting,
                 Some(PhoneProgress::Ringing) => ParticipantState::Ringing,
@@ -148,6 +173,9 @@ impl Participant {
 
     /// The call state its own endpoint should see now, given the call's [`Call::summary`].
     pub(super) fn call_state(&self, call: CallSummary) -> CallState {
+        if self.in_lobby() {
+            return CallState::InLobby;
+        }
         if self.hold {
             return CallState::LocalHold;
         }
@@ -170,6 +198,14 @@ impl Participant {
     }
 }
 
+/// What a participant's capabilities follow from: its role, and the kind of call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Rights {
+    pub(super) role: Role,
+    pub(super) one_to_one: bool,
+    pub(super) lobby: bool,
+}
+
 #[derive(Debug)]
 pub(super) struct Call {
     pub(super) kind: CallKind,
@@ -183,6 +219,23 @@ pub(super) struct Call {
     /// A phone that hung up on an answered call: its reason (0/560000) ends the call for the
     /// one left, as ACS reports it.
     pub(super) phone_hung_up: Option<EndReason>,
+    /// A group call's maker (its organizer, by identity).
+    pub(super) organizer: Option<String>,
+    /// Joiners other than the organizer wait in the lobby until admitted.
+    pub(super) lobby: bool,
+    /// Orders raised hands and spotlights: counts up.
+    order: u64,
+    /// The call a blind transfer made this one to replace.
+    pub(super) transfer: Option<TransferLink>,
+}
+
+/// What ties a call made by a blind transfer to the call it replaces once its target answers.
+#[derive(Debug, Clone)]
+pub(super) struct TransferLink {
+    /// The call handed over.
+    pub(super) from: CallId,
+    /// Who asked for it there (told how it goes).
+    pub(super) transferor: ParticipantId,
 }
 
 /// What every joined participant's call state depends on, counted once per call so that
@@ -210,7 +263,22 @@ impl Call {
             answered: kind == CallKind::Group,
             unanswered: Vec::new(),
             phone_hung_up: None,
+            organizer: None,
+            lobby: false,
+            order: 0,
+            transfer: None,
         }
+    }
+
+    /// The next place in the call's order of raised hands and spotlights.
+    pub(super) fn next_order(&mut self) -> u64 {
+        self.order += 1;
+        self.order
+    }
+
+    /// An ad hoc call of two: muting others and spotlights do not apply.
+    pub(super) fn one_to_one(&self) -> bool {
+        self.kind == CallKind::Adhoc && self.participants.len() <= 2
     }
 
     /// Adds a participant with its two streams (camera, screen); returns its id.
@@ -249,11 +317,16 @@ impl Call {
                 told_state: None,
                 told_call_state: None,
                 dirty: true,
+                role: Role::Unknown,
+                hand: None,
+                spotlight: None,
+                told_rights: None,
             },
         );
         id
     }
 
+    /// The endpoints of the participants in the call (not those in its lobby).
     pub(super) fn joined_endpoints(&self) -> Vec<EndpointId> {
         self.participants
             .values()

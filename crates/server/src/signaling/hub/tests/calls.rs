@@ -165,6 +165,7 @@ fn group_calls_are_created_by_the_first_join_and_last_while_anyone_is_in() {
         Request::JoinGroup {
             group_id: "g1".into(),
             muted: false,
+            lobby: false,
         },
     );
     assert!(again.unwrap_err().is(ErrorKind::WrongState));
@@ -341,6 +342,7 @@ fn the_participant_over_the_limit_gets_a_clear_error() {
             Request::JoinGroup {
                 group_id: "g1".into(),
                 muted: false,
+                lobby: false,
             },
         )
         .unwrap_err();
@@ -630,6 +632,7 @@ fn requests_out_of_place_get_typed_errors() {
             Request::JoinGroup {
                 group_id: "x".repeat(65),
                 muted: false,
+                lobby: false,
             },
             ErrorKind::InvalidArgument,
         ),

@@ -2,6 +2,7 @@
 //! The harness is here; the tests are by concern: calls, roster deltas, phone participants.
 
 mod calls;
+mod features;
 mod phone;
 mod resume;
 mod roster;
@@ -205,6 +206,7 @@ fn join(h: &mut Harness, at: EndpointId, group: &str) {
         Request::JoinGroup {
             group_id: group.into(),
             muted: false,
+            lobby: false,
         },
     );
 }
