@@ -35,13 +35,29 @@ fn media_devices() -> Result<web_sys::MediaDevices, JsValue> {
         .media_devices()
 }
 
-/// Lists devices. Chromium's pseudo-devices ("communications") are left out; its "default"
-/// entry is kept and marked as the default.
+/// Lists devices, each once. Chromium's pseudo-devices are left out: "communications", and
+/// "default" where it stands for another entry (the same group), which is marked the default
+/// instead; a "default" of its own (Chromium's fake devices) is kept and marked.
 pub async fn enumerate() -> Result<Vec<Device>, JsValue> {
     let list = JsFuture::from(media_devices()?.enumerate_devices()?).await?;
+    let infos: Vec<web_sys::MediaDeviceInfo> = js_sys::Array::from(&list)
+        .iter()
+        .map(JsCast::unchecked_into)
+        .collect();
+    // The groups "default" entries stand for, by kind.
+    let defaults: Vec<(web_sys::MediaDeviceKind, String)> = infos
+        .iter()
+        .filter(|i| i.device_id() == "default")
+        .map(|i| (i.kind(), i.group_id()))
+        .collect();
+    let aliased = |info: &web_sys::MediaDeviceInfo| {
+        info.device_id() != "default"
+            && defaults
+                .iter()
+                .any(|(kind, group)| *kind == info.kind() && *group == info.group_id())
+    };
     let mut devices = Vec::new();
-    for value in js_sys::Array::from(&list).iter() {
-        let info: web_sys::MediaDeviceInfo = value.unchecked_into();
+    for info in &infos {
         let kind = match info.kind() {
             web_sys::MediaDeviceKind::Videoinput => DeviceKind::Camera,
             web_sys::MediaDeviceKind::Audioinput => DeviceKind::Microphone,
@@ -49,11 +65,16 @@ pub async fn enumerate() -> Result<Vec<Device>, JsValue> {
             _ => continue,
         };
         let id = info.device_id();
-        if id == "communications" {
+        if id == "communications"
+            || (id == "default"
+                && infos
+                    .iter()
+                    .any(|other| aliased(other) && other.kind() == info.kind()))
+        {
             continue;
         }
         devices.push(Device {
-            is_default: id == "default",
+            is_default: id == "default" || aliased(info),
             name: info.label(),
             id,
             kind,

@@ -53,7 +53,9 @@ pub fn array(value: JsValue) -> Vec<JsValue> {
 /// How many devices of `kind` (`videoinput`, `audioinput`, `audiooutput`) the browser itself
 /// lists: Chromium's fake devices are three of each, Firefox's one camera and one microphone
 /// and no speakers, so tests expect what the engine has rather than a number. Each device counts
-/// once: Chromium lists its default again as "default" (and Windows a "communications" one).
+/// once: Chromium may list its default again as "default" (the same group as the device it
+/// stands for; with its fake devices recent versions have a "default" of its own), and Windows
+/// a "communications" one.
 pub async fn browser_devices(kind: &str) -> usize {
     let media = web_sys::window()
         .unwrap()
@@ -63,9 +65,15 @@ pub async fn browser_devices(kind: &str) -> usize {
     let list = JsFuture::from(media.enumerate_devices().unwrap())
         .await
         .unwrap();
-    array(list)
-        .iter()
-        .filter(|d| get(d, "kind") == kind)
-        .filter(|d| get(d, "deviceId") != "default" && get(d, "deviceId") != "communications")
-        .count()
+    let of_kind: Vec<JsValue> = array(list)
+        .into_iter()
+        .filter(|d| get(d, "kind") == kind && get(d, "deviceId") != "communications")
+        .collect();
+    let alias = |d: &JsValue| {
+        get(d, "deviceId") == "default"
+            && of_kind
+                .iter()
+                .any(|o| get(o, "deviceId") != "default" && get(o, "groupId") == get(d, "groupId"))
+    };
+    of_kind.iter().filter(|d| !alias(d)).count()
 }
