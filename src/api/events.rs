@@ -107,10 +107,11 @@ fn dispatch() {
     }
 }
 
-/// A plain object from name/value pairs.
+/// A plain object from name/value pairs; an undefined value leaves its property out, as JSON
+/// would.
 pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
     let object = js_sys::Object::new();
-    for (name, value) in fields {
+    for (name, value) in fields.iter().filter(|(_, v)| !v.is_undefined()) {
         // Defining a property on a fresh plain object cannot fail.
         let _ = js_sys::Reflect::set(&object, &(*name).into(), value);
     }

@@ -1,10 +1,11 @@
 //! The identifier helpers of `@azure/communication-common`: `createIdentifierFromRawId`,
 //! `getIdentifierRawId`, `getIdentifierKind` and the `is…Identifier` type guards. The rules live
-//! in `rtcall_protocol`; this module converts between them and plain JavaScript objects.
+//! in `rtcall_protocol`; this module converts between them and plain JavaScript objects, field
+//! by field (the names are those of `@azure/communication-common`).
 
 use super::error::ApiError;
-use rtcall_protocol::{CommunicationIdentifier, IdentifierInput};
-use serde::Serialize;
+use super::events::object;
+use rtcall_protocol::{CommunicationIdentifier, IdentifierInput, TeamsCloud};
 use wasm_bindgen::prelude::*;
 
 /// Reads any identifier shape an app may pass (`{communicationUserId}`, `{phoneNumber}`, a
@@ -15,8 +16,36 @@ pub fn identifier_from_js(value: &JsValue) -> Result<CommunicationIdentifier, Ap
             "an identifier must be an object such as {communicationUserId} or {phoneNumber}",
         ));
     }
-    let input: IdentifierInput = serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| ApiError::invalid_argument(format!("invalid identifier: {e}")))?;
+    let field =
+        |name: &str| js_sys::Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        let v = field(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| {
+            ApiError::invalid_argument(format!("invalid identifier: {name} must be a string"))
+        })
+    };
+    let cloud = match text("cloud")? {
+        None => None,
+        Some(name) => Some(TeamsCloud::from_name(&name).ok_or_else(|| {
+            ApiError::invalid_argument(
+                "invalid identifier: cloud must be 'public', 'dod' or 'gcch'",
+            )
+        })?),
+    };
+    let input = IdentifierInput {
+        kind: text("kind")?,
+        communication_user_id: text("communicationUserId")?,
+        phone_number: text("phoneNumber")?,
+        microsoft_teams_user_id: text("microsoftTeamsUserId")?,
+        is_anonymous: field("isAnonymous").as_bool(),
+        cloud,
+        teams_app_id: text("teamsAppId")?,
+        id: text("id")?,
+        raw_id: text("rawId")?,
+    };
     input.resolve().ok_or_else(|| {
         ApiError::invalid_argument(
             "the identifier has none of communicationUserId, phoneNumber, microsoftTeamsUserId, teamsAppId or id",
@@ -26,11 +55,44 @@ pub fn identifier_from_js(value: &JsValue) -> Result<CommunicationIdentifier, Ap
 
 /// Converts an identifier to its plain-object `…Kind` form.
 pub fn identifier_to_js(identifier: &CommunicationIdentifier) -> JsValue {
-    // Plain objects (not Maps), as JSON would give; the enum has only strings and booleans, so
-    // serializing cannot fail.
-    identifier
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::UNDEFINED)
+    let raw = |raw_id: &Option<String>| raw_id.as_deref().map_or(JsValue::UNDEFINED, JsValue::from);
+    let kind = ("kind", identifier.kind().into());
+    match identifier {
+        CommunicationIdentifier::CommunicationUser { id } => {
+            object(&[kind, ("communicationUserId", id.into())])
+        }
+        CommunicationIdentifier::PhoneNumber {
+            phone_number,
+            raw_id,
+        } => object(&[
+            kind,
+            ("phoneNumber", phone_number.into()),
+            ("rawId", raw(raw_id)),
+        ]),
+        CommunicationIdentifier::MicrosoftTeamsUser {
+            microsoft_teams_user_id,
+            is_anonymous,
+            cloud,
+            raw_id,
+        } => object(&[
+            kind,
+            ("microsoftTeamsUserId", microsoft_teams_user_id.into()),
+            ("isAnonymous", (*is_anonymous).into()),
+            ("cloud", cloud.as_str().into()),
+            ("rawId", raw(raw_id)),
+        ]),
+        CommunicationIdentifier::MicrosoftTeamsApp {
+            teams_app_id,
+            cloud,
+            raw_id,
+        } => object(&[
+            kind,
+            ("teamsAppId", teams_app_id.into()),
+            ("cloud", cloud.as_str().into()),
+            ("rawId", raw(raw_id)),
+        ]),
+        CommunicationIdentifier::Unknown { id } => object(&[kind, ("id", id.into())]),
+    }
 }
 
 /// Whether `value` has a string property `name`: the SDK's type guards test exactly this.

@@ -1,5 +1,6 @@
-//! `RemoteParticipant`: someone else in the call, with their state, mute, speaking and video
-//! streams (camera and screen share, present even while off, as in ACS).
+//! `RemoteParticipant`: someone else in the call, with their state, role, mute, speaking and
+//! video streams (camera and screen share, present even while off, as in ACS); `mute()` mutes
+//! them, if this endpoint may.
 
 use super::convert::{end_reason_js, participant_state_str};
 use super::events::{array, emitter_methods, object, Emitter};
@@ -8,15 +9,22 @@ use super::object::JsSelf;
 use super::streams::{RemoteVideoStream, Subscriber};
 use crate::engine::call::{ParticipantChanges, RemoteModel};
 use rtcall_protocol::call::{EndReason, ParticipantId, ParticipantState};
+use rtcall_protocol::features::Role;
 use rtcall_protocol::CommunicationIdentifier;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
+/// What a participant asks of its call: to receive its streams, and to mute it.
+pub(crate) trait ParticipantCall: Subscriber {
+    /// Mutes the participant of `identity` (raw id); resolves when the service did.
+    fn mute_participant(&self, identity: String) -> js_sys::Promise;
+}
+
 /// A participant's state.
 pub struct ParticipantInner {
-    /// The call, which receives its streams.
-    call: Weak<dyn Subscriber>,
+    /// The call.
+    call: Weak<dyn ParticipantCall>,
     /// The server's id; `None` while added by `addParticipant` and not yet reported.
     id: Cell<Option<ParticipantId>>,
     identity: String,
@@ -25,6 +33,9 @@ pub struct ParticipantInner {
     end_reason: Cell<Option<EndReason>>,
     muted: Cell<bool>,
     speaking: Cell<bool>,
+    role: Cell<Role>,
+    /// Announced in `remoteParticipants` (not while waiting in the lobby).
+    listed: Cell<bool>,
     streams: RefCell<Vec<RemoteVideoStream>>,
     emitter: Emitter,
     js: JsSelf,
@@ -39,7 +50,7 @@ pub struct RemoteParticipant {
 
 impl RemoteParticipant {
     fn with(
-        call: Weak<dyn Subscriber>,
+        call: Weak<dyn ParticipantCall>,
         id: Option<ParticipantId>,
         identity: String,
         state: ParticipantState,
@@ -54,6 +65,8 @@ impl RemoteParticipant {
                 end_reason: Cell::new(None),
                 muted: Cell::new(false),
                 speaking: Cell::new(false),
+                role: Cell::new(Role::Unknown),
+                listed: Cell::new(false),
                 streams: RefCell::default(),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
@@ -62,14 +75,14 @@ impl RemoteParticipant {
     }
 
     /// A participant the server reported.
-    pub(crate) fn from_model(call: Weak<dyn Subscriber>, model: &RemoteModel) -> Self {
+    pub(crate) fn from_model(call: Weak<dyn ParticipantCall>, model: &RemoteModel) -> Self {
         let p = Self::with(call, Some(model.id), model.identity.clone(), model.state);
         p.fill(model);
         p
     }
 
     /// A participant being invited by `addParticipant`, before the server reports it.
-    pub(crate) fn placeholder(call: Weak<dyn Subscriber>, identity: String) -> Self {
+    pub(crate) fn placeholder(call: Weak<dyn ParticipantCall>, identity: String) -> Self {
         Self::with(call, None, identity, ParticipantState::Idle)
     }
 
@@ -88,6 +101,7 @@ impl RemoteParticipant {
             speaking: true,
             streams: true,
             reconnecting: true,
+            role: true,
         };
         self.update(model, changes);
     }
@@ -101,12 +115,11 @@ impl RemoteParticipant {
         *self.inner.display_name.borrow_mut() = model.display_name.clone();
         self.inner.muted.set(model.muted);
         self.inner.speaking.set(model.speaking);
+        self.inner.role.set(model.role);
         let streams: Vec<RemoteVideoStream> = model
             .streams
             .iter()
-            .map(|s| {
-                RemoteVideoStream::new(self.inner.call.clone(), s.stream_id, s.kind, s.available)
-            })
+            .map(|s| RemoteVideoStream::new(self.subscriber(), s.stream_id, s.kind, s.available))
             .collect();
         *self.inner.streams.borrow_mut() = streams;
     }
@@ -124,6 +137,26 @@ impl RemoteParticipant {
     /// The identity's raw id.
     pub fn identity(&self) -> &str {
         &self.inner.identity
+    }
+
+    /// Who receives its streams: the call.
+    fn subscriber(&self) -> Weak<dyn Subscriber> {
+        self.inner.call.clone()
+    }
+
+    /// Its state now.
+    pub(crate) fn state_now(&self) -> ParticipantState {
+        self.inner.state.get()
+    }
+
+    /// Whether it was announced in `remoteParticipants`; marks it so.
+    pub(crate) fn list(&self) -> bool {
+        self.inner.listed.replace(true)
+    }
+
+    /// Whether it was announced in `remoteParticipants`.
+    pub(crate) fn is_listed(&self) -> bool {
+        self.inner.listed.get()
     }
 
     /// The video streams.
@@ -144,6 +177,9 @@ impl RemoteParticipant {
         if changes.speaking && inner.speaking.replace(model.speaking) != model.speaking {
             inner.emitter.changed("isSpeakingChanged");
         }
+        if changes.role && inner.role.replace(model.role) != model.role {
+            inner.emitter.changed("roleChanged");
+        }
         if changes.streams {
             let known = inner.streams.borrow().clone();
             if known.is_empty() {
@@ -152,7 +188,7 @@ impl RemoteParticipant {
                     .streams
                     .iter()
                     .map(|s| {
-                        RemoteVideoStream::new(inner.call.clone(), s.stream_id, s.kind, s.available)
+                        RemoteVideoStream::new(self.subscriber(), s.stream_id, s.kind, s.available)
                     })
                     .collect();
                 let added = streams.iter().map(RemoteVideoStream::js).collect();
@@ -244,6 +280,28 @@ impl RemoteParticipant {
     #[wasm_bindgen(getter, js_name = isSpeaking)]
     pub fn is_speaking(&self) -> bool {
         self.inner.speaking.get()
+    }
+
+    /// Its role (`ParticipantRole`).
+    #[wasm_bindgen(getter, unchecked_return_type = "ParticipantRole")]
+    pub fn role(&self) -> String {
+        self.inner.role.get().as_str().into()
+    }
+
+    /// Mutes its microphone (soft mute): it hears `mutedByOthers` and may unmute itself.
+    /// Refused in 1:1 calls and to those whose role does not allow it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn mute(&self) -> js_sys::Promise {
+        match self.inner.call.upgrade() {
+            Some(call) => call.mute_participant(self.inner.identity.clone()),
+            None => js_sys::Promise::reject(
+                &super::error::ApiError::new(
+                    super::error::SubCode::WrongState,
+                    "the call has ended",
+                )
+                .into(),
+            ),
+        }
     }
 
     /// The camera and screen-share streams.

@@ -33,11 +33,17 @@
 use super::call::{CallChange, CallModel};
 use super::requests::Requests;
 pub use super::requests::REQUEST_TIMEOUT;
+use super::wire::{Incoming, Outgoing};
 use rtcall_protocol::call::{CallId, CallState, EndReason, StreamId};
+use rtcall_protocol::features::RawJson;
 use rtcall_protocol::signal::{
-    ClientFrame, ErrorKind, Event, IceServer, MediaLine, Reply, Request, RequestId, Resume,
-    ServerFrame, VideoSource, WireError, PROTOCOL_VERSION,
+    ErrorKind, IceServer, MediaLine, Reply, RequestId, Resume, VideoSource, WireError,
+    PROTOCOL_VERSION,
 };
+
+/// A request as the browser core sends it (a feature's, as its own JSON text).
+pub type Request = rtcall_protocol::signal::Request<RawJson>;
+type Event = rtcall_protocol::signal::Event<RawJson>;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Milliseconds since the Unix epoch.
@@ -131,6 +137,16 @@ pub enum AgentEvent {
         /// The call.
         call_id: CallId,
     },
+    /// The other side of the 1:1 call `call_id` handed it over: this endpoint is in the call
+    /// `target_call_id` already, calling `target` (raw id).
+    Transferred {
+        /// The call handed over.
+        call_id: CallId,
+        /// The new call.
+        target_call_id: CallId,
+        /// Whom it calls.
+        target: String,
+    },
     /// A call rings here.
     IncomingCall(IncomingModel),
     /// It stopped ringing.
@@ -163,7 +179,7 @@ pub enum AgentEvent {
         /// The request.
         request: RequestId,
         /// Its outcome.
-        result: Result<(), WireError>,
+        result: Result<Reply, WireError>,
     },
 }
 
@@ -173,7 +189,7 @@ pub enum Output {
     /// Open a new WebSocket to the service and call [`Agent::handle_open`] with a token.
     Connect,
     /// Send this frame.
-    Send(ClientFrame),
+    Send(Outgoing),
     /// Close the socket (it is broken or not wanted; the session may be resumed).
     Close,
     /// Close the socket saying goodbye (a normal close): the session ends with it.
@@ -358,15 +374,16 @@ impl Agent {
             hello,
             deadline: self.now + REQUEST_TIMEOUT,
         };
-        self.transmit(ClientFrame::new(
-            hello,
-            Request::Hello {
+        self.transmit(Outgoing {
+            id: hello,
+            req: Request::Hello {
                 token,
                 display_name: self.display_name.clone(),
                 version: PROTOCOL_VERSION,
                 resume,
             },
-        ));
+            ack: None,
+        });
     }
 
     /// The socket could not open, or closed.
@@ -380,7 +397,7 @@ impl Agent {
 
     /// A frame arrived. (The shell drops frames it cannot read, as a newer server's
     /// extensions.)
-    pub fn handle_frame(&mut self, now: Millis, frame: ServerFrame) {
+    pub fn handle_frame(&mut self, now: Millis, frame: Incoming) {
         self.now = now;
         self.last_heard = now;
         if let Some(seq) = frame.seq {
@@ -534,16 +551,17 @@ impl Agent {
         })
     }
 
-    /// Joins a group call.
-    pub fn join_group(&mut self, group_id: String, muted: bool) -> RequestId {
+    /// Joins a group call; `lobby`: if this join makes it, later joiners wait in its lobby.
+    pub fn join_group(&mut self, group_id: String, muted: bool, lobby: bool) -> RequestId {
         let call_id = CallId(group_id.clone());
         let mut call = CallModel::new(call_id.clone(), CallState::None, muted);
         call.group = true;
+        call.lobby = lobby;
         self.calls.insert(call_id, call);
         self.request(Request::JoinGroup {
             group_id,
             muted,
-            lobby: false,
+            lobby,
         })
     }
 
@@ -631,7 +649,7 @@ impl Agent {
     // ---- internals ----
 
     /// Sends a frame, acknowledging what arrived.
-    fn transmit(&mut self, mut frame: ClientFrame) {
+    fn transmit(&mut self, mut frame: Outgoing) {
         frame.ack = (self.last_seq > 0).then_some(self.last_seq);
         self.outputs.push_back(Output::Send(frame));
     }
@@ -736,7 +754,7 @@ impl Agent {
                 continue;
             }
             let rekeyed = call.rejoin(self.now);
-            let muted = call.muted;
+            let (muted, lobby) = (call.muted, call.lobby);
             for change in rekeyed {
                 self.event(AgentEvent::Call {
                     call_id: call_id.clone(),
@@ -750,7 +768,7 @@ impl Agent {
             let join = self.requests.frame(Request::JoinGroup {
                 group_id: call_id.0.clone(),
                 muted,
-                lobby: false,
+                lobby,
             });
             self.requests.sent(self.now, join.clone());
             self.rejoins.insert(join.id, call_id);
@@ -875,7 +893,7 @@ impl Agent {
         }
         let result = match (ok, err) {
             (_, Some(err)) => Err(err),
-            _ => Ok(()),
+            (ok, None) => Ok(ok.unwrap_or(Reply::Done)),
         };
         self.event(AgentEvent::Replied {
             request: re,
@@ -902,6 +920,24 @@ impl Agent {
                 if self.incoming.remove(&call_id).is_some() {
                     self.event(AgentEvent::IncomingCallEnded { call_id, reason });
                 }
+            }
+            Event::Transferred {
+                call_id,
+                target_call_id,
+                target,
+            } => {
+                let Some(muted) = self.calls.get(&call_id).map(|c| c.muted) else {
+                    return;
+                };
+                self.calls.insert(
+                    target_call_id.clone(),
+                    CallModel::new(target_call_id.clone(), CallState::None, muted),
+                );
+                self.event(AgentEvent::Transferred {
+                    call_id,
+                    target_call_id,
+                    target,
+                });
             }
             Event::SdpOffer {
                 call_id,
@@ -959,7 +995,10 @@ fn call_of(event: &Event) -> Option<CallId> {
         | Event::Speaking { call_id, .. }
         | Event::DominantSpeakers { call_id, .. }
         | Event::EchoReport { call_id, .. }
-        | Event::DtmfReceived { call_id, .. } => Some(call_id.clone()),
+        | Event::DtmfReceived { call_id, .. }
+        | Event::Role { call_id, .. }
+        | Event::MutedByOthers { call_id }
+        | Event::Feature { call_id, .. } => Some(call_id.clone()),
         _ => None,
     }
 }

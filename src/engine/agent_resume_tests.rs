@@ -10,7 +10,7 @@ const WINDOW: Millis = 30_000;
 /// having received frame 5.
 fn in_a_call() -> Harness {
     let mut h = Harness::welcomed(json!({"resumeSecret": "s1", "resumeWindowMs": WINDOW}));
-    h.agent.join_group("c".into(), false);
+    h.agent.join_group("c".into(), false, false);
     h.frame(json!({"seq": 4, "ev": {"callState": {"callId": "c", "state": "Connected", "participantId": 0}}}));
     let mut bob = participants(
         vec![info(1, "8:acs:r_bob", ParticipantState::Connected, false)],
@@ -125,7 +125,7 @@ fn requests_the_service_did_not_take_are_sent_again_after_the_resume() {
     h.frame(json!({"seq": 6, "re": taken, "ok": "done"}));
     assert!(h.events.contains(&AgentEvent::Replied {
         request: taken,
-        result: Ok(())
+        result: Ok(Reply::Done)
     }));
 }
 

@@ -5,6 +5,7 @@
 use super::*;
 use crate::engine::call::ParticipantChanges;
 use rtcall_protocol::call::{ParticipantId, ParticipantState, StreamKind};
+use rtcall_protocol::features::Role;
 use rtcall_protocol::signal::{ParticipantInfo, RemovedParticipant, StreamInfo};
 use serde_json::json;
 
@@ -73,7 +74,7 @@ impl Harness {
     }
 
     fn frame(&mut self, frame: serde_json::Value) {
-        let frame: ServerFrame = serde_json::from_value(frame).expect("a server frame");
+        let frame = crate::engine::wire::read_frame(&frame).expect("a server frame");
         self.agent.handle_frame(self.now, frame);
         self.drain();
     }
@@ -137,7 +138,7 @@ fn call_state(state: &str, end: Option<EndReason>) -> serde_json::Value {
 fn signing_in_sends_hello_then_queued_requests_and_pings() {
     let mut h = Harness::new();
     assert_eq!(h.connects, 1);
-    let id = h.agent.join_group("g".into(), false);
+    let id = h.agent.join_group("g".into(), false, false);
     assert!(h.sent.is_empty(), "nothing before the socket opens");
     h.agent.handle_open(h.now, "secret".into());
     h.drain();
@@ -179,7 +180,7 @@ fn a_refused_token_disconnects_for_good() {
 #[test]
 fn without_a_resume_secret_a_lost_connection_ends_calls_and_reconnects_with_backoff() {
     let mut h = Harness::ready();
-    h.agent.join_group("c".into(), false);
+    h.agent.join_group("c".into(), false, false);
     h.frame(call_state("Connected", None));
     h.events.clear();
     let pending = h.agent.request(Request::SetHold {
@@ -352,6 +353,48 @@ fn incoming_calls_ring_and_stop() {
 }
 
 #[test]
+fn role_soft_mute_features_and_a_transfer_reach_the_call() {
+    let mut h = Harness::ready();
+    h.agent.join_group("c".into(), false, true);
+    h.drain();
+    assert_eq!(h.sent[0]["req"]["joinGroup"]["lobby"], true);
+    h.frame(call_state("Connected", None));
+    h.events.clear();
+    h.frame(json!({"ev": {"role": {"callId": "c", "role": "Organizer"}}}));
+    h.frame(json!({"ev": {"mutedByOthers": {"callId": "c"}}}));
+    h.frame(json!({"ev": {"feature": {"callId": "c", "event": {"reaction": {"participantId": 1, "reaction": "like"}}}}}));
+    let changes = h.call_changes();
+    assert_eq!(changes[0], CallChange::Role(Role::Organizer));
+    assert_eq!(
+        changes[1..3],
+        [CallChange::Muted(true), CallChange::MutedByOthers]
+    );
+    let CallChange::Feature(RawJson(text)) = &changes[3] else {
+        panic!("{changes:?}");
+    };
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(text).unwrap(),
+        json!({"reaction": {"participantId": 1, "reaction": "like"}})
+    );
+    assert!(h.agent.call(&CallId("c".into())).unwrap().muted);
+    // Muted already: a second soft mute changes nothing but says so.
+    h.frame(json!({"ev": {"mutedByOthers": {"callId": "c"}}}));
+    assert_eq!(h.call_changes(), [CallChange::MutedByOthers]);
+
+    // Handed over: the new call exists before its first event, muted as the first was.
+    h.frame(json!({"ev": {"transferred": {"callId": "c", "targetCallId": "t1-c", "target": "8:acs:r_carol"}}}));
+    assert!(h.events.iter().any(|e| matches!(e, AgentEvent::Transferred { target_call_id, .. } if target_call_id.0 == "t1-c")));
+    let new = h.agent.call(&CallId("t1-c".into())).expect("the new call");
+    assert!(new.muted);
+    h.events.clear();
+    h.frame(json!({"ev": {"callState": {"callId": "t1-c", "state": "Connecting"}}}));
+    assert_eq!(
+        h.call_changes(),
+        [CallChange::State(CallState::Connecting, None)]
+    );
+}
+
+#[test]
 fn an_accepted_call_is_connecting_at_once() {
     let mut h = Harness::ready();
     h.frame(json!({"ev": {"incomingCall": {"callId": "c", "caller": "8:acs:r_bob", "callerDisplayName": "Bob"}}}));
@@ -371,7 +414,7 @@ fn an_accepted_call_is_connecting_at_once() {
 #[test]
 fn muting_is_local_at_once_and_reported() {
     let mut h = Harness::ready();
-    h.agent.join_group("c".into(), false);
+    h.agent.join_group("c".into(), false, false);
     h.drain();
     h.sent.clear();
     assert!(h.agent.set_muted(&CallId("c".into()), true).is_some());

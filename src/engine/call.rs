@@ -8,6 +8,7 @@
 //! state stays what it was until the new connection is up.
 
 use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, ParticipantState};
+use rtcall_protocol::features::{RawJson, Role};
 use rtcall_protocol::signal::{EchoReport, Event, ParticipantInfo, StreamInfo};
 use std::collections::BTreeMap;
 
@@ -38,6 +39,8 @@ pub struct RemoteModel {
     pub end_reason: Option<EndReason>,
     /// Its connection to the service is lost and it is reconnecting.
     pub reconnecting: bool,
+    /// Its role.
+    pub role: Role,
 }
 
 impl RemoteModel {
@@ -52,6 +55,7 @@ impl RemoteModel {
             streams: info.streams.clone(),
             end_reason: None,
             reconnecting: info.reconnecting,
+            role: info.role,
         }
     }
 
@@ -64,6 +68,7 @@ impl RemoteModel {
             speaking: self.speaking != info.speaking,
             streams: self.streams != info.streams,
             reconnecting: self.reconnecting != info.reconnecting,
+            role: self.role != info.role,
         };
         self.state = info.state;
         self.muted = info.muted;
@@ -71,6 +76,7 @@ impl RemoteModel {
         self.display_name = info.display_name.clone();
         self.streams = info.streams.clone();
         self.reconnecting = info.reconnecting;
+        self.role = info.role;
         diff
     }
 }
@@ -90,6 +96,8 @@ pub struct ParticipantChanges {
     pub streams: bool,
     /// Whether it is reconnecting (its `networkReconnect` remote diagnostic).
     pub reconnecting: bool,
+    /// `role`.
+    pub role: bool,
 }
 
 /// One change, in the order the events fire.
@@ -118,6 +126,12 @@ pub enum CallChange {
     EchoReport(EchoReport),
     /// A phone in the call pressed a key (ACS's tone name).
     DtmfReceived(ParticipantId, String),
+    /// This endpoint's `role` changed to this.
+    Role(Role),
+    /// Someone muted this endpoint (`isMuted` changed first, if it did).
+    MutedByOthers,
+    /// A call feature's event, for the feature's code.
+    Feature(RawJson),
 }
 
 /// A call.
@@ -133,12 +147,16 @@ pub struct CallModel {
     pub muted: bool,
     /// This endpoint's participant id, once known.
     pub me: Option<ParticipantId>,
+    /// This endpoint's role.
+    pub role: Role,
     /// Everyone else.
     pub participants: BTreeMap<ParticipantId, RemoteModel>,
     /// Dominant speakers, most dominant first (may include this endpoint).
     pub dominant: Vec<ParticipantId>,
     /// A group call (joined by id), which can be joined again.
     pub group: bool,
+    /// Joined asking for a lobby (kept for joining again after the service restarted).
+    pub lobby: bool,
     /// Joined again: the participants of before not listed yet, and until when they may be.
     stale: Vec<RemoteModel>,
     stale_until: Option<Millis>,
@@ -156,9 +174,11 @@ impl CallModel {
             end_reason: None,
             muted,
             me: None,
+            role: Role::Unknown,
             participants: BTreeMap::new(),
             dominant: Vec::new(),
             group: false,
+            lobby: false,
             stale: Vec::new(),
             stale_until: None,
             rejoining: false,
@@ -225,7 +245,7 @@ impl CallModel {
     }
 
     /// Applies a server event about this call.
-    pub fn apply(&mut self, event: Event) -> Vec<CallChange> {
+    pub fn apply(&mut self, event: Event<RawJson>) -> Vec<CallChange> {
         let mut changes = Vec::new();
         match event {
             Event::CallState {
@@ -340,6 +360,18 @@ impl CallModel {
                 tone,
                 ..
             } => changes.push(CallChange::DtmfReceived(participant_id, tone)),
+            Event::Role { role, .. } if role != self.role => {
+                self.role = role;
+                changes.push(CallChange::Role(role));
+            }
+            Event::MutedByOthers { .. } => {
+                if !self.muted {
+                    self.muted = true;
+                    changes.push(CallChange::Muted(true));
+                }
+                changes.push(CallChange::MutedByOthers);
+            }
+            Event::Feature { event, .. } => changes.push(CallChange::Feature(event)),
             _ => {}
         }
         changes

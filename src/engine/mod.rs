@@ -6,3 +6,4 @@ pub mod call;
 pub mod credential;
 pub mod network;
 pub mod requests;
+pub mod wire;

@@ -2,7 +2,9 @@
 //! session can send again what the service did not take), and those waiting for a connection.
 //! Plain data on virtual time; the agent decides when to send.
 
-use rtcall_protocol::signal::{ClientFrame, Request, RequestId};
+use super::agent::Request;
+use super::wire::Outgoing as ClientFrame;
+use rtcall_protocol::signal::RequestId;
 use std::collections::BTreeMap;
 
 /// Milliseconds since the Unix epoch.
@@ -42,7 +44,11 @@ impl Requests {
 
     /// A frame for `request` under a new id.
     pub fn frame(&mut self, request: Request) -> ClientFrame {
-        ClientFrame::new(self.next_id(), request)
+        ClientFrame {
+            id: self.next_id(),
+            req: request,
+            ack: None,
+        }
     }
 
     /// `frame` is sent at `now`: it waits for its reply.

@@ -1,7 +1,8 @@
 //! A call's one `RTCPeerConnection`, negotiated by the server: each offer is applied in turn,
 //! the local tracks are attached to the m-lines the offer says to send on, remote audio lines
-//! are played, and remote video tracks are handed to the call by stream id. Switching a local
-//! track (another microphone or camera, or none) is `replaceTrack`, never a renegotiation.
+//! are played, and remote video tracks are handed to the call by stream id; data channels the
+//! service opens are handed to the call too. Switching a local track (another microphone or
+//! camera, or none) is `replaceTrack`, never a renegotiation.
 
 use super::audio::RemoteAudio;
 use rtcall_protocol::call::StreamId;
@@ -39,6 +40,8 @@ pub struct Offer {
 pub type OnAnswer = Box<dyn Fn(u32, Result<String, JsValue>)>;
 /// Called with the remote video tracks after each negotiation, by stream.
 pub type OnVideo = Box<dyn Fn(Vec<(StreamId, web_sys::MediaStreamTrack)>)>;
+/// Called with each data channel the service opens (an `RTCDataChannel`).
+pub type OnChannel = Box<dyn Fn(JsValue)>;
 
 #[derive(Default)]
 struct State {
@@ -57,6 +60,7 @@ pub struct PeerSession {
     state: Rc<RefCell<State>>,
     on_answer: Rc<OnAnswer>,
     on_video: Rc<OnVideo>,
+    _on_channel: Closure<dyn FnMut(JsValue)>,
 }
 
 impl std::fmt::Debug for PeerSession {
@@ -88,17 +92,25 @@ impl PeerSession {
         ice_servers: &[IceServer],
         on_answer: OnAnswer,
         on_video: OnVideo,
+        on_channel: OnChannel,
     ) -> Result<Self, JsValue> {
         let config = web_sys::RtcConfiguration::new();
         let servers: js_sys::Array = ice_servers.iter().map(ice_server_js).collect();
         config.set_ice_servers(&servers);
         config.set_bundle_policy(web_sys::RtcBundlePolicy::MaxBundle);
         let pc = web_sys::RtcPeerConnection::new_with_configuration(&config)?;
+        let on_channel = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let Ok(channel) = js_sys::Reflect::get(&event, &"channel".into()) {
+                on_channel(channel);
+            }
+        });
+        pc.set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
         Ok(PeerSession {
             pc,
             state: Rc::default(),
             on_answer: Rc::new(on_answer),
             on_video: Rc::new(on_video),
+            _on_channel: on_channel,
         })
     }
 
@@ -176,6 +188,11 @@ impl PeerSession {
         Some(sender.replace_track(track.as_ref()))
     }
 
+    /// What each line of the connection carries, as the last offer said.
+    pub fn lines(&self) -> Vec<MediaLine> {
+        self.state.borrow().lines.clone()
+    }
+
     /// The track currently set for a source.
     pub fn track(&self, source: SendSource) -> Option<web_sys::MediaStreamTrack> {
         self.state.borrow().tracks.get(&source).cloned()
@@ -196,6 +213,7 @@ impl PeerSession {
         state.closed = true;
         state.audio.clear();
         state.queue.clear();
+        self.pc.set_ondatachannel(None);
         self.pc.close();
     }
 }

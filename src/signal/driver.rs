@@ -8,10 +8,11 @@
 //! dropped while its own callback is on the stack.
 
 use super::socket::{decode, encode, signal_url, SignalSocket};
+use crate::engine::agent::Request;
 use crate::engine::agent::{Agent, AgentEvent, Output};
 use crate::time::{Clock, SystemClock, Timer};
 use futures_channel::oneshot;
-use rtcall_protocol::signal::{ErrorKind, Request, RequestId, WireError};
+use rtcall_protocol::signal::{ErrorKind, Reply, RequestId, WireError};
 use std::cell::{Ref, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -34,7 +35,7 @@ pub struct Driver {
     clock: Rc<dyn Clock>,
     socket: RefCell<Option<SignalSocket>>,
     timer: RefCell<Option<Timer>>,
-    replies: RefCell<HashMap<RequestId, oneshot::Sender<Result<(), WireError>>>>,
+    replies: RefCell<HashMap<RequestId, oneshot::Sender<Result<Reply, WireError>>>>,
     events: Weak<dyn DriverEvents>,
 }
 
@@ -91,7 +92,7 @@ impl Driver {
     }
 
     /// Sends a request and waits for the service's answer; `None` if the driver went first.
-    pub async fn send(self: &Rc<Self>, request: Request) -> Option<Result<(), WireError>> {
+    pub async fn send(self: &Rc<Self>, request: Request) -> Option<Result<Reply, WireError>> {
         let id = self.prepare(|engine| engine.request(request));
         self.wait(id).await
     }
@@ -105,7 +106,7 @@ impl Driver {
 
     /// Runs the engine and waits for the service's answer to request `id`, made with
     /// [`Driver::prepare`]; `None` if the driver went first.
-    pub async fn wait(self: &Rc<Self>, id: RequestId) -> Option<Result<(), WireError>> {
+    pub async fn wait(self: &Rc<Self>, id: RequestId) -> Option<Result<Reply, WireError>> {
         let (tx, rx) = oneshot::channel();
         self.replies.borrow_mut().insert(id, tx);
         Self::pump(self);
@@ -119,10 +120,8 @@ impl Driver {
             match output {
                 Output::Connect => Self::connect(this),
                 Output::Send(frame) => {
-                    if let (Some(socket), Some(text)) =
-                        (this.socket.borrow().as_ref(), encode(&frame))
-                    {
-                        socket.send(&text);
+                    if let Some(socket) = this.socket.borrow().as_ref() {
+                        socket.send(&encode(&frame));
                     }
                 }
                 Output::Close => {

@@ -1,26 +1,70 @@
 //! The WebSocket to rtcall-server's `/signal`, as an RAII handle: it calls back on open, on each
 //! text message and on close (or failure to open); dropping it unhooks the callbacks and closes
-//! the socket. Frames go through the browser's own JSON (no JSON library in the wasm).
+//! the socket. Frames are read from the browser's own `JSON.parse` and written as text by
+//! [`wire`](crate::engine::wire): no JSON library or serde in the wasm.
 
-use rtcall_protocol::signal::{ClientFrame, ServerFrame};
-use serde::Serialize;
+use crate::engine::wire::{read_frame, write_frame, Incoming, Json, Outgoing};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// A client frame as JSON text, with the browser's `JSON.stringify` (no JSON library in the
-/// wasm).
-pub fn encode(frame: &ClientFrame) -> Option<String> {
-    let value = frame
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .ok()?;
-    js_sys::JSON::stringify(&value).ok()?.as_string()
+/// A client frame as JSON text.
+pub fn encode(frame: &Outgoing) -> String {
+    write_frame(frame)
 }
 
-/// A server frame from JSON text, with the browser's `JSON.parse`; `None` if it is not one we
-/// can read (a newer server's extension).
-pub fn decode(text: &str) -> Option<ServerFrame> {
-    let value = js_sys::JSON::parse(text).ok()?;
-    serde_wasm_bindgen::from_value(value).ok()
+/// A server frame from JSON text; `None` if it is not one we can read (a newer server's
+/// extension).
+pub fn decode(text: &str) -> Option<Incoming> {
+    read_frame(&Parsed(js_sys::JSON::parse(text).ok()?))
+}
+
+/// A value `JSON.parse` made.
+struct Parsed(JsValue);
+
+impl Json for Parsed {
+    fn get(&self, name: &str) -> Option<Self> {
+        if !self.0.is_object() {
+            return None;
+        }
+        let value = js_sys::Reflect::get(&self.0, &name.into()).ok()?;
+        (!value.is_undefined() && !value.is_null()).then_some(Parsed(value))
+    }
+
+    fn string(&self) -> Option<String> {
+        self.0.as_string()
+    }
+
+    fn number(&self) -> Option<f64> {
+        self.0.as_f64()
+    }
+
+    fn boolean(&self) -> Option<bool> {
+        self.0.as_bool()
+    }
+
+    fn items(&self) -> Vec<Self> {
+        match self.0.dyn_ref::<js_sys::Array>() {
+            Some(array) => array.iter().map(Parsed).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn tag(&self) -> Option<String> {
+        if let Some(name) = self.0.as_string() {
+            return Some(name);
+        }
+        let keys = js_sys::Object::keys(self.0.dyn_ref::<js_sys::Object>()?);
+        (keys.length() == 1)
+            .then(|| keys.get(0).as_string())
+            .flatten()
+    }
+
+    fn text(&self) -> String {
+        js_sys::JSON::stringify(&self.0)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default()
+    }
 }
 
 /// The signaling URL for a service URL (`http://host/` → `ws://host/signal`).

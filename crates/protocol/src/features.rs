@@ -321,6 +321,16 @@ impl<'a> DataMessage<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawJson(pub String);
 
+/// Writes the JSON the text holds (for tests that compare frames; invalid text fails).
+#[cfg(feature = "json")]
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        value.serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

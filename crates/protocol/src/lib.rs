@@ -21,6 +21,7 @@
 pub mod call;
 pub mod features;
 mod identifier;
+mod names;
 pub mod signal;
 pub mod token;
 

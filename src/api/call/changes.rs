@@ -1,6 +1,7 @@
-//! What the service says changed in a call — its state, mute, who is in it and how they are,
-//! the dominant speakers, keys a phone pressed, the echo bot's report — applied to the call's
-//! objects and fired as the ACS events they mean.
+//! What the service says changed in a call — its state, mute (also by others), role, who is in
+//! it or its lobby and how they are, the dominant speakers, keys a phone pressed, the echo
+//! bot's report, feature events — applied to the call's objects and fired as the ACS events
+//! they mean.
 
 use super::Call;
 use crate::api::diagnostics::UserFacingDiagnosticsFeature;
@@ -8,7 +9,7 @@ use crate::api::events::object;
 use crate::api::features::{one, EchoTestFeature};
 use crate::api::participant::RemoteParticipant;
 use crate::engine::call::CallChange;
-use rtcall_protocol::call::{CallState, ParticipantId};
+use rtcall_protocol::call::{CallState, ParticipantId, ParticipantState};
 use wasm_bindgen::prelude::*;
 
 impl Call {
@@ -34,7 +35,19 @@ impl Call {
             }
             CallChange::Participant(model, changes) => {
                 if let Some(p) = self.participant_by_id(model.id) {
+                    let waited = p.state_now() == ParticipantState::InLobby;
                     p.update(&model, changes);
+                    if waited && model.state != ParticipantState::InLobby {
+                        // Let in (or gone from the lobby): it is in the call from now.
+                        inner.lobby.updated(Vec::new(), vec![p.js()]);
+                        if model.state != ParticipantState::Disconnected && !p.list() {
+                            inner.emitter.updated(
+                                "remoteParticipantsUpdated",
+                                vec![p.js()],
+                                Vec::new(),
+                            );
+                        }
+                    }
                     if changes.reconnecting {
                         one(&inner.media.diagnostics, UserFacingDiagnosticsFeature::new)
                             .remote_group()
@@ -49,6 +62,7 @@ impl Call {
             }
             CallChange::Added(models) => {
                 let mut added = Vec::new();
+                let mut waiting = Vec::new();
                 for model in models {
                     // A participant added through addParticipant exists already, unbound.
                     let placeholder = inner
@@ -60,15 +74,22 @@ impl Call {
                     match placeholder {
                         Some(p) => p.bind(&model),
                         None => {
-                            let p = RemoteParticipant::from_model(self.subscriber(), &model);
+                            let p =
+                                RemoteParticipant::from_model(self.host_of_participants(), &model);
                             inner.participants.borrow_mut().push(p.clone());
-                            added.push(p.js());
+                            if model.state == ParticipantState::InLobby {
+                                waiting.push(p.js());
+                            } else {
+                                p.list();
+                                added.push(p.js());
+                            }
                         }
                     }
                 }
                 inner
                     .emitter
                     .updated("remoteParticipantsUpdated", added, Vec::new());
+                inner.lobby.updated(waiting, Vec::new());
             }
             CallChange::Removed(models) => {
                 let mut removed = Vec::new();
@@ -80,7 +101,9 @@ impl Call {
                             .map(|i| list.remove(i))
                     };
                     if let Some(p) = gone {
-                        removed.push(p.js());
+                        if p.is_listed() {
+                            removed.push(p.js());
+                        }
                         p.release();
                     }
                 }
@@ -102,6 +125,16 @@ impl Call {
                     object(&[("participant", participant), ("tone", tone.into())]),
                 );
             }
+            CallChange::Role(role) => {
+                inner.role.set(role);
+                inner.emitter.changed("roleChanged");
+            }
+            CallChange::MutedByOthers => {
+                // The service counts the microphone muted already; it is, from now.
+                inner.media.mute_tracks(true);
+                inner.emitter.changed("mutedByOthers");
+            }
+            CallChange::Feature(event) => inner.features.event(&event),
             CallChange::EchoReport(report) => {
                 inner
                     .echo_test

@@ -16,34 +16,42 @@ use super::device_manager::DeviceState;
 use super::diagnostics::UserFacingDiagnosticsFeature;
 use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, Emitter};
+use super::feature_host::Features;
 use super::features::{factory_name, one, DominantSpeakersFeature, EchoTestFeature};
 use super::identifier::identifier_from_js;
+use super::lobby::Lobby;
 use super::local_media::{LocalMedia, MicrophoneChoice};
 use super::object::JsSelf;
-use super::participant::RemoteParticipant;
+use super::participant::{ParticipantCall, RemoteParticipant};
 use super::remote_audio::RemoteAudioStream;
 use super::streams::{LocalVideoStream, Subscriber};
-use crate::engine::agent::Agent;
+use crate::engine::agent::{Agent, Request};
 use crate::signal::Driver;
 use audio::CallAudio;
-use rtcall_protocol::call::{CallId, CallState, EndReason, StreamId};
-use rtcall_protocol::signal::{Request, RequestId, VideoSource};
+use rtcall_protocol::call::{
+    CallId, CallState, EndReason, ParticipantId, ParticipantState, StreamId,
+};
+use rtcall_protocol::features::Role;
+use rtcall_protocol::signal::{Reply, RequestId, VideoSource};
 use screen_share::ScreenShare;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// A call's state.
 pub struct CallInner {
     pub(crate) id: CallId,
     driver: Weak<Driver>,
     /// This endpoint's identity (raw id).
-    identity: String,
+    pub(crate) identity: String,
     incoming: bool,
     caller: (String, String),
     state: Cell<CallState>,
     end_reason: Cell<Option<EndReason>>,
-    participants: RefCell<Vec<RemoteParticipant>>,
+    /// Everyone else known, those waiting in the lobby included.
+    pub(crate) participants: RefCell<Vec<RemoteParticipant>>,
+    role: Cell<Role>,
     /// Local videos being sent, with the object the app passed (handed back as is).
     local_video: RefCell<Vec<(LocalVideoStream, JsValue)>>,
     screen: RefCell<Option<ScreenShare>>,
@@ -55,8 +63,45 @@ pub struct CallInner {
     dominant: RefCell<Option<DominantSpeakersFeature>>,
     echo_test: RefCell<Option<EchoTestFeature>>,
     remote_audio: RefCell<Option<RemoteAudioStream>>,
+    /// The lazily loaded features and what they are told.
+    pub(crate) features: Features,
+    lobby: Lobby,
     emitter: Emitter,
     js: JsSelf,
+}
+
+impl CallInner {
+    /// Sends a request and waits for the service's answer.
+    pub(crate) async fn ask(&self, request: Request) -> Result<Reply, ApiError> {
+        let driver = self.driver.upgrade().ok_or_else(disposed)?;
+        driver
+            .send(request)
+            .await
+            .ok_or_else(disposed)?
+            .map_err(ApiError::from)
+    }
+
+    /// This endpoint's participant id, once known.
+    pub(crate) fn own_participant(&self) -> Option<ParticipantId> {
+        let driver = self.driver.upgrade()?;
+        let engine = driver.engine();
+        engine.call(&self.id)?.me
+    }
+}
+
+impl ParticipantCall for CallInner {
+    fn mute_participant(&self, identity: String) -> js_sys::Promise {
+        let request = Request::MuteOthers {
+            call_id: self.id.clone(),
+            targets: Some(vec![identity]),
+        };
+        let driver = self.driver.clone();
+        promise(async move {
+            let driver = driver.upgrade().ok_or_else(disposed)?;
+            driver.send(request).await.ok_or_else(disposed)??;
+            Ok(())
+        })
+    }
 }
 
 impl Subscriber for CallInner {
@@ -93,7 +138,7 @@ impl Call {
         devices.add_call(&media);
         let audio = CallAudio::new(&media);
         Call {
-            inner: Rc::new(CallInner {
+            inner: Rc::new_cyclic(|call: &Weak<CallInner>| CallInner {
                 id,
                 driver: Rc::downgrade(driver),
                 identity,
@@ -108,6 +153,7 @@ impl Call {
                 }),
                 end_reason: Cell::new(None),
                 participants: RefCell::default(),
+                role: Cell::new(Role::Unknown),
                 local_video: RefCell::default(),
                 screen: RefCell::new(None),
                 media,
@@ -116,6 +162,8 @@ impl Call {
                 dominant: RefCell::new(None),
                 echo_test: RefCell::new(None),
                 remote_audio: RefCell::new(None),
+                features: Features::default(),
+                lobby: Lobby::new(call.clone()),
                 emitter: Emitter::default(),
                 js: JsSelf::default(),
             }),
@@ -169,8 +217,8 @@ impl Call {
         });
     }
 
-    /// The call, as the receiver of its participants' streams.
-    pub(super) fn subscriber(&self) -> Weak<dyn Subscriber> {
+    /// The call, as its participants see it (it receives their streams, and mutes them).
+    pub(super) fn host_of_participants(&self) -> Weak<dyn ParticipantCall> {
         Rc::downgrade(&self.inner) as Weak<CallInner>
     }
 
@@ -193,6 +241,7 @@ impl Call {
         for p in inner.participants.borrow().iter() {
             p.release();
         }
+        inner.features.close();
     }
 
     /// Lets the JS wrapper go (and with it the call, once the app drops it): after the agent
@@ -230,13 +279,13 @@ impl Call {
         let Some(id) = id else {
             return Ok(());
         };
-        Ok(self.driver()?.wait(id).await.ok_or_else(disposed)??)
+        self.driver()?.wait(id).await.ok_or_else(disposed)??;
+        Ok(())
     }
 
     /// Sends a request and waits for the service's answer.
     async fn request(&self, request: Request) -> Result<(), ApiError> {
-        let id = self.prepare(|engine, _| Some(engine.request(request)))?;
-        self.reply(id).await
+        self.inner.ask(request).await.map(drop)
     }
 
     /// Tells the service that a video source is on or off, and waits for its answer.
@@ -285,7 +334,7 @@ fn disposed() -> ApiError {
     ApiError::new(SubCode::Disposed, "the call agent has been disposed")
 }
 
-fn promise<F>(future: F) -> js_sys::Promise
+pub(crate) fn promise<F>(future: F) -> js_sys::Promise
 where
     F: std::future::Future<Output = Result<(), ApiError>> + 'static,
 {
@@ -392,7 +441,7 @@ impl Call {
         array([one(&self.inner.remote_audio, || RemoteAudioStream::new(media)).js()])
     }
 
-    /// The other participants.
+    /// The other participants (not those waiting in the lobby: see `lobby`).
     #[wasm_bindgen(getter, js_name = remoteParticipants, unchecked_return_type = "RemoteParticipant[]")]
     pub fn remote_participants(&self) -> JsValue {
         array(
@@ -400,8 +449,35 @@ impl Call {
                 .participants
                 .borrow()
                 .iter()
+                .filter(|p| p.state_now() != ParticipantState::InLobby)
                 .map(RemoteParticipant::js),
         )
+    }
+
+    /// This endpoint's role (`ParticipantRole`).
+    #[wasm_bindgen(getter, unchecked_return_type = "ParticipantRole")]
+    pub fn role(&self) -> String {
+        self.inner.role.get().as_str().into()
+    }
+
+    /// The call's lobby: who waits to be let in.
+    #[wasm_bindgen(getter, unchecked_return_type = "Lobby")]
+    pub fn lobby(&self) -> JsValue {
+        self.inner.lobby.js()
+    }
+
+    /// Mutes everyone else's microphone (those with a capability to).
+    #[wasm_bindgen(js_name = muteAllRemoteParticipants, unchecked_return_type = "Promise<void>")]
+    pub fn mute_all_remote_participants(&self) -> js_sys::Promise {
+        let this = self.clone();
+        promise(async move {
+            this.check_active()?;
+            this.request(Request::MuteOthers {
+                call_id: this.inner.id.clone(),
+                targets: None,
+            })
+            .await
+        })
     }
 
     /// Mutes the microphone.
@@ -548,7 +624,8 @@ impl Call {
         self.check_active()?;
         let raw = target_raw_id(&identifier)?;
         let caller_id = alternate_caller_id(&options)?;
-        let participant = RemoteParticipant::placeholder(self.subscriber(), raw.clone());
+        let participant = RemoteParticipant::placeholder(self.host_of_participants(), raw.clone());
+        participant.list();
         self.inner
             .participants
             .borrow_mut()
@@ -634,13 +711,24 @@ impl Call {
     }
 
     /// A call feature: `call.feature(Features.DominantSpeakers)`,
-    /// `call.feature(Features.UserFacingDiagnostics)`, or rtcall's
-    /// `call.feature(Features.EchoTest)` in a call to `8:echo123`.
-    #[wasm_bindgen(
-        unchecked_return_type = "DominantSpeakersCallFeature | EchoTestCallFeature | UserFacingDiagnosticsFeature"
-    )]
+    /// `call.feature(Features.UserFacingDiagnostics)`, rtcall's
+    /// `call.feature(Features.EchoTest)` in a call to `8:echo123`, or one whose code loads when
+    /// first asked for (`Features.RaiseHand`, …: their factories make them).
+    #[wasm_bindgen(skip_typescript)]
     pub fn feature(&self, factory: JsValue) -> Result<JsValue, ApiError> {
         let inner = &self.inner;
+        // A feature whose code loads when first asked for: its factory makes it.
+        let create = js_sys::Reflect::get(&factory, &"create".into())
+            .ok()
+            .and_then(|c| c.dyn_into::<js_sys::Function>().ok());
+        if let Some(create) = create {
+            let host = inner.features.host(inner);
+            return inner.features.made(&factory_name(&factory), || {
+                create.call1(&factory, &host).map_err(|e| {
+                    ApiError::from_js(SubCode::NotSupported, "the feature could not be made", &e)
+                })
+            });
+        }
         match factory_name(&factory).as_str() {
             "DominantSpeakers" => Ok(one(&inner.dominant, DominantSpeakersFeature::new).js()),
             "EchoTest" => Ok(one(&inner.echo_test, EchoTestFeature::new).js()),

@@ -13,13 +13,14 @@ use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
 use super::object::JsSelf;
 use super::streams::LocalVideoStream;
+use crate::engine::agent::Request;
 use crate::engine::agent::{AgentEvent, IncomingModel};
 use crate::engine::call::CallChange;
 use crate::media::peer::{Offer, PeerSession, SendSource};
 use crate::signal::{Driver, DriverEvents};
 use futures_channel::oneshot;
 use rtcall_protocol::call::{CallId, CallState, EndReason};
-use rtcall_protocol::signal::{IceServer, Request, RequestId, VideoSource};
+use rtcall_protocol::signal::{IceServer, RequestId, VideoSource};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -144,6 +145,11 @@ impl AgentInner {
                     ]),
                 );
             }
+            AgentEvent::Transferred {
+                call_id,
+                target_call_id,
+                target,
+            } => Self::transferred(this, &call_id, target_call_id, target),
             AgentEvent::Rejoined { call_id } => {
                 if let Some(call) = this.call(&call_id) {
                     Self::reconnect_media(this, &call, driver);
@@ -276,13 +282,14 @@ impl AgentInner {
     }
 
     /// The call's media connection to the SFU: answers go to the service, remote videos to the
-    /// participants' streams.
+    /// participants' streams, data channels to the call's features.
     fn open_peer(this: &Rc<Self>, call: &Call) -> Result<PeerSession, ApiError> {
         let mut ice = this.setup.ice_servers.clone();
         ice.extend(this.server_ice.borrow().iter().cloned());
         let answers = Rc::downgrade(&this.driver);
         let answered_call = call.call_id().clone();
         let videos = Rc::downgrade(&call.inner);
+        let channels = Rc::downgrade(&call.inner);
         Ok(PeerSession::new(
             &ice,
             Box::new(move |version, answer| {
@@ -314,6 +321,11 @@ impl AgentInner {
                             .map(|(_, t)| Clone::clone(t));
                         stream.set_track(track);
                     }
+                }
+            }),
+            Box::new(move |channel| {
+                if let Some(call) = channels.upgrade() {
+                    call.features.channel(channel);
                 }
             }),
         )?)
@@ -367,6 +379,29 @@ impl AgentInner {
         }
         *call.inner.media.peer.borrow_mut() = Some(peer);
         call.media_reconnected();
+    }
+
+    /// The other side handed the call `from` over: this endpoint is in the call `to`, calling
+    /// `target`, with its microphone as it was (`callsUpdated` adds it; the handed-over call's
+    /// Transfer feature hears `transferAccepted`).
+    fn transferred(this: &Rc<Self>, from: &CallId, to: CallId, target: String) {
+        let Some(old) = this.call(from) else {
+            return;
+        };
+        let options = object(&[("audioOptions", object(&[("muted", old.is_muted().into())]))]);
+        let me = (
+            this.identity.clone(),
+            this.driver.engine().display_name().to_owned(),
+        );
+        match Self::new_call(this, to, false, me, &options) {
+            Ok(call) => old.inner.features.tell_own(
+                "transferAccepted",
+                object(&[("targetCall", call.js()), ("target", target.into())]),
+            ),
+            Err(e) => web_sys::console::warn_1(
+                &format!("rtcall: cannot take the transferred call: {e}").into(),
+            ),
+        }
     }
 
     /// Accepts a ringing call.
@@ -445,7 +480,7 @@ impl CallAgent {
 
     /// Joins a group call by id: `join({groupId})` for Rust callers.
     pub fn join_group(&self, group_id: &str) -> Result<Call, ApiError> {
-        self.enter_group(group_id.to_owned(), &JsValue::UNDEFINED)
+        self.enter_group(group_id.to_owned(), false, &JsValue::UNDEFINED)
     }
 
     fn check_usable(&self) -> Result<(), ApiError> {
@@ -481,7 +516,12 @@ impl CallAgent {
         Ok(call)
     }
 
-    fn enter_group(&self, group_id: String, options: &JsValue) -> Result<Call, ApiError> {
+    fn enter_group(
+        &self,
+        group_id: String,
+        lobby: bool,
+        options: &JsValue,
+    ) -> Result<Call, ApiError> {
         self.check_usable()?;
         let call_id = CallId(group_id.clone());
         if self.inner.call(&call_id).is_some() {
@@ -499,7 +539,7 @@ impl CallAgent {
         let id = self
             .inner
             .driver
-            .update(|engine| engine.join_group(group_id, muted));
+            .update(|engine| engine.join_group(group_id, muted, lobby));
         self.inner.starts.borrow_mut().insert(id, call_id);
         Ok(call)
     }
@@ -557,7 +597,8 @@ impl CallAgent {
         Ok(self.start(targets, &options)?.js())
     }
 
-    /// Joins a group call (`{groupId}`), creating it if nobody is in it yet.
+    /// Joins a group call (`{groupId}`), creating it if nobody is in it yet; rtcall's
+    /// `{groupId, lobby: true}` makes a new one with a lobby, where later joiners wait.
     #[wasm_bindgen(unchecked_return_type = "Call")]
     pub fn join(
         &self,
@@ -570,7 +611,8 @@ impl CallAgent {
                 "join supports group call locators ({groupId}) only",
             ));
         };
-        Ok(self.enter_group(group_id, &options)?.js())
+        let lobby = option(&locator, &["lobby"]).is_truthy();
+        Ok(self.enter_group(group_id, lobby, &options)?.js())
     }
 
     /// Signs out: calls end, the connection closes.
