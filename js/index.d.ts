@@ -257,6 +257,8 @@ export type StartCallOptions = JoinCallOptions & { alternateCallerId?: PhoneNumb
 export type AcceptCallOptions = JoinCallOptions;
 export interface GroupLocator {
   groupId: string;
+  /** rtcall: when this join makes the group call, later joiners wait in its lobby until admitted. */
+  lobby?: boolean;
 }
 export interface HangUpOptions {
   forEveryone: boolean;
@@ -302,7 +304,12 @@ type CallPropertyEvent =
   | 'idChanged'
   | 'isMutedChanged'
   | 'isScreenSharingOnChanged'
-  | 'isLocalVideoStartedChanged';
+  | 'isLocalVideoStartedChanged'
+  | 'roleChanged'
+  | 'mutedByOthers';
+
+/** A participant's role: the group call's maker is its `Organizer`, joiners are `Presenter`s (`Attendee`s where it has a lobby); ad hoc calls have none (`Unknown`). */
+export type ParticipantRole = 'Unknown' | 'Attendee' | 'Presenter' | 'Organizer' | 'Co-organizer' | 'Consumer' | 'Collaborator';
 
 /** `startScreenSharing` options (rtcall; ACS takes none). */
 export interface ScreenSharingOptions {
@@ -330,7 +337,10 @@ export declare class Call {
   readonly localAudioStreams: ReadonlyArray<LocalAudioStream>;
   /** What the call receives, all remote audio together. */
   readonly remoteAudioStreams: ReadonlyArray<RemoteAudioStream>;
+  /** Those in the call (not those waiting in the lobby: see `lobby`). */
   readonly remoteParticipants: ReadonlyArray<RemoteParticipant>;
+  readonly role: ParticipantRole;
+  readonly lobby: Lobby;
   mute(): Promise<void>;
   unmute(): Promise<void>;
   hold(): Promise<void>;
@@ -350,6 +360,17 @@ export declare class Call {
   addParticipant(identifier: CommunicationUserIdentifier | PhoneNumberIdentifier | UnknownIdentifier, options?: AddPhoneNumberOptions): RemoteParticipant;
   removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
   hangUp(options?: HangUpOptions): Promise<void>;
+  /** Mutes everyone else (refused to those whose role does not allow it, and in 1:1 calls). */
+  muteAllRemoteParticipants(): Promise<void>;
+  feature(factory: typeof Features.RaiseHand): RaiseHandCallFeature;
+  feature(factory: typeof Features.Reaction): ReactionCallFeature;
+  feature(factory: typeof Features.Spotlight): SpotlightCallFeature;
+  feature(factory: typeof Features.Capabilities): CapabilitiesFeature;
+  feature(factory: typeof Features.MediaStats): MediaStatsCallFeature;
+  feature(factory: typeof Features.DataChannel): DataChannelCallFeature;
+  feature(factory: typeof Features.Transfer): TransferCallFeature;
+  feature(factory: typeof Features.OptimalVideoCount): OptimalVideoCountCallFeature;
+  feature(factory: typeof Features.RealTimeText): RealTimeTextFeature;
   feature(factory: typeof Features.DominantSpeakers): DominantSpeakersCallFeature;
   feature(factory: typeof Features.EchoTest): EchoTestCallFeature;
   feature(factory: typeof Features.UserFacingDiagnostics): UserFacingDiagnosticsFeature;
@@ -377,16 +398,19 @@ export declare class RemoteParticipant {
   readonly callEndReason?: CallEndReason;
   readonly isMuted: boolean;
   readonly isSpeaking: boolean;
+  readonly role: ParticipantRole;
   /** The camera and the screen share, present even while off (`isAvailable` false). */
   readonly videoStreams: ReadonlyArray<RemoteVideoStream>;
   readonly endpointDetails: ReadonlyArray<EndpointDetails>;
+  /** Mutes its microphone (refused to those whose role does not allow it, and in 1:1 calls). */
+  mute(): Promise<void>;
   on(
-    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged',
+    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged' | 'roleChanged',
     listener: PropertyChangedEvent,
   ): void;
   on(event: 'videoStreamsUpdated', listener: CollectionUpdatedEvent<RemoteVideoStream>): void;
   off(
-    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged',
+    event: 'stateChanged' | 'isMutedChanged' | 'isSpeakingChanged' | 'displayNameChanged' | 'roleChanged',
     listener: PropertyChangedEvent,
   ): void;
   off(event: 'videoStreamsUpdated', listener: CollectionUpdatedEvent<RemoteVideoStream>): void;
@@ -662,6 +686,11 @@ export declare class UserFacingDiagnosticsFeature {
 }
 
 /** The features `call.feature()`, `callClient.feature()` and `localAudioStream.feature()` accept. */
+/** A feature whose code loads when an app first asks for it (`call.feature(factory)`). */
+export interface OnDemandFeatureFactory<Name extends string> {
+  readonly name: Name;
+}
+
 export declare const Features: {
   readonly AudioEffects: { readonly name: 'AudioEffects' };
   readonly DebugInfo: { readonly name: 'DebugInfo' };
@@ -669,4 +698,251 @@ export declare const Features: {
   readonly DominantSpeakers: { readonly name: 'DominantSpeakers' };
   /** rtcall: the echo test's report. */
   readonly EchoTest: { readonly name: 'EchoTest' };
+  readonly RaiseHand: OnDemandFeatureFactory<'RaiseHand'>;
+  readonly Reaction: OnDemandFeatureFactory<'Reaction'>;
+  readonly Spotlight: OnDemandFeatureFactory<'Spotlight'>;
+  readonly Capabilities: OnDemandFeatureFactory<'Capabilities'>;
+  readonly MediaStats: OnDemandFeatureFactory<'MediaStats'>;
+  readonly DataChannel: OnDemandFeatureFactory<'DataChannel'>;
+  readonly Transfer: OnDemandFeatureFactory<'Transfer'>;
+  readonly OptimalVideoCount: OnDemandFeatureFactory<'OptimalVideoCount'>;
+  readonly RealTimeText: OnDemandFeatureFactory<'RealTimeText'>;
 };
+
+// ---- The lobby (call.lobby) ----
+
+export interface AdmitAllOperationResult {
+  readonly successCount: number;
+  readonly failureCount: number;
+}
+/** Who waits in a group call's lobby, for those who may let them in. */
+export declare class Lobby {
+  /** Participants `InLobby`. */
+  readonly participants: ReadonlyArray<RemoteParticipant>;
+  admit(participant: CommunicationIdentifier, options?: {}): Promise<void>;
+  reject(participant: CommunicationIdentifier, options?: {}): Promise<void>;
+  admitAll(options?: {}): Promise<AdmitAllOperationResult>;
+  on(event: 'lobbyParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+  off(event: 'lobbyParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+}
+
+// ---- Call features that load on demand ----
+
+/** What every call feature has. */
+export interface CallFeature {
+  readonly name: string;
+  dispose(): void;
+}
+
+export interface RaisedHand {
+  identifier: CommunicationUserIdentifier | MicrosoftTeamsUserIdentifier;
+  /** Its place among the raised hands, from 1. */
+  order: number;
+}
+export interface RaisedHandChangedEvent {
+  identifier: CommunicationUserIdentifier | MicrosoftTeamsUserIdentifier;
+}
+export interface RaiseHandCallFeature extends CallFeature {
+  raiseHand(): Promise<void>;
+  lowerHand(): Promise<void>;
+  /** Lowers others' hands (refused to those whose role does not allow it). */
+  lowerHands(identifiers: (CommunicationUserIdentifier | MicrosoftTeamsUserIdentifier)[]): Promise<void>;
+  lowerAllHands(): Promise<void>;
+  getRaisedHands(): RaisedHand[];
+  on(event: 'raisedHandEvent' | 'loweredHandEvent', listener: (data: RaisedHandChangedEvent) => void): void;
+  off(event: 'raisedHandEvent' | 'loweredHandEvent', listener: (data: RaisedHandChangedEvent) => void): void;
+}
+
+export type Reaction = 'like' | 'heart' | 'laugh' | 'surprised' | 'applause';
+export interface ReactionMessage {
+  reactionType: Reaction;
+}
+export interface ReactionEventPayload {
+  identifier: CommunicationUserIdentifier | MicrosoftTeamsUserIdentifier;
+  reactionMessage: ReactionMessage;
+}
+export interface ReactionCallFeature extends CallFeature {
+  sendReaction(reactionMessage: ReactionMessage): Promise<void>;
+  on(event: 'reaction', listener: (data: ReactionEventPayload) => void): void;
+  off(event: 'reaction', listener: (data: ReactionEventPayload) => void): void;
+}
+
+export interface SpotlightedParticipant {
+  identifier: CommunicationIdentifier;
+  order?: number;
+}
+export interface SpotlightCallFeature extends CallFeature {
+  readonly maxParticipantsToSpotlight: number;
+  /** These participants, or (none given) this one. */
+  startSpotlight(participants?: CommunicationIdentifier[]): Promise<void>;
+  stopSpotlight(participants?: CommunicationIdentifier[]): Promise<void>;
+  stopAllSpotlight(): Promise<void>;
+  getSpotlightedParticipants(): SpotlightedParticipant[];
+  on(event: 'spotlightChanged', listener: CollectionUpdatedEvent<SpotlightedParticipant>): void;
+  off(event: 'spotlightChanged', listener: CollectionUpdatedEvent<SpotlightedParticipant>): void;
+}
+
+export type ParticipantCapabilityName =
+  | 'turnVideoOn' | 'unmuteMic' | 'shareScreen' | 'removeParticipant' | 'hangUpForEveryOne'
+  | 'addCommunicationUser' | 'addTeamsUser' | 'addPhoneNumber' | 'manageLobby' | 'spotlightParticipant'
+  | 'removeParticipantsSpotlight' | 'blurBackground' | 'startLiveMeetingCaptions' | 'startLiveCallingCaptions'
+  | 'setCaptionLanguage' | 'raiseHand' | 'pstnDialOut' | 'muteOthers' | 'useReactions' | 'viewAttendeeNames'
+  | 'startTogetherMode' | 'joinBreakoutRooms' | 'forbidOthersAudio' | 'forbidOthersVideo' | 'realTimeText';
+export type CapabilityResolutionReason =
+  | 'Capable' | 'CapabilityNotApplicableForTheCallType' | 'ClientRestricted' | 'UserPolicyRestricted'
+  | 'RoleRestricted' | 'FeatureNotSupported' | 'MeetingRestricted' | 'NotInitialized' | 'NotCapable'
+  | 'TeamsPremiumLicenseRestricted' | 'IpModeUserPolicyRestricted' | 'ExplicitConsentRequired';
+export type ParticipantCapabilities = Record<ParticipantCapabilityName, { isPresent: boolean; reason: CapabilityResolutionReason }>;
+export type CapabilitiesChangedReason = 'RoleChanged' | 'UserPolicyChanged' | 'MeetingOptionOrOrganizerPolicyChanged' | 'TeamsPremiumLicenseChanged';
+export interface CapabilitiesChangeInfo {
+  oldValue: Partial<ParticipantCapabilities>;
+  newValue: Partial<ParticipantCapabilities>;
+  reason: CapabilitiesChangedReason;
+}
+/** What this participant may do, as the service decides it. */
+export interface CapabilitiesFeature extends CallFeature {
+  /** Empty until the service has said. */
+  readonly capabilities: Partial<ParticipantCapabilities>;
+  on(event: 'capabilitiesChanged', listener: (data: CapabilitiesChangeInfo) => void): void;
+  off(event: 'capabilitiesChanged', listener: (data: CapabilitiesChangeInfo) => void): void;
+}
+
+export type MediaStatsCollectorOptions = {
+  /** Seconds a summary's aggregation point covers (10). */
+  aggregationInterval?: number;
+  /** Aggregation points a summary holds (6). */
+  dataPointsPerAggregation?: number;
+};
+export interface OutgoingAudioMediaStats<N, S> {
+  id: string; codecName?: S; bitrate?: N; jitterInMs?: N; packets?: N; packetsPerSecond?: N;
+  packetsLost?: N; packetsLostPerSecond?: N; rttInMs?: N; audioInputLevel?: N; transportId?: S;
+}
+export interface IncomingAudioMediaStats<N, S> {
+  id: string; codecName?: S; bitrate?: N; jitterInMs?: N; packets?: N; packetsPerSecond?: N;
+  packetsLost?: N; packetsLostPerSecond?: N; rttInMs?: N; jitterBufferDelayInMs?: N;
+  audioOutputLevel?: N; healedRatio?: N; transportId?: S;
+}
+export interface OutgoingVideoMediaStats<N, S> {
+  id: string; codecName?: S; bitrate?: N; jitterInMs?: N; packets?: N; packetsPerSecond?: N;
+  packetsLost?: N; packetsLostPerSecond?: N; rttInMs?: N; frameRateInput?: N; frameWidthInput?: N;
+  frameHeightInput?: N; framesEncoded?: N; frameRateEncoded?: N; framesSent?: N; frameRateSent?: N;
+  frameWidthSent?: N; frameHeightSent?: N; keyFramesEncoded?: N; transportId?: S;
+  /** The other simulcast layers. */
+  altLayouts?: OutgoingVideoMediaStats<N, S>[];
+}
+export interface IncomingVideoMediaStats<N, S> {
+  id: string; codecName?: S; bitrate?: N; jitterInMs?: N; packets?: N; packetsPerSecond?: N;
+  packetsLost?: N; packetsLostPerSecond?: N; rttInMs?: N;
+  /** The `RemoteVideoStream.id` it is. */
+  streamId?: N;
+  jitterBufferDelayInMs?: N; frameRateDecoded?: N; frameRateReceived?: N; frameWidthReceived?: N;
+  frameHeightReceived?: N; longestFreezeDurationInMs?: N; totalFreezeDurationInMs?: N; framesReceived?: N;
+  framesDropped?: N; framesDecoded?: N; keyFramesDecoded?: N; transportId?: S;
+}
+export interface TransportMediaStats<N> {
+  id: string; rttInMs?: N; availableIncomingBitrate?: N; availableOutgoingBitrate?: N;
+}
+interface MediaStatsReport<N, S> {
+  audio: { send: OutgoingAudioMediaStats<N, S>[]; receive: IncomingAudioMediaStats<N, S>[] };
+  video: { send: OutgoingVideoMediaStats<N, S>[]; receive: IncomingVideoMediaStats<N, S>[] };
+  screenShare: { send: OutgoingVideoMediaStats<N, S>[]; receive: IncomingVideoMediaStats<N, S>[] };
+  transports: TransportMediaStats<N>[];
+}
+export type MediaStatsAggregation = { count: number[]; sum: number[]; min: number[]; max: number[] };
+export type MediaStatValue<T> = { aggregation?: MediaStatsAggregation; raw: T[]; timestamp: Date };
+export type MediaStatsReportSample = MediaStatsReport<number, string>;
+export type MediaStatsReportSummary = MediaStatsReport<MediaStatValue<number>, MediaStatValue<string>>;
+export interface MediaStatsCollector {
+  dispose(): void;
+  on(event: 'sampleReported', listener: (args: MediaStatsReportSample) => void): void;
+  on(event: 'summaryReported', listener: (args: MediaStatsReportSummary) => void): void;
+  off(event: 'sampleReported', listener: (args: MediaStatsReportSample) => void): void;
+  off(event: 'summaryReported', listener: (args: MediaStatsReportSummary) => void): void;
+}
+export interface MediaStatsCallFeature extends CallFeature {
+  createCollector(options?: MediaStatsCollectorOptions): MediaStatsCollector;
+}
+
+export type DataChannelPriority = 'High' | 'Normal';
+export type DataChannelReliability = 'Durable' | 'Lossy';
+export type DataChannelSenderOpenOptions = {
+  bitrateInKbps?: number;
+  /** 1–65535; none: one is chosen. */
+  channelId?: number;
+  /** At most 64; none: everyone in the call. */
+  participants?: CommunicationIdentifier[];
+  priority?: DataChannelPriority;
+  reliability?: DataChannelReliability;
+};
+export interface DataChannelSender {
+  channelId: number;
+  /** 32768 bytes. */
+  maxMessageSize: number;
+  setParticipants(participants: CommunicationIdentifier[]): void;
+  sendMessage(data: Uint8Array): Promise<void>;
+  close(): void;
+}
+export interface DataChannelMessage {
+  sequenceNumber: number;
+  data: Uint8Array;
+}
+export interface DataChannelReceiver {
+  channelId: number;
+  senderParticipantIdentifier: CommunicationIdentifierKind;
+  readMessage(): DataChannelMessage | undefined;
+  on(event: 'messageReady' | 'close', listener: () => void): void;
+  off(event: 'messageReady' | 'close', listener: () => void): void;
+}
+export interface DataChannelCallFeature extends CallFeature {
+  createDataChannelSender(options: DataChannelSenderOpenOptions): DataChannelSender;
+  on(event: 'dataChannelReceiverCreated', listener: (args: DataChannelReceiver) => void): void;
+  off(event: 'dataChannelReceiverCreated', listener: (args: DataChannelReceiver) => void): void;
+}
+
+export type TransferState = 'None' | 'Transferring' | 'Transferred' | 'Failed';
+export interface TransferErrorCode {
+  readonly code: number;
+  readonly subCode?: number;
+}
+export interface Transfer {
+  readonly state: TransferState;
+  readonly error?: TransferErrorCode;
+  on(event: 'stateChanged', listener: PropertyChangedEvent): void;
+  off(event: 'stateChanged', listener: PropertyChangedEvent): void;
+}
+export interface TransferToParticipantLocator {
+  targetParticipant: CommunicationUserIdentifier | PhoneNumberIdentifier | UnknownIdentifier;
+}
+export interface TransferEventArgs {
+  targetCall: Call;
+}
+/** Blind transfer of a 1:1 call to a user or a phone number. */
+export interface TransferCallFeature extends CallFeature {
+  transfer(target: TransferToParticipantLocator, options?: { disableForwardingAndUnanswered?: boolean }): Transfer;
+  on(event: 'transferAccepted', listener: (args: TransferEventArgs) => void): void;
+  off(event: 'transferAccepted', listener: (args: TransferEventArgs) => void): void;
+}
+
+export type OvcChangeReason = 'bandwidth' | 'performance' | 'externalLimit' | 'unknown';
+export interface OptimalVideoCountCallFeature extends CallFeature {
+  readonly optimalVideoCount: number;
+  readonly lastOvcChangeReason: OvcChangeReason;
+  on(event: 'optimalVideoCountChanged', listener: PropertyChangedEvent): void;
+  off(event: 'optimalVideoCountChanged', listener: PropertyChangedEvent): void;
+}
+
+export type RealTimeTextResultType = 'Partial' | 'Final';
+export interface RealTimeTextInfo {
+  sequenceId: number;
+  sender: { identifier: CommunicationIdentifierKind; displayName?: string };
+  text: string;
+  resultType: RealTimeTextResultType;
+  receivedTimestamp: Date;
+  updatedTimestamp: Date;
+  isLocal: boolean;
+}
+export interface RealTimeTextFeature extends CallFeature {
+  sendRealTimeText(text: string, finalized?: boolean): Promise<void>;
+  on(event: 'realTimeTextReceived', listener: (data: RealTimeTextInfo) => void): void;
+  off(event: 'realTimeTextReceived', listener: (data: RealTimeTextInfo) => void): void;
+}

@@ -182,6 +182,7 @@ export const isUnknownIdentifier = loadedOnlyFunction('isUnknownIdentifier');
 export {
   AudioEffectsFeature,
   Call,
+  Lobby,
   CallAgent,
   DebugInfoFeature,
   DeviceManager,
@@ -198,6 +199,60 @@ export {
 export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall.js';
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
 
+/**
+ * An object handed out at once whose implementation is still loading (`made`, a promise of
+ * it). Until it arrives, reads give `shape.values`, calls of `shape.waits` wait for it, calls
+ * of `shape.makes` return such objects in turn (`makes[name](...args)` gives the shape, and may
+ * give `args` to call with), and calls of `on`, `off` and `shape.later` are kept and made on it
+ * in order. Afterwards everything is the implementation's.
+ */
+function later(made, shape = {}) {
+  let real;
+  const kept = [];
+  const ready = made.then((it) => {
+    real = it;
+    for (const [name, args] of kept.splice(0)) it[name](...args);
+    return it;
+  });
+  ready.catch((e) => console.error('rtcall: a call feature failed to load', e));
+  return new Proxy(
+    {},
+    {
+      get(_, key) {
+        if (real) {
+          const value = real[key];
+          return typeof value === 'function' ? value.bind(real) : value;
+        }
+        if (key === 'on' || key === 'off' || shape.later?.includes(key)) return (...args) => void kept.push([key, args]);
+        if (shape.waits?.includes(key)) return (...args) => ready.then((it) => it[key](...args));
+        const makes = shape.makes?.[key];
+        if (makes) {
+          return (...args) => {
+            const inner = makes(...args);
+            return later(
+              ready.then((it) => it[key](...(inner.args ?? args))),
+              inner,
+            );
+          };
+        }
+        return shape.values?.[key];
+      },
+    },
+  );
+}
+
+/**
+ * A call feature whose code loads when an app first asks for it: `call.feature(factory)` makes
+ * it with the call's feature host, once per call.
+ */
+function onDemand(name, load, shape) {
+  const values = { name, dispose() {}, ...shape.values };
+  return Object.freeze({ name, create: (host) => later(load().then((code) => code.create(host)), { ...shape, values }) });
+}
+
+const none = () => [];
+const collector = () => ({ later: ['dispose'] });
+
 /** The features `call.feature()`, `callClient.feature()` and `localAudioStream.feature()` accept. */
 export const Features = Object.freeze({
   AudioEffects: Object.freeze({ name: 'AudioEffects' }),
@@ -205,6 +260,40 @@ export const Features = Object.freeze({
   DominantSpeakers: Object.freeze({ name: 'DominantSpeakers' }),
   EchoTest: Object.freeze({ name: 'EchoTest' }),
   UserFacingDiagnostics: Object.freeze({ name: 'UserFacingDiagnostics' }),
+  RaiseHand: onDemand('RaiseHand', () => import('./features/raise-hand.js'), {
+    waits: ['raiseHand', 'lowerHand', 'lowerHands', 'lowerAllHands'],
+    values: { getRaisedHands: none },
+  }),
+  Reaction: onDemand('Reaction', () => import('./features/reaction.js'), { waits: ['sendReaction'] }),
+  Spotlight: onDemand('Spotlight', () => import('./features/spotlight.js'), {
+    waits: ['startSpotlight', 'stopSpotlight', 'stopAllSpotlight'],
+    values: { getSpotlightedParticipants: none, maxParticipantsToSpotlight: 7 },
+  }),
+  Capabilities: onDemand('Capabilities', () => import('./features/capabilities.js'), { values: { capabilities: {} } }),
+  MediaStats: onDemand('MediaStats', () => import('./features/media-stats.js'), { makes: { createCollector: collector } }),
+  DataChannel: onDemand('DataChannel', () => import('./features/data-channel.js'), {
+    makes: {
+      createDataChannelSender(options = {}) {
+        // The channel id is the app's at once: checked, or chosen here when it gave none.
+        const { channelId: asked = 0 } = options;
+        if (!Number.isInteger(asked) || asked < 0 || asked > 65535) throw error(400, 45303, `Invalid channel id ${asked}`);
+        const channelId = asked || 1024 + Math.floor(Math.random() * (65536 - 1024));
+        return {
+          args: [{ ...options, channelId }],
+          values: { channelId, maxMessageSize: 32 * 1024 },
+          waits: ['sendMessage'],
+          later: ['setParticipants', 'close'],
+        };
+      },
+    },
+  }),
+  Transfer: onDemand('Transfer', () => import('./features/transfer.js'), {
+    makes: { transfer: () => ({ values: { state: 'Transferring' } }) },
+  }),
+  OptimalVideoCount: onDemand('OptimalVideoCount', () => import('./features/optimal-video-count.js'), {
+    values: { optimalVideoCount: 16, lastOvcChangeReason: 'unknown' },
+  }),
+  RealTimeText: onDemand('RealTimeText', () => import('./features/real-time-text.js'), { waits: ['sendRealTimeText'] }),
 });
 
 /** How good a network diagnostic says the network is (`value` of a `DiagnosticQuality`). */

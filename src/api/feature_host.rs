@@ -14,9 +14,9 @@ use super::events::{array, object, Emitter};
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
 use crate::engine::agent::Request;
-use rtcall_protocol::call::ParticipantId;
+use rtcall_protocol::call::{ParticipantId, StreamId, StreamKind};
 use rtcall_protocol::features::RawJson;
-use rtcall_protocol::signal::MediaLine;
+use rtcall_protocol::signal::{MediaLine, VideoSource};
 use rtcall_protocol::CommunicationIdentifier;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -225,25 +225,70 @@ impl FeatureHost {
             .unwrap_or(JsValue::UNDEFINED)
     }
 
-    /// The remote videos the connection receives: `[{mid, participantId, streamId}]`.
-    #[wasm_bindgen(getter, js_name = receivedVideos)]
-    pub fn received_videos(&self) -> JsValue {
+    /// What each line of the connection carries: `[{mid, kind: 'sendAudio' | 'sendVideo' |
+    /// 'receiveAudio' | 'receiveVideo', source?: 'camera' | 'screen', participantId?,
+    /// streamId?}]`; a received video's `source` is the kind of stream it is.
+    #[wasm_bindgen(getter, js_name = mediaLines)]
+    pub fn media_lines(&self) -> JsValue {
         let Ok(call) = self.call() else {
             return array([]);
         };
-        let peer = call.media.peer.borrow();
-        let lines = peer.as_ref().map(|p| p.lines()).unwrap_or_default();
-        array(lines.into_iter().filter_map(|line| match line {
-            MediaLine::ReceiveVideo {
-                mid,
-                participant_id,
-                stream_id,
-            } => Some(object(&[
+        let lines = call
+            .media
+            .peer
+            .borrow()
+            .as_ref()
+            .map(|p| p.lines())
+            .unwrap_or_default();
+        let participants = call.participants.borrow();
+        let source_of_stream = |id: StreamId| {
+            participants
+                .iter()
+                .flat_map(|p| p.streams())
+                .find(|s| s.stream_id() == id)
+                .map(|s| match s.kind() {
+                    StreamKind::ScreenSharing => VideoSource::Screen,
+                    StreamKind::Video => VideoSource::Camera,
+                })
+        };
+        array(lines.into_iter().map(|line| {
+            let (kind, mid, source, participant, stream) = match line {
+                MediaLine::SendAudio { mid } => ("sendAudio", mid, None, None, None),
+                MediaLine::SendVideo { mid, source } => {
+                    ("sendVideo", mid, Some(source), None, None)
+                }
+                MediaLine::ReceiveAudio {
+                    mid,
+                    participant_id,
+                } => ("receiveAudio", mid, None, participant_id, None),
+                MediaLine::ReceiveVideo {
+                    mid,
+                    participant_id,
+                    stream_id,
+                } => (
+                    "receiveVideo",
+                    mid,
+                    source_of_stream(stream_id),
+                    Some(participant_id),
+                    Some(stream_id),
+                ),
+            };
+            object(&[
                 ("mid", mid.into()),
-                ("participantId", participant_id.0.into()),
-                ("streamId", stream_id.0.into()),
-            ])),
-            _ => None,
+                ("kind", kind.into()),
+                (
+                    "source",
+                    source.map_or(JsValue::UNDEFINED, |s| s.as_str().into()),
+                ),
+                (
+                    "participantId",
+                    participant.map_or(JsValue::UNDEFINED, |p| p.0.into()),
+                ),
+                (
+                    "streamId",
+                    stream.map_or(JsValue::UNDEFINED, |s| s.0.into()),
+                ),
+            ])
         }))
     }
 

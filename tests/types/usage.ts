@@ -25,7 +25,8 @@ import {
   isCommunicationUserIdentifier,
   isPhoneNumberIdentifier,
 } from '@azure/communication-common';
-import { BrowserNoiseSuppressionEffect, DeepNoiseSuppressionEffect } from 'rtcall';
+import { BrowserNoiseSuppressionEffect, configure, DeepNoiseSuppressionEffect, load } from 'rtcall';
+import type { ParticipantRole } from '@azure/communication-calling';
 import type { CommunicationServicesError } from 'rtcall';
 
 export async function usage(token: string, fetchToken: () => Promise<string>): Promise<void> {
@@ -208,4 +209,62 @@ export function phoneCalls(agent: CallAgent, call: Call): void {
   void call.sendDtmf('#');
   // @ts-expect-error: the caller id is a PhoneNumberIdentifier, not a string
   agent.startCall([{ phoneNumber: '+14255550123' }], { alternateCallerId: '+14255550100' });
+}
+
+// Call features, as the ACS docs' samples use them.
+export async function callFeatures(agent: CallAgent, call: Call): Promise<void> {
+  const raiseHandFeature = call.feature(Features.RaiseHand);
+  await raiseHandFeature.raiseHand();
+  raiseHandFeature.on('raisedHandEvent', (event) => console.log(event.identifier));
+  const hands: { identifier: CommunicationIdentifier; order: number }[] = raiseHandFeature.getRaisedHands();
+  await raiseHandFeature.lowerHands([{ communicationUserId: '8:acs:r_bob' }]);
+  const reaction = call.feature(Features.Reaction);
+  await reaction.sendReaction({ reactionType: 'applause' });
+  reaction.on('reaction', (event) => console.log(event.identifier, event.reactionMessage.reactionType));
+  const spotlight = call.feature(Features.Spotlight);
+  await spotlight.startSpotlight();
+  spotlight.on('spotlightChanged', ({ added, removed }) => console.log(added[0]?.order, removed.length));
+  const capabilities = call.feature(Features.Capabilities);
+  console.log(capabilities.capabilities.muteOthers?.isPresent, capabilities.capabilities.manageLobby?.reason);
+  capabilities.on('capabilitiesChanged', ({ newValue, reason }) => console.log(newValue.unmuteMic, reason));
+  const collector = call.feature(Features.MediaStats).createCollector({ aggregationInterval: 10, dataPointsPerAggregation: 6 });
+  collector.on('sampleReported', (s) => console.log(s.video.receive[0]?.frameRateDecoded, s.transports[0]?.rttInMs));
+  collector.on('summaryReported', (s) => console.log(s.audio.send[0]?.bitrate?.aggregation?.max));
+  collector.dispose();
+  const dataChannel = call.feature(Features.DataChannel);
+  const sender = dataChannel.createDataChannelSender({ channelId: 1000, reliability: 'Lossy' });
+  sender.setParticipants([call.remoteParticipants[0].identifier]);
+  await sender.sendMessage(new TextEncoder().encode('abc'));
+  dataChannel.on('dataChannelReceiverCreated', (receiver) => {
+    receiver.on('messageReady', () => console.log(receiver.readMessage()?.data.byteLength, receiver.senderParticipantIdentifier));
+  });
+  const transfer = call.feature(Features.Transfer).transfer({ targetParticipant: { phoneNumber: '+14255550123' } });
+  transfer.on('stateChanged', () => console.log(transfer.state, transfer.error?.subCode));
+  call.feature(Features.Transfer).on('transferAccepted', ({ targetCall }) => console.log(targetCall.id));
+  const ovc = call.feature(Features.OptimalVideoCount);
+  ovc.on('optimalVideoCountChanged', () => console.log(ovc.optimalVideoCount, ovc.lastOvcChangeReason));
+  const rtt = call.feature(Features.RealTimeText);
+  await rtt.sendRealTimeText('hello', true);
+  rtt.on('realTimeTextReceived', (info) => console.log(info.resultType, info.sender.displayName, info.isLocal));
+  // Roles, soft mute and the lobby.
+  console.log(call.role, call.remoteParticipants[0].role);
+  call.on('mutedByOthers', () => console.log(call.isMuted));
+  await call.remoteParticipants[0].mute();
+  await call.muteAllRemoteParticipants();
+  const lobbyCall = agent.join({ groupId: '29228d3e-040e-4656-a70e-890ab4e173e5', lobby: true });
+  lobbyCall.lobby.on('lobbyParticipantsUpdated', ({ added }) => added.forEach((p) => void lobbyCall.lobby.admit(p.identifier)));
+  const { successCount } = await lobbyCall.lobby.admitAll();
+  console.log(hands.length, successCount);
+  // @ts-expect-error: reactions are ACS's five
+  await reaction.sendReaction({ reactionType: 'thumbsDown' });
+  // @ts-expect-error: data channel messages are bytes
+  await sender.sendMessage('abc');
+  // @ts-expect-error: a role is one of ACS's names
+  const role: ParticipantRole = 'Host';
+}
+
+// Where the package's files are, for a bundle that does not copy them.
+export function files(): void {
+  configure({ baseUrl: '/static/rtcall/' });
+  void load();
 }

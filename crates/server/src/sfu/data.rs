@@ -1,13 +1,18 @@
 //! Data channels: a participant that asks for them gets two SCTP channels on its connection
 //! (durable: reliable and ordered; lossy: unordered, never retransmitted), offered by the SFU.
 //! A message arriving on one names its recipients in its header ([`DataMessage`]); it goes on
-//! the channel of the same kind to each recipient of the call that has its channels open, with
-//! the sender named instead. Malformed messages are dropped.
+//! the channel of the same kind to each recipient of the call that asked for channels, with the
+//! sender named instead — kept (a few) for a recipient whose channels are still opening, so
+//! that joining the conversation does not race its first messages. Malformed messages are
+//! dropped.
 
 use super::{PeerId, Sfu};
 use crate::contract::LegKey;
 use rtcall_protocol::features::{DataMessage, DATA_DURABLE, DATA_LOSSY};
 use std::time::Instant;
+
+/// Most messages kept for a recipient whose channels are still opening.
+const MAX_WAITING: usize = 64;
 use str0m::change::SdpApi;
 use str0m::channel::{ChannelConfig, ChannelData, ChannelId, Reliability};
 
@@ -77,16 +82,40 @@ impl Sfu {
         self.drive_dirty(now);
     }
 
-    /// A channel of the peer opened or closed.
+    /// A channel of the peer opened (what waited for it goes now) or closed.
     pub(super) fn data_channel_state(&mut self, id: PeerId, channel: ChannelId, open: bool) {
-        let Some(data) = self.peers.get_mut(&id).and_then(|p| p.data.as_mut()) else {
+        let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        match data.kind_of(channel) {
-            Some(true) => data.durable_open = open,
-            Some(false) => data.lossy_open = open,
-            None => {}
+        let Some(data) = peer.data.as_mut() else {
+            return;
+        };
+        let durable = match data.kind_of(channel) {
+            Some(true) => {
+                data.durable_open = open;
+                true
+            }
+            Some(false) => {
+                data.lossy_open = open;
+                false
+            }
+            None => return,
+        };
+        if !open {
+            return;
         }
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut peer.data_waiting)
+            .into_iter()
+            .partition(|(kind, _)| *kind == durable);
+        peer.data_waiting = waiting;
+        if let Some(mut channel) = peer.rtc.channel(channel) {
+            for (_, message) in ready {
+                if let Err(e) = channel.write(true, &message) {
+                    tracing::debug!(participant = ?peer.leg, error = %e, "a data channel message was not sent");
+                }
+            }
+        }
+        self.dirty.push(id);
     }
 
     /// A message arrived on one of the peer's channels: it goes to its recipients.
@@ -117,6 +146,10 @@ impl Sfu {
                 continue;
             }
             let Some(channel) = peer.data.and_then(|d| d.open(durable)) else {
+                // Asked for, still opening: it waits (a few).
+                if peer.data_wanted && peer.data_waiting.len() < MAX_WAITING {
+                    peer.data_waiting.push((durable, out.clone()));
+                }
                 continue;
             };
             if let Some(mut channel) = peer.rtc.channel(channel) {

@@ -74,6 +74,8 @@ pub struct Peer {
     pub data: Option<DataChannels>,
     /// The participant asked for data channels: the next offer adds them.
     pub data_wanted: bool,
+    /// Messages for it that came before its channels opened (durable or not, the message).
+    pub data_waiting: Vec<(bool, Vec<u8>)>,
 }
 
 impl Peer {
@@ -103,6 +105,7 @@ impl Peer {
             last_heard: None,
             data: None,
             data_wanted: false,
+            data_waiting: Vec::new(),
         }
     }
 
