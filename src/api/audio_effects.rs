@@ -7,6 +7,7 @@ use super::error::{ApiError, SubCode};
 use super::events::{emitter_methods, object, Emitter};
 use super::local_media::{AudioSlot, LocalMedia, DEEP};
 use super::object::JsSelf;
+use crate::api::promise::promise;
 use crate::media::effects;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -189,14 +190,14 @@ impl AudioEffectsFeature {
     #[wasm_bindgen(js_name = startEffects, unchecked_return_type = "Promise<void>")]
     pub fn start_effects(&self, effects: JsValue) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(this.start(effects).await?) })
+        promise(async move { this.start(effects).await })
     }
 
     /// Turns noise suppression off.
     #[wasm_bindgen(js_name = stopEffects, unchecked_return_type = "Promise<void>")]
     pub fn stop_effects(&self, _effects: JsValue) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(this.stop().await?) })
+        promise(async move { this.stop().await })
     }
 }
 

@@ -10,6 +10,7 @@ use super::error::{ApiError, SubCode};
 use super::features::factory_name;
 use super::local_media::{AudioSlot, AudioSource};
 use super::object::{register, stream_of, unregister, JsSelf, StreamKey};
+use crate::api::promise::promise;
 use crate::media::devices;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -150,7 +151,7 @@ impl LocalAudioStream {
         #[wasm_bindgen(unchecked_param_type = "AudioDeviceInfo | MediaStream")] source: JsValue,
     ) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             this.switch_to(source).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -167,10 +168,10 @@ impl LocalAudioStream {
     #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
     pub fn get_media_stream(&self) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let source = this.inner.slot.source.borrow().clone();
             let device = match source {
-                AudioSource::Custom(stream) => return Ok(stream.into()),
+                AudioSource::Custom(stream) => return Ok(JsValue::from(stream)),
                 AudioSource::Microphone(device) => device.map(|(id, _)| id),
             };
             let sent = this
@@ -186,7 +187,9 @@ impl LocalAudioStream {
                         ApiError::from_js(SubCode::DeviceFailed, "cannot open the microphone", &e)
                     })?,
             };
-            Ok(web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?.into())
+            Ok(JsValue::from(web_sys::MediaStream::new_with_tracks(
+                &js_sys::Array::of1(&track),
+            )?))
         })
     }
 
@@ -194,7 +197,7 @@ impl LocalAudioStream {
     #[wasm_bindgen(js_name = getVolume, unchecked_return_type = "Promise<Volume>")]
     pub fn get_volume(&self) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             if let Some(call) = this.inner.slot.sending_call() {
                 call.wanted.set(true);
                 let raw = call.microphone.borrow().clone();

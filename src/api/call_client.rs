@@ -7,6 +7,7 @@ use super::device_manager::{DeviceManager, DeviceState};
 use super::environment::DebugInfoFeature;
 use super::error::{ApiError, SubCode};
 use super::features::factory_name;
+use crate::api::promise::promise;
 use rtcall_protocol::signal::IceServer;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -225,7 +226,7 @@ impl CallClient {
         } else {
             String::new()
         };
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let agent = this.create_call_agent(credential, display_name).await?;
             Ok(agent.js())
         })
@@ -247,8 +248,6 @@ impl CallClient {
     #[wasm_bindgen(js_name = getDeviceManager, unchecked_return_type = "Promise<DeviceManager>")]
     pub fn get_device_manager(&self) -> js_sys::Promise {
         let devices = Rc::clone(&self.shared.devices);
-        wasm_bindgen_futures::future_to_promise(
-            async move { Ok(DeviceManager::ready(devices).await?) },
-        )
+        promise(async move { DeviceManager::ready(devices).await })
     }
 }

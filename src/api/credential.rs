@@ -11,6 +11,7 @@
 //! The timing rules are in [`crate::engine::credential`]; time comes from a [`Clock`].
 
 use super::error::{ApiError, SubCode};
+use crate::api::promise::promise;
 use crate::engine::credential::AccessToken;
 use crate::time::{Clock, SystemClock, Timer};
 use futures_channel::oneshot;
@@ -402,9 +403,9 @@ impl TokenCredential {
         let this = self.clone();
         let aborted =
             options.is_object() && get(&get(&options, "abortSignal"), "aborted").is_truthy();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             if aborted {
-                return Err(ApiError::new(SubCode::Aborted, "getToken was aborted").into());
+                return Err(ApiError::new(SubCode::Aborted, "getToken was aborted"));
             }
             let token = this.get_token().await?;
             Ok(access_token_to_js(&token))

@@ -6,6 +6,7 @@ use super::error::{ApiError, SubCode};
 use super::events::{array, emitter_methods, object, Emitter};
 use super::local_media::{LocalMedia, MicrophoneChoice};
 use super::object::JsSelf;
+use crate::api::promise::promise;
 use crate::media::audio::sink_selection_available;
 use crate::media::devices::{self, Device, DeviceChangeListener, DeviceKind};
 use std::cell::RefCell;
@@ -221,7 +222,7 @@ impl DeviceManager {
 
     fn list(&self, kind: DeviceKind) -> js_sys::Promise {
         let state = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             state.refresh().await?;
             Ok(array(state.of_kind(kind).iter().map(info_js)))
         })
@@ -279,7 +280,7 @@ impl DeviceManager {
         #[wasm_bindgen(unchecked_param_type = "AudioDeviceInfo")] device: JsValue,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let device = state.find(&device, DeviceKind::Microphone)?;
             state.use_microphone(Some(device)).await?;
             Ok(JsValue::UNDEFINED)
@@ -293,13 +294,12 @@ impl DeviceManager {
         #[wasm_bindgen(unchecked_param_type = "AudioDeviceInfo")] device: JsValue,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             if !sink_selection_available() {
                 return Err(ApiError::new(
                     SubCode::NotSupported,
                     "this browser cannot choose the speaker",
-                )
-                .into());
+                ));
             }
             let device = state.find(&device, DeviceKind::Speaker)?;
             state.use_speaker(Some(device));
@@ -321,7 +321,7 @@ impl DeviceManager {
                     .is_truthy()
         };
         let (audio, video) = (want("audio"), want("video"));
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let mut granted = (false, false);
             for (kind, wanted) in [(DeviceKind::Microphone, audio), (DeviceKind::Camera, video)] {
                 if !wanted {

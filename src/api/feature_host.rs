@@ -13,6 +13,7 @@ use super::error::{ApiError, SubCode};
 use super::events::{array, object, Emitter};
 use super::identifier::{identifier_from_js, identifier_to_js};
 use super::object::JsSelf;
+use crate::api::promise::promise;
 use crate::engine::agent::Request;
 use rtcall_protocol::call::{ParticipantId, StreamId, StreamKind};
 use rtcall_protocol::features::RawJson;
@@ -116,7 +117,7 @@ impl FeatureHost {
     /// Sends a feature request (its JSON text); resolves when the service took it.
     pub fn request(&self, json: String) -> js_sys::Promise {
         let call = self.call();
-        super::call::promise(async move {
+        promise(async move {
             let call = call?;
             call.ask(Request::Feature {
                 call_id: call.id.clone(),

@@ -9,6 +9,7 @@ use super::events::{array, emitter_methods, object, Emitter};
 use super::identifier::identifier_from_js;
 use super::object::JsSelf;
 use super::participant::RemoteParticipant;
+use crate::api::promise::promise;
 use crate::engine::agent::Request;
 use rtcall_protocol::call::ParticipantState;
 use rtcall_protocol::signal::Reply;
@@ -59,7 +60,7 @@ impl Lobby {
         reply: impl FnOnce(Reply) -> JsValue + 'static,
     ) -> js_sys::Promise {
         let call = self.inner.call.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let call = call
                 .upgrade()
                 .ok_or_else(|| ApiError::new(SubCode::WrongState, "the call has ended"))?;

@@ -12,6 +12,7 @@ use super::convert::device_id;
 use super::diagnostics::{UserFacingDiagnosticsFeature, Value};
 use super::error::{ApiError, SubCode};
 use super::volume::Volume;
+use crate::api::promise::promise;
 use crate::media::devices;
 use crate::media::effects::{MicrophoneProcessor, Report};
 use crate::media::peer::{replaced, PeerSession, SendSource};
@@ -351,7 +352,7 @@ impl LocalMedia {
                 let weak = Rc::downgrade(self);
                 let raw = Clone::clone(raw);
                 let reporting = weak.clone();
-                let promise = wasm_bindgen_futures::future_to_promise(async move {
+                let promise = promise(async move {
                     let processor = MicrophoneProcessor::new(&raw, move |report: Report| {
                         if let Some(media) = reporting.upgrade() {
                             media.report(report);

@@ -21,6 +21,7 @@ pub mod lobby;
 mod local_media;
 mod object;
 pub mod participant;
+mod promise;
 pub mod remote_audio;
 pub mod renderer;
 pub mod streams;

@@ -5,6 +5,7 @@
 use super::error::{ApiError, SubCode};
 use super::object::JsSelf;
 use super::streams::{LocalVideoStream, RemoteVideoStream, TrackView};
+use crate::api::promise::promise;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -344,7 +345,7 @@ impl VideoStreamRenderer {
         };
         let scaling = get("scalingMode").as_string();
         let mirrored = get("isMirrored").is_truthy();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let view = this.create_view(scaling, mirrored).await?;
             Ok(view.inner.js.get(|| view.clone().into()))
         })

@@ -9,6 +9,7 @@ use super::error::{ApiError, SubCode};
 use super::events::{emitter_methods, object, Emitter};
 use super::local_media::LocalMedia;
 use super::object::{register, stream_of, unregister, JsSelf, StreamKey};
+use crate::api::promise::promise;
 use crate::media::devices::{self, DeviceKind};
 use crate::media::peer::{replaced, SendSource};
 use rtcall_protocol::call::{StreamId, StreamKind};
@@ -301,7 +302,7 @@ impl LocalVideoStream {
         #[wasm_bindgen(unchecked_param_type = "VideoDeviceInfo")] device: JsValue,
     ) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             this.check_switchable()?;
             let id = device_id(&device).ok_or_else(|| {
                 ApiError::invalid_argument("switchSource needs a VideoDeviceInfo")
@@ -320,18 +321,18 @@ impl LocalVideoStream {
     #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
     pub fn get_media_stream(&self) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             if let LocalSource::Stream(stream) | LocalSource::Screen(stream) =
                 &*this.inner.source.borrow()
             {
-                return Ok(Clone::clone(stream).into());
+                return Ok(JsValue::from(Clone::clone(stream)));
             }
             let track = match this.track() {
                 Some(track) => track,
                 None => this.open().await?,
             };
             let stream = web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?;
-            Ok(stream.into())
+            Ok(JsValue::from(stream))
         })
     }
 
@@ -339,7 +340,7 @@ impl LocalVideoStream {
     #[wasm_bindgen(js_name = setMediaStream, unchecked_return_type = "Promise<void>")]
     pub fn set_media_stream(&self, stream: web_sys::MediaStream) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             this.check_switchable()?;
             *this.inner.source.borrow_mut() = LocalSource::Stream(stream);
             if this.inner.users.get() > 0 {
@@ -602,14 +603,16 @@ impl RemoteVideoStream {
     #[wasm_bindgen(js_name = getMediaStream, unchecked_return_type = "Promise<MediaStream>")]
     pub fn get_media_stream(&self) -> js_sys::Promise {
         let track = self.track();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let track = track.ok_or_else(|| {
                 ApiError::new(
                     SubCode::WrongState,
                     "the stream is received only while a view of it is open",
                 )
             })?;
-            Ok(web_sys::MediaStream::new_with_tracks(&js_sys::Array::of1(&track))?.into())
+            Ok(JsValue::from(web_sys::MediaStream::new_with_tracks(
+                &js_sys::Array::of1(&track),
+            )?))
         })
     }
 

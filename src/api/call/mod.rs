@@ -25,6 +25,7 @@ use super::object::JsSelf;
 use super::participant::{ParticipantCall, RemoteParticipant};
 use super::remote_audio::RemoteAudioStream;
 use super::streams::{LocalVideoStream, Subscriber};
+use crate::api::promise::promise;
 use crate::engine::agent::{Agent, Request};
 use crate::signal::Driver;
 use audio::CallAudio;
@@ -332,16 +333,6 @@ impl Call {
 /// The error of a call whose agent was disposed.
 fn disposed() -> ApiError {
     ApiError::new(SubCode::Disposed, "the call agent has been disposed")
-}
-
-pub(crate) fn promise<F>(future: F) -> js_sys::Promise
-where
-    F: std::future::Future<Output = Result<(), ApiError>> + 'static,
-{
-    wasm_bindgen_futures::future_to_promise(async move {
-        future.await?;
-        Ok(JsValue::UNDEFINED)
-    })
 }
 
 #[wasm_bindgen]

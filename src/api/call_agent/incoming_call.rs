@@ -5,6 +5,7 @@ use crate::api::convert::{caller_info_js, end_reason_js};
 use crate::api::error::{ApiError, SubCode};
 use crate::api::events::{emitter_methods, object, Emitter};
 use crate::api::object::JsSelf;
+use crate::api::promise::promise;
 use crate::engine::agent::IncomingModel;
 use rtcall_protocol::call::EndReason;
 use rtcall_protocol::signal::Request;
@@ -104,11 +105,12 @@ impl IncomingCall {
         #[wasm_bindgen(unchecked_param_type = "AcceptCallOptions")] options: JsValue,
     ) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             if this.inner.end_reason.get().is_some() {
-                return Err(
-                    ApiError::new(SubCode::WrongState, "the call is no longer ringing").into(),
-                );
+                return Err(ApiError::new(
+                    SubCode::WrongState,
+                    "the call is no longer ringing",
+                ));
             }
             let agent = this.agent()?;
             let call = AgentInner::accept(&agent, &this.inner.model, &options)?;
@@ -120,7 +122,7 @@ impl IncomingCall {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn reject(&self) -> js_sys::Promise {
         let this = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let agent = this.agent()?;
             let request = Request::Reject {
                 call_id: this.inner.model.call_id.clone(),
