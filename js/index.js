@@ -200,16 +200,18 @@ export { DominantSpeakersFeature as DominantSpeakersCallFeature } from './rtcall
 export { EchoTestFeature as EchoTestCallFeature } from './rtcall.js';
 
 /**
- * An object handed out at once whose implementation is still loading (`made`, a promise of
- * it). Until it arrives, reads give `shape.values`, calls of `shape.waits` wait for it, calls
- * of `shape.makes` return such objects in turn (`makes[name](...args)` gives the shape, and may
- * give `args` to call with), and calls of `on`, `off` and `shape.later` are kept and made on it
- * in order. Afterwards everything is the implementation's.
+ * An object handed out at once whose implementation is still loading (`maker`, a promise of
+ * the function that makes it). Until it is made, reads give `shape.values`, calls of
+ * `shape.waits` wait for it, calls of `shape.makes` return such objects in turn
+ * (`makes[name](...args)` gives the shape, and may give `args` to call with), and calls of
+ * `on`, `off` and `shape.later` are kept, then made on it as soon as it is (before any event
+ * it fires reaches a listener). Afterwards everything is the implementation's.
  */
-function later(made, shape = {}) {
+function later(maker, shape = {}) {
   let real;
   const kept = [];
-  const ready = made.then((it) => {
+  const ready = maker.then((make) => {
+    const it = make();
     real = it;
     for (const [name, args] of kept.splice(0)) it[name](...args);
     return it;
@@ -230,7 +232,7 @@ function later(made, shape = {}) {
           return (...args) => {
             const inner = makes(...args);
             return later(
-              ready.then((it) => it[key](...(inner.args ?? args))),
+              ready.then((it) => () => it[key](...(inner.args ?? args))),
               inner,
             );
           };
@@ -247,7 +249,7 @@ function later(made, shape = {}) {
  */
 function onDemand(name, load, shape) {
   const values = { name, dispose() {}, ...shape.values };
-  return Object.freeze({ name, create: (host) => later(load().then((code) => code.create(host)), { ...shape, values }) });
+  return Object.freeze({ name, create: (host) => later(load().then((code) => () => code.create(host)), { ...shape, values }) });
 }
 
 const none = () => [];

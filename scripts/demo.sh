@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Starts the demo: builds the npm package and rtcall-server, then serves the demo app on
-# http://127.0.0.1:8080 (Ctrl-C stops it). Identities persist in target/demo-data. With
+# Starts the demo: builds the npm package (release wasm, wasm-opt) and an optimised
+# rtcall-server (the `server` profile), then serves the demo app on http://127.0.0.1:8080
+# (Ctrl-C stops it). Identities persist in target/demo-data. With
 # DEMO_TURN=1 it also starts a coturn relay and hands clients credentials for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo "demo: building the browser package"
 scripts/build-pkg.sh
-echo "demo: building rtcall-server"
-cargo build --quiet -p rtcall-server
+echo "demo: building rtcall-server (optimised: a few minutes the first time)"
+cargo build --quiet --profile server -p rtcall-server
 listen="${RTCALL_LISTEN:-127.0.0.1:8080}"
 if [ "${DEMO_TURN:-}" = 1 ]; then
   # A coturn relay beside the service (TCP and UDP on 3478), with a secret made for this run.
@@ -24,7 +25,7 @@ if [ "${DEMO_TURN:-}" = 1 ]; then
   trap 'kill "$turn" 2>/dev/null' EXIT
   export RTCALL_TURN_SECRET="$secret"
   set -- --turn-urls "turn:$host:3478?transport=udp,turn:$host:3478?transport=tcp" "$@"
-  target/debug/rtcall-server --listen "$listen" --data-dir target/demo-data "$@"
+  target/server/rtcall-server --listen "$listen" --data-dir target/demo-data "$@"
 else
-  exec target/debug/rtcall-server --listen "$listen" --data-dir target/demo-data "$@"
+  exec target/server/rtcall-server --listen "$listen" --data-dir target/demo-data "$@"
 fi

@@ -1,7 +1,8 @@
 // The demo app. It uses only rtcall's public API, imported by name like any customer app:
-// sign-in, the lobby (call people, join a group, test devices), the incoming call dialog and
-// the device pickers live here; the in-call screen is `CallView`.
-import { AzureCommunicationTokenCredential, CallClient, LocalVideoStream } from 'rtcall';
+// sign-in, the lobby (a preview of camera and microphone, call people, join a group, test
+// devices), the incoming call dialog and the device pickers live here; the in-call screen is
+// `CallView`.
+import { AzureCommunicationTokenCredential, CallClient, LocalAudioStream, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
 import { CallView, endReasonText } from './call-view.js';
 import { $, act, copy, showError, showStatus } from './ui.js';
 
@@ -17,6 +18,10 @@ const app = {
   cameras: [],
   /** The camera LocalVideoStream, shared by previews and calls (switching follows everywhere). */
   localVideo: { stream: undefined },
+  /** The microphone's LocalAudioStream, measured before calls and sent in them. */
+  microphone: undefined,
+  /** The camera preview's renderer, while the lobby shows it. */
+  preview: undefined,
   view: undefined,
   incoming: undefined,
 };
@@ -78,7 +83,8 @@ async function signIn() {
     $('identity-id').textContent = id;
     $('token-expiry').textContent = new Date(expiresOnTimestamp).toLocaleString();
     $('token-expiry').dateTime = new Date(expiresOnTimestamp).toISOString();
-    for (const shown of ['signed-in', 'signed-in-note', 'actions', 'devices']) $(shown).hidden = false;
+    for (const shown of ['signed-in', 'signed-in-note', 'actions', 'devices', 'prejoin']) $(shown).hidden = false;
+    await showPreview();
     await setUpPhone();
     $('signed-out').hidden = true;
     $('sign-in').textContent = 'Sign in as a new user';
@@ -132,8 +138,45 @@ $('microphone-select').addEventListener('change', (e) =>
   act('Cannot switch the microphone', async () => {
     const microphone = (await app.devices.getMicrophones()).find((m) => m.id === e.target.value);
     await app.devices.selectMicrophone(microphone);
+    await app.microphone?.switchSource(microphone);
   }),
 );
+
+// ---- before a call: the preview ----
+
+/** Shows the camera (if it is to be on) and the microphone's level, as a call would send them. */
+async function showPreview() {
+  await act('Cannot show the preview', async () => {
+    if (!app.microphone) {
+      const microphones = await app.devices.getMicrophones();
+      const chosen = microphones.find((m) => m.id === $('microphone-select').value) ?? microphones[0];
+      if (chosen) {
+        app.microphone = new LocalAudioStream(chosen);
+        const volume = await app.microphone.getVolume();
+        volume.on('levelChanged', () => ($('preview-level').value = volume.level));
+      }
+    }
+    // Measured again after a call (the call measured it meanwhile).
+    await app.microphone?.getVolume();
+    const camera = selectedCamera();
+    if ($('call-video').checked && camera && !app.preview && !app.view) {
+      app.localVideo.stream ??= new LocalVideoStream(camera);
+      app.preview = new VideoStreamRenderer(app.localVideo.stream);
+      const view = await app.preview.createView({ isMirrored: true });
+      $('preview').replaceChildren(view.target);
+      $('preview-tile').classList.add('has-video');
+    }
+  });
+}
+
+function hidePreview() {
+  app.preview?.dispose();
+  app.preview = undefined;
+  $('preview').replaceChildren();
+  $('preview-tile').classList.remove('has-video');
+}
+
+$('call-video').addEventListener('change', (e) => (e.target.checked ? showPreview() : hidePreview()));
 $('speaker-select').addEventListener('change', (e) =>
   act('Cannot switch the speaker', async () => {
     const speaker = (await app.devices.getSpeakers()).find((s) => s.id === e.target.value);
@@ -143,28 +186,33 @@ $('speaker-select').addEventListener('change', (e) =>
 
 // ---- calls ----
 
-/** Call options with the selected camera (once the camera list is in, e.g. for an early incoming call). */
+/** Call options as the preview set them: the selected camera (once the camera list is in, e.g.
+ * for an early incoming call) and the microphone, on or muted. */
 async function videoOptions(withVideo) {
-  if (!withVideo) return {};
   await app.devicesReady;
+  const audioOptions = { muted: !$('call-mic').checked };
+  if (app.microphone) audioOptions.localAudioStreams = [app.microphone];
   const camera = selectedCamera();
-  if (!camera) return {};
+  if (!withVideo || !camera) return { audioOptions };
   app.localVideo.stream ??= new LocalVideoStream(camera);
-  return { videoOptions: { localVideoStreams: [app.localVideo.stream] } };
+  return { audioOptions, videoOptions: { localVideoStreams: [app.localVideo.stream] } };
 }
 
 function enterCall(call, { echo = false } = {}) {
+  hidePreview();
   $('lobby').hidden = true;
   $('in-call').hidden = false;
   app.view = new CallView(call, {
     camera: selectedCamera,
     localVideo: app.localVideo,
     echo,
+    myId: $('identity-id').textContent,
     onEnd: (reason, leftByMe) => {
       app.view = undefined;
       $('in-call').hidden = true;
       $('lobby').hidden = false;
       if (reason) showStatus(endReasonText(reason, leftByMe));
+      showPreview();
     },
   });
   showStatus('');
@@ -188,7 +236,7 @@ function join(groupId) {
   act('Cannot join the group call', async () => {
     const options = await videoOptions($('call-video').checked);
     if (app.view) return;
-    enterCall(app.agent.join({ groupId }, options));
+    enterCall(app.agent.join({ groupId, lobby: $('group-lobby').checked }, options));
   });
 }
 

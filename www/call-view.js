@@ -1,8 +1,15 @@
 // The in-call screen: gallery (local preview mirrored, remote cameras, a screen share large on
 // the stage), the roster with states, mute and speaking, the controls, and the echo test's
-// report. One `CallView` per call; it hands the call back to the lobby when it ends.
+// report; the meeting features (hands, reactions, spotlight, muting others, lobby, chat, call
+// quality) are `Meeting`'s. One `CallView` per call; it hands the call back to the lobby when
+// it ends.
 import { DeepNoiseSuppressionEffect, DiagnosticQuality, Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
+import { Meeting } from './meeting.js';
 import { $, act, el, initials, showStatus } from './ui.js';
+
+/** A participant's name to show. */
+const nameOf = (participant) =>
+  participant.displayName || participant.identifier.phoneNumber || participant.identifier.communicationUserId || 'Someone';
 
 /** A call's end reason, in words. */
 export function endReasonText({ code, subCode }, leftByMe) {
@@ -37,10 +44,10 @@ function leftText({ code, subCode }) {
 export class CallView {
   /**
    * `camera()` gives the selected camera's VideoDeviceInfo, `localVideo.stream` is the app's one
-   * camera LocalVideoStream (made on first use), `echo` marks a device test call, `onEnd` is
-   * called with the end reason once the call is over.
+   * camera LocalVideoStream (made on first use), `echo` marks a device test call, `myId` is this
+   * user's identity, `onEnd` is called with the end reason once the call is over.
    */
-  constructor(call, { camera, localVideo, echo, onEnd }) {
+  constructor(call, { camera, localVideo, echo, myId, onEnd }) {
     this.call = call;
     this.selectedCamera = camera;
     this.localVideo = localVideo;
@@ -60,6 +67,14 @@ export class CallView {
     $('call-title').textContent = echo ? 'Testing your devices' : 'Call';
     this.localTile = this.tile('You', 'local');
     $('gallery').append(this.localTile.element);
+    // The device test has no one to meet.
+    $('raise-hand').hidden = echo;
+    $('reactions').hidden = echo;
+    $('meeting-panels').hidden = echo;
+    if (!echo) {
+      this.meeting = new Meeting(call, { on: (t, e, l) => this.on(t, e, l), myId, nameOf });
+      this.meeting.self(this.localTile);
+    }
 
     this.on(call, 'stateChanged', () => this.stateChanged());
     this.on(call, 'isMutedChanged', () => this.controls());
@@ -218,8 +233,7 @@ export class CallView {
   // ---- participants ----
 
   join(participant) {
-    const { identifier } = participant;
-    const name = () => participant.displayName || identifier.phoneNumber || identifier.communicationUserId || 'Someone';
+    const name = () => nameOf(participant);
     const tile = this.tile(name(), 'remote');
     $('gallery').append(tile.element);
     const state = el('span', { class: 'badge' });
@@ -270,12 +284,14 @@ export class CallView {
       removed.forEach((s) => this.hide(s));
     });
     update();
+    this.meeting?.person(participant, entry);
   }
 
   leave(participant) {
     const entry = this.people.get(participant);
     if (!entry) return;
     this.people.delete(participant);
+    this.meeting?.gone(participant);
     participant.videoStreams.forEach((s) => this.hide(s));
     entry.tile.element.remove();
     entry.state.textContent = participant.callEndReason ? leftText(participant.callEndReason) : 'left';
@@ -386,6 +402,7 @@ export class CallView {
   }
 
   end() {
+    this.meeting?.end();
     for (const stop of this.listeners.splice(0)) stop();
     for (const stream of [...this.renderers.keys()]) this.hide(stream);
     this.onEnd(this.call.callEndReason, this.leftByMe);

@@ -26,8 +26,6 @@ class CapabilitiesFeature extends Feature {
     return this.#capabilities;
   }
 
-
-
   #update(reasons) {
     const oldValue = {};
     const newValue = {};

@@ -7,8 +7,8 @@ export const emit = Symbol('emit');
 
 /**
  * Listeners by event, as the ACS SDK calls them: `on(event, fn)` / `off(event, fn)`; events are
- * delivered after the current task, in order, and a listener that throws is logged without
- * stopping the others. Objects with events extend it and fire with `this[emit](…)`.
+ * delivered after the current task (microtask), in order, and a listener that throws is logged
+ * without stopping the others. Objects with events extend it and fire with `this[emit](…)`.
  */
 export class Emitter {
   #listeners = new Map();
@@ -26,15 +26,17 @@ export class Emitter {
   }
 
   [emit](event, payload) {
-    for (const listener of this.#listeners.get(event) ?? []) {
-      queueMicrotask(() => {
+    // The listeners are those there when the event is delivered: a feature's events from its
+    // first moments reach the listeners an app added before its code had loaded.
+    queueMicrotask(() => {
+      for (const listener of this.#listeners.get(event) ?? []) {
         try {
           listener(payload);
         } catch (e) {
           console.error(`rtcall: a '${event}' listener threw`, e);
         }
-      });
-    }
+      }
+    });
   }
 }
 

@@ -57,7 +57,6 @@ class DataChannelCallFeature extends Feature {
     return sender;
   }
 
-
   dispose() {
     this.#end();
   }
@@ -184,7 +183,6 @@ class DataChannelReceiver extends Emitter {
   readMessage() {
     return this.#messages.shift();
   }
-
 
   deliver(message) {
     clearTimeout(this.#idle);

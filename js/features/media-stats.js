@@ -69,7 +69,6 @@ class MediaStatsCollector extends Emitter {
     this.#timer = setInterval(() => this.#sample().catch(() => {}), 1000);
   }
 
-
   dispose() {
     clearInterval(this.#timer);
     this.#gone();

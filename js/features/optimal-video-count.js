@@ -45,7 +45,6 @@ class OptimalVideoCountCallFeature extends Feature {
     return this.#reason;
   }
 
-
   dispose() {
     clearInterval(this.#timer);
   }

@@ -45,8 +45,6 @@ class RaiseHandCallFeature extends Feature {
     return this.#hands.map(({ identifier, order }) => ({ identifier, order }));
   }
 
-
-
   #update(list) {
     const before = new Set(this.#hands.map((h) => h.id));
     const after = new Set(list.map((h) => h.participantId));

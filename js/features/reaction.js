@@ -34,6 +34,4 @@ class ReactionCallFeature extends Feature {
     }
     return request(this.#host, 'reaction', { reaction });
   }
-
-
 }

@@ -36,8 +36,6 @@ class RealTimeTextFeature extends Feature {
     if (me !== undefined) this.#received(me, sequenceId, text, finalized, true);
   }
 
-
-
   #received(participantId, sequenceId, text, finalized, isLocal) {
     const who = this.#host.participant(participantId);
     if (!who) return;

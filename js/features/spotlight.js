@@ -47,8 +47,6 @@ class SpotlightCallFeature extends Feature {
     return this.#list.map(({ identifier, order }) => ({ identifier, order }));
   }
 
-
-
   #update({ participants, max }) {
     this.#max = max;
     const before = new Map(this.#list.map((s) => [s.id, s]));

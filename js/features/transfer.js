@@ -36,8 +36,6 @@ class TransferCallFeature extends Feature {
     request(this.#host, 'transfer', { target: raw }).catch((e) => transfer.settle('Failed', { code: e.code, subCode: e.subCode }));
     return transfer;
   }
-
-
 }
 
 class Transfer extends Emitter {
@@ -50,5 +48,4 @@ class Transfer extends Emitter {
     if (why) this.error = { code: why.code, subCode: why.subCode };
     this[emit]('stateChanged');
   }
-
 }

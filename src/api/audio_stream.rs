@@ -193,7 +193,8 @@ impl LocalAudioStream {
         })
     }
 
-    /// Its volume: `level` (0–100), updated about ten times a second while a call sends it.
+    /// Its volume: `level` (0–100), updated about ten times a second: measured in the call
+    /// that sends it, or before (a pre-call meter) on its own.
     #[wasm_bindgen(js_name = getVolume, unchecked_return_type = "Promise<Volume>")]
     pub fn get_volume(&self) -> js_sys::Promise {
         let this = self.clone();
@@ -204,6 +205,8 @@ impl LocalAudioStream {
                 if let Some(raw) = raw {
                     call.processor(&raw).await?;
                 }
+            } else if this.inner.slot.call().is_none() {
+                this.inner.slot.meter().await?;
             }
             Ok(this.inner.slot.volume.js())
         })

@@ -79,6 +79,9 @@ pub(crate) struct AudioSlot {
     /// The call it belongs to, if any.
     call: RefCell<Weak<LocalMedia>>,
     pub(crate) volume: Volume,
+    /// Measures its level while no call sends it (a pre-call meter): the track it opened, and
+    /// the DSP graph that listens to it.
+    meter: RefCell<Option<(web_sys::MediaStreamTrack, Rc<MicrophoneProcessor>)>>,
 }
 
 impl AudioSlot {
@@ -88,7 +91,55 @@ impl AudioSlot {
             source: RefCell::new(source),
             call: RefCell::new(Weak::new()),
             volume: Volume::new(),
+            meter: RefCell::new(None),
         })
+    }
+
+    /// Measures the level while no call sends the stream: opens its audio (the microphone, or
+    /// the app's track) and listens to it with the DSP worklet, until a call takes it.
+    pub(crate) async fn meter(self: &Rc<Self>) -> Result<(), ApiError> {
+        if self.meter.borrow().is_some() {
+            return Ok(());
+        }
+        let source = self.source.borrow().clone();
+        let track = match source {
+            AudioSource::Custom(stream) => devices::first_track(&stream.get_audio_tracks())
+                .ok_or_else(|| ApiError::invalid_argument("the MediaStream has no audio track"))?,
+            AudioSource::Microphone(device) => {
+                devices::open_microphone(device.as_ref().map(|(id, _)| id.as_str()), None)
+                    .await
+                    .map_err(|e| {
+                        ApiError::from_js(SubCode::DeviceFailed, "cannot open the microphone", &e)
+                    })?
+            }
+        };
+        let slot = Rc::downgrade(self);
+        let processor = MicrophoneProcessor::new(&track, move |report: Report| {
+            if let Some(slot) = slot.upgrade() {
+                slot.volume.set_level(report.level);
+            }
+        })
+        .await
+        .map_err(|e| {
+            ApiError::from_js(SubCode::NotSupported, "cannot start the audio worklet", &e)
+        })?;
+        // Taken by a call meanwhile: the call's measures.
+        if self.call().is_none() {
+            *self.meter.borrow_mut() = Some((track, processor));
+        } else if !self.is_custom() {
+            track.stop();
+        }
+        Ok(())
+    }
+
+    /// Stops measuring on its own: a call sends it now (a microphone opened for the meter is
+    /// closed; the app's own track is the app's).
+    fn stop_meter(&self) {
+        if let Some((track, _)) = self.meter.borrow_mut().take() {
+            if !self.is_custom() {
+                track.stop();
+            }
+        }
     }
 
     /// Whether it carries an app's audio rather than a microphone.
@@ -106,9 +157,15 @@ impl AudioSlot {
         self.call().filter(|media| media.sends(self))
     }
 
-    /// It belongs to the call of `media` from now on.
+    /// It belongs to the call of `media` from now on; a level measured before goes on being
+    /// measured, by the call.
     pub(crate) fn attach(&self, media: &Rc<LocalMedia>) {
+        let metered = self.meter.borrow().is_some();
+        self.stop_meter();
         *self.call.borrow_mut() = Rc::downgrade(media);
+        if metered {
+            media.listen();
+        }
     }
 
     /// It belongs to no call.

@@ -99,9 +99,9 @@ test('two people call each other and use every control', async () => {
   await screenshot(alice, 'one-to-one-video');
 
   // Mute: Bob's roster shows Alice muted.
-  await alice.page.getByRole('button', { name: 'Mute' }).click();
+  await alice.page.getByRole('button', { name: 'Mute', exact: true }).click();
   await bob.page.locator('#roster li', { hasText: 'Alice' }).locator('.muted').waitFor({ state: 'visible', timeout: TIMEOUT });
-  await alice.page.getByRole('button', { name: 'Unmute' }).click();
+  await alice.page.getByRole('button', { name: 'Unmute', exact: true }).click();
   await bob.page.locator('#roster li', { hasText: 'Alice' }).locator('.muted').waitFor({ state: 'hidden', timeout: TIMEOUT });
 
   // Share the screen: Bob sees it large.
@@ -177,7 +177,7 @@ test('a group by link, someone added and removed, a screen share, ended for ever
     await p.page.waitForFunction(() => document.querySelectorAll('#roster li[data-state="Connected"]').length === 2, null, { timeout: TIMEOUT });
   }
   // Chromium's fake microphones beep: with Bob and Carol muted, Alice is the one speaking.
-  for (const p of [bob, carol]) await p.page.getByRole('button', { name: 'Mute' }).click();
+  for (const p of [bob, carol]) await p.page.getByRole('button', { name: 'Mute', exact: true }).click();
   await bob.page.locator('#roster li.dominant', { hasText: 'Alice' }).waitFor({ timeout: TIMEOUT });
   await carol.page.locator('#roster li', { hasText: 'Alice' }).locator('.speaking').waitFor({ state: 'visible', timeout: TIMEOUT });
   await alice.page.locator('#roster li', { hasText: 'Guest' }).locator('.muted').waitFor({ state: 'visible', timeout: TIMEOUT });
@@ -194,6 +194,67 @@ test('a group by link, someone added and removed, a screen share, ended for ever
   await alice.page.getByRole('button', { name: 'Remove Carol' }).click();
   await statusSays(carol, 'You were removed from the call. (0/5300)');
   await alice.page.locator('#roster li', { hasText: 'Carol' }).filter({ hasText: 'removed' }).waitFor({ timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: 'End for everyone' }).click();
+  await statusSays(bob, 'The call was ended for everyone. (0/4097)');
+  await ctx.closeAll();
+});
+
+test('a meeting: preview, lobby, hands, reactions, spotlight, muting others, chat and call quality', async () => {
+  const alice = await signIn(await person('Alice'));
+  // Before joining: her camera's preview and her microphone's level (the fake one beeps).
+  await showsPicture(alice, '#preview-tile');
+  await alice.page.waitForFunction(() => document.querySelector('#preview-level').value > 30, null, { timeout: TIMEOUT });
+  await screenshot(alice, 'prejoin');
+  await alice.page.getByRole('button', { name: 'New group id' }).click();
+  await alice.page.getByLabel('If I start it, others wait in a lobby until I let them in').check();
+  const link = await alice.page.locator('#group-link').getAttribute('href');
+  await alice.page.getByRole('button', { name: 'Join' }).click();
+  await stateIs(alice, 'Connected');
+  const bob = await person('Bob', link);
+  await stateIs(bob, 'InLobby');
+  await alice.page.locator('#lobby-list li', { hasText: 'Guest' }).waitFor({ timeout: TIMEOUT });
+  await screenshot(alice, 'lobby');
+  await alice.page.getByRole('button', { name: /^Admit Guest/ }).click();
+  await stateIs(bob, 'Connected');
+  await showsPicture(alice, '.tile.remote');
+  // Bob is an attendee: no muting others for him; Alice is the organizer.
+  assert.equal(await bob.page.textContent('#my-role'), 'Attendee');
+  assert.equal(await alice.page.textContent('#my-role'), 'Organizer');
+  assert.equal(await bob.page.getByRole('button', { name: 'Mute Alice' }).count(), 0);
+
+  // A raised hand, seen by both; a reaction over Bob's tile at Alice.
+  await bob.page.getByRole('button', { name: 'Raise hand' }).click();
+  await alice.page.locator('.tile.remote.hand').waitFor({ timeout: TIMEOUT });
+  await bob.page.getByRole('button', { name: 'Lower hand' }).waitFor({ timeout: TIMEOUT });
+  await bob.page.getByRole('button', { name: 'React: applause' }).click();
+  await alice.page.locator('.tile.remote .reaction[aria-label="applause"]').waitFor({ timeout: TIMEOUT });
+  await screenshot(alice, 'hand-and-reaction');
+  await alice.page.getByRole('button', { name: 'Lower all hands' }).click();
+  await alice.page.locator('.tile.remote.hand').waitFor({ state: 'detached', timeout: TIMEOUT });
+
+  // The organizer spotlights Bob (large for both) and mutes him.
+  await alice.page.getByRole('button', { name: /^Spotlight Guest/ }).click();
+  await bob.page.locator('.tile.local.spotlight').waitFor({ timeout: TIMEOUT });
+  await alice.page.locator('.tile.remote.spotlight').waitFor({ timeout: TIMEOUT });
+  await alice.page.getByRole('button', { name: /^Mute Guest/ }).click();
+  await bob.page.getByRole('button', { name: 'Unmute', exact: true }).waitFor({ timeout: TIMEOUT });
+  await alice.page.locator('#roster li', { hasText: 'Guest' }).locator('.muted').waitFor({ state: 'visible', timeout: TIMEOUT });
+
+  // A chat over the data channel, both ways.
+  await alice.page.getByLabel('Message to everyone').fill('Welcome, Bob');
+  await alice.page.getByRole('button', { name: 'Send' }).click();
+  await bob.page.locator('#chat-log li', { hasText: 'Alice: Welcome, Bob' }).waitFor({ timeout: TIMEOUT });
+  await bob.page.getByLabel('Message to everyone').fill('Thanks!');
+  await bob.page.keyboard.press('Enter');
+  await alice.page.locator('#chat-log li', { hasText: 'Thanks!' }).waitFor({ timeout: TIMEOUT });
+
+  // The call-quality panel says what is sent and received.
+  await alice.page.getByText('Call quality').click();
+  await alice.page.locator('#quality-list dd', { hasText: /fps/ }).first().waitFor({ timeout: TIMEOUT });
+  const quality = await alice.page.textContent('#quality-list');
+  assert.match(quality, /Sending\d+ kb\/s/);
+  assert.match(quality, /Round trip\d+ ms/);
+  await screenshot(alice, 'meeting');
   await alice.page.getByRole('button', { name: 'End for everyone' }).click();
   await statusSays(bob, 'The call was ended for everyone. (0/4097)');
   await ctx.closeAll();

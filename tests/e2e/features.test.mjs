@@ -87,6 +87,10 @@ test('the lobby, roles and soft mute: the service decides who may, and nothing c
   const [alice, bob, carol] = await group(['Alice', 'Bob', 'Carol'], { lobby: true });
   await connected(alice);
   for (const p of [bob, carol]) await until(p, () => call.state === 'InLobby');
+  await bob.page.evaluate(() => {
+    window.changes = [];
+    call.feature(rtcall.Features.Capabilities).on('capabilitiesChanged', ({ newValue }) => changes.push(newValue));
+  });
   await alice.page.evaluate(() => {
     window.lobbyChanges = [];
     call.lobby.on('lobbyParticipantsUpdated', (e) => lobbyChanges.push([e.added.length, e.removed.length]));
@@ -105,8 +109,10 @@ test('the lobby, roles and soft mute: the service decides who may, and nothing c
   assert.deepEqual(await carol.page.evaluate(() => call.callEndReason), { code: 0, subCode: 5320 });
   await until(alice, () => call.lobby.participants.length === 0);
 
-  // What an attendee may do, as the service says it; what it may not is refused, typed.
+  // What an attendee may do, as the service says it; what it may not is refused, typed. The
+  // first capabilities came as an event too, to a listener added before the code loaded.
   await until(bob, () => call.feature(rtcall.Features.Capabilities).capabilities.muteOthers !== undefined);
+  assert.ok(await bob.page.evaluate(() => changes.some((c) => c.muteOthers?.reason === 'RoleRestricted')));
   const capabilities = await bob.page.evaluate(() => call.feature(rtcall.Features.Capabilities).capabilities);
   assert.deepEqual(capabilities.muteOthers, { isPresent: false, reason: 'RoleRestricted' });
   assert.deepEqual(capabilities.unmuteMic, { isPresent: true, reason: 'Capable' });

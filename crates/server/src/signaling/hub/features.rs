@@ -98,8 +98,14 @@ impl Hub {
             }
             FeatureRequest::Transfer { target } => self.transfer(now, endpoint, call_id, target),
             FeatureRequest::OpenDataChannel => {
-                let leg = self.in_call(endpoint, call_id)?;
-                self.media(MediaCommand::OpenData { leg });
+                // Asked in the lobby, they open once it is let in.
+                let Some(p) = self.participant_mut(&leg) else {
+                    return Ok(());
+                };
+                p.data = true;
+                if !p.in_lobby() {
+                    self.media(MediaCommand::OpenData { leg });
+                }
                 Ok(())
             }
         }

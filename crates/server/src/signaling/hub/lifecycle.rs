@@ -85,12 +85,15 @@ impl Hub {
         }
         self.snapshot(endpoint, call_id, pid);
         self.tell_feature_lists(endpoint, call_id);
-        self.media(MediaCommand::Open {
-            leg: LegKey {
-                call: call_id.clone(),
-                participant: pid,
-            },
-        });
+        let leg = LegKey {
+            call: call_id.clone(),
+            participant: pid,
+        };
+        let data = self.participant(&leg).is_some_and(|p| p.data);
+        self.media(MediaCommand::Open { leg: leg.clone() });
+        if data {
+            self.media(MediaCommand::OpenData { leg });
+        }
     }
 
     /// The echo bot answers the call at once.

@@ -71,6 +71,8 @@ pub(super) struct Participant {
     pub(super) hand: Option<u64>,
     /// When it was spotlighted, while it is.
     pub(super) spotlight: Option<u64>,
+    /// It asked for data channels (opened with its media connection).
+    pub(super) data: bool,
 }
 
 impl Participant {
@@ -320,6 +322,7 @@ impl Call {
                 role: Role::Unknown,
                 hand: None,
                 spotlight: None,
+                data: false,
                 told_rights: None,
             },
         );

@@ -237,6 +237,9 @@ fn the_lobby_holds_joiners_until_admitted_and_an_attendee_may_not_manage() {
     // Waiting, Bob can do nothing in the call.
     let early = feature(&mut h, B, "m", FeatureRequest::RaiseHand { raised: true });
     assert!(early.unwrap_err().is(ErrorKind::WrongState));
+    // Data channels asked for while waiting open with the media, once let in.
+    feature(&mut h, B, "m", FeatureRequest::OpenDataChannel).unwrap();
+    assert!(h.take_media().is_empty());
 
     let admitted = h.request(
         A,
@@ -252,7 +255,13 @@ fn the_lobby_holds_joiners_until_admitted_and_an_attendee_may_not_manage() {
             failure_count: 0
         })
     );
-    assert_eq!(h.take_media(), [MediaCommand::Open { leg: leg("m", 1) }]);
+    assert_eq!(
+        h.take_media(),
+        [
+            MediaCommand::Open { leg: leg("m", 1) },
+            MediaCommand::OpenData { leg: leg("m", 1) }
+        ]
+    );
     let (roles, _) = rights(&mut h, B);
     assert!(roles.is_empty(), "told once, when it waited");
     h.media_connected("m", 1);
