@@ -27,10 +27,17 @@
 //!
 //! Layout: [`engine`] is the pure core (tested natively); [`signal`] runs it in the page (the
 //! WebSocket and the engine's driver); [`media`] is the browser's media; [`api`] the exported
-//! classes over them; [`time`] the clock.
+//! classes over them; [`time`] the clock; [`fault`] readable panics and the recovery from them.
 
 pub mod api;
 pub mod engine;
+pub mod fault;
 pub mod media;
 pub mod signal;
 pub mod time;
+
+/// Runs as the module loads: a panic prints its message and location (see [`fault`]).
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    fault::install();
+}

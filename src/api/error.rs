@@ -37,6 +37,7 @@ pub enum SubCode {
     AgentExists = 41012,
     /// The user (or the browser's policy) refused: a cancelled screen picker, say.
     PermissionDenied = 41013,
+    // 41014 is the call end reason of a fault inside the library (`EndReason::LIBRARY_FAULT`).
 }
 
 impl SubCode {

@@ -252,6 +252,9 @@ pub struct Agent {
     incoming: HashMap<CallId, IncomingModel>,
     outputs: VecDeque<Output>,
     now: Millis,
+    /// The call whose event is being applied. Still set if that panicked (the browser's panics
+    /// unwind nothing): [`Agent::recover`] ends that call.
+    applying: Option<CallId>,
 }
 
 impl Agent {
@@ -277,6 +280,7 @@ impl Agent {
             incoming: HashMap::new(),
             outputs: VecDeque::new(),
             now,
+            applying: None,
         };
         agent.outputs.push_back(Output::Connect);
         agent
@@ -646,6 +650,33 @@ impl Agent {
         self.end_locally(call_id, reason);
     }
 
+    /// Runs `apply` on a call's model, marked as the call being changed (see
+    /// [`Agent::recover`]); `None` if there is no such call.
+    pub fn within_call<R>(
+        &mut self,
+        call_id: &CallId,
+        apply: impl FnOnce(&mut CallModel) -> R,
+    ) -> Option<R> {
+        let call = self.calls.get_mut(call_id)?;
+        self.applying = Some(call_id.clone());
+        let result = apply(call);
+        self.applying = None;
+        Some(result)
+    }
+
+    /// Repairs after a panic cut the agent short: a call it was changing may be half-changed,
+    /// so it ends, here with [`EndReason::LIBRARY_FAULT`] and for the service as a hang-up;
+    /// the other calls and the session go on.
+    pub fn recover(&mut self) {
+        if let Some(call_id) = self.applying.take() {
+            self.request(Request::HangUp {
+                call_id: call_id.clone(),
+                for_everyone: false,
+            });
+            self.end_locally(&call_id, EndReason::LIBRARY_FAULT);
+        }
+    }
+
     // ---- internals ----
 
     /// Sends a frame, acknowledging what arrived.
@@ -958,11 +989,11 @@ impl Agent {
                 let Some(call_id) = call_of(&other) else {
                     return;
                 };
-                let Some(call) = self.calls.get_mut(&call_id) else {
+                let Some((changes, ended)) = self.within_call(&call_id, |call| {
+                    (call.apply(other), call.state == CallState::Disconnected)
+                }) else {
                     return;
                 };
-                let changes = call.apply(other);
-                let ended = call.state == CallState::Disconnected;
                 for change in changes {
                     self.outputs.push_back(Output::Event(AgentEvent::Call {
                         call_id: call_id.clone(),

@@ -462,3 +462,40 @@ fn an_error_answering_no_request_while_greeting_refuses_the_hello() {
 
 #[path = "agent_resume_tests.rs"]
 mod resume;
+
+#[test]
+fn after_a_panic_in_a_call_that_call_ends_and_the_others_go_on() {
+    let mut h = Harness::ready();
+    h.agent.join_group("c".into(), false, false);
+    h.agent.join_group("d".into(), false, false);
+    h.drain();
+    h.sent.clear();
+    h.events.clear();
+    let c = CallId("c".into());
+    // As in the browser, nothing is unwound: the agent is left as the panic found it.
+    let agent = std::panic::AssertUnwindSafe(&mut h.agent);
+    let panicked = std::panic::catch_unwind(move || {
+        let agent = agent;
+        agent.0.within_call(&c, |_| panic!("a bug"));
+    });
+    assert!(panicked.is_err());
+    h.agent.recover();
+    h.drain();
+    assert!(h.sent[0]["req"]["hangUp"]["callId"] == "c", "{:?}", h.sent);
+    assert!(h.events.iter().any(|e| matches!(e,
+        AgentEvent::Call { call_id, change: CallChange::State(CallState::Disconnected, Some(reason)) }
+            if call_id.0 == "c" && *reason == EndReason::LIBRARY_FAULT)));
+    assert!(h.agent.call(&CallId("c".into())).is_none());
+    h.events.clear();
+    h.frame(
+        json!({"ev": {"callState": {"callId": "d", "state": "Connected", "participantId": 1}}}),
+    );
+    assert!(h
+        .call_changes()
+        .contains(&CallChange::State(CallState::Connected, None)));
+    // Nothing more to repair.
+    h.sent.clear();
+    h.agent.recover();
+    h.drain();
+    assert!(h.sent.is_empty());
+}

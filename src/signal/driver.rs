@@ -6,14 +6,19 @@
 //!
 //! Socket and timer callbacks never run the engine themselves: they spawn a task, so nothing is
 //! dropped while its own callback is on the stack.
+//!
+//! The engine lives in a [`Recoverable`] cell: after a panic inside it, the driver's next step
+//! (run at once by [`fault::on_panic`]) has the engine [`recover`](Agent::recover) — the call
+//! it was changing ends, the rest goes on.
 
 use super::socket::{decode, encode, signal_url, SignalSocket};
 use crate::engine::agent::Request;
 use crate::engine::agent::{Agent, AgentEvent, Output};
+use crate::fault::{self, Recoverable};
 use crate::time::{Clock, SystemClock, Timer};
 use futures_channel::oneshot;
 use rtcall_protocol::signal::{ErrorKind, Reply, RequestId, WireError};
-use std::cell::{Ref, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -28,7 +33,7 @@ pub trait DriverEvents {
 
 /// A running engine: see the module docs.
 pub struct Driver {
-    engine: RefCell<Agent>,
+    engine: Recoverable<Agent>,
     /// The app's credential: its `getToken()` gives the token each connection starts with.
     credential: JsValue,
     service_url: String,
@@ -57,8 +62,8 @@ impl Driver {
         events: Weak<dyn DriverEvents>,
     ) -> Rc<Driver> {
         let clock: Rc<dyn Clock> = Rc::new(SystemClock);
-        Rc::new(Driver {
-            engine: RefCell::new(Agent::new(display_name, clock.now_ms())),
+        let driver = Rc::new(Driver {
+            engine: Recoverable::new(Agent::new(display_name, clock.now_ms())),
             credential,
             service_url,
             clock,
@@ -66,7 +71,10 @@ impl Driver {
             timer: RefCell::new(None),
             replies: RefCell::default(),
             events,
-        })
+        });
+        let weak = Rc::downgrade(&driver);
+        fault::on_panic(move || weak.upgrade().map(|this| Self::pump(&this)).is_some());
+        driver
     }
 
     /// Starts: the engine connects.
@@ -74,14 +82,14 @@ impl Driver {
         Self::pump(self);
     }
 
-    /// The engine, to read.
-    pub fn engine(&self) -> Ref<'_, Agent> {
-        self.engine.borrow()
+    /// Reads the engine.
+    pub fn read<R>(&self, read: impl FnOnce(&Agent) -> R) -> R {
+        self.prepare(|engine| read(engine))
     }
 
     /// Changes the engine (a request, a call started, …), then does what it asks.
     pub fn update<R>(self: &Rc<Self>, change: impl FnOnce(&mut Agent) -> R) -> R {
-        let result = change(&mut self.engine.borrow_mut());
+        let result = self.prepare(change);
         Self::pump(self);
         result
     }
@@ -99,9 +107,14 @@ impl Driver {
 
     /// Changes the engine (a request whose answer [`Driver::wait`] then waits for) without
     /// running it yet: the waiter must be in place first, or an answer the engine gives at once
-    /// would be lost.
+    /// would be lost. `change` must not call out to JavaScript (see [`Recoverable`]).
     pub fn prepare<R>(&self, change: impl FnOnce(&mut Agent) -> R) -> R {
-        change(&mut self.engine.borrow_mut())
+        self.engine.with(|engine, cut_short| {
+            if cut_short {
+                engine.recover();
+            }
+            change(engine)
+        })
     }
 
     /// Runs the engine and waits for the service's answer to request `id`, made with
@@ -116,7 +129,7 @@ impl Driver {
     /// Drains the engine: does what it asks until it wants time.
     fn pump(this: &Rc<Self>) {
         loop {
-            let output = this.engine.borrow_mut().poll_output();
+            let output = this.prepare(Agent::poll_output);
             match output {
                 Output::Connect => Self::connect(this),
                 Output::Send(frame) => {
@@ -140,7 +153,7 @@ impl Driver {
                         this.clock.start_timer(
                             delay,
                             Self::later(this, |this, now| {
-                                this.engine.borrow_mut().handle_timeout(now)
+                                this.prepare(|engine| engine.handle_timeout(now))
                             }),
                         )
                     });
@@ -206,7 +219,7 @@ impl Driver {
             let Some(this) = weak.upgrade() else { return };
             let closed = |this: &Rc<Driver>| {
                 let now = this.clock.now_ms();
-                this.engine.borrow_mut().handle_closed(now);
+                this.prepare(|engine| engine.handle_closed(now));
                 Self::pump(this);
             };
             let token = match fetch_token(&this.credential).await {
@@ -217,7 +230,7 @@ impl Driver {
                 }
             };
             let on_open = Self::later(&this, move |this, now| {
-                this.engine.borrow_mut().handle_open(now, token)
+                this.prepare(|engine| engine.handle_open(now, token))
             });
             let on_open = RefCell::new(Some(on_open));
             let on_message = Rc::downgrade(&this);
@@ -234,7 +247,7 @@ impl Driver {
                     wasm_bindgen_futures::spawn_local(async move {
                         if let (Some(this), Some(frame)) = (weak.upgrade(), decode(&text)) {
                             let now = this.clock.now_ms();
-                            this.engine.borrow_mut().handle_frame(now, frame);
+                            this.prepare(|engine| engine.handle_frame(now, frame));
                             Self::pump(&this);
                         }
                     });

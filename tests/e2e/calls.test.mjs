@@ -103,6 +103,44 @@ test('an answered call is Connecting at once, and calls that end log nothing', a
   await closeAll();
 });
 
+test('a panic inside the library is readable in the console, ends its call only, and the rest goes on', async () => {
+  const alice = await user('Alice');
+  const bob = await user('Bob');
+  const groups = [crypto.randomUUID(), crypto.randomUUID()];
+  for (const p of [alice, bob]) {
+    await p.page.evaluate((groups) => {
+      window.calls = groups.map((groupId) => agent.join({ groupId }));
+    }, groups);
+  }
+  for (const p of [alice, bob]) {
+    await until(p, () => calls.every((c) => c.state === 'Connected' && c.remoteParticipants.length === 1));
+  }
+  const thrown = await alice.page.evaluate(() => {
+    try {
+      calls[0].__panicForTest('forced for the test');
+    } catch (e) {
+      return e.constructor.name;
+    }
+  });
+  assert.equal(thrown, 'RuntimeError', 'the caller sees the trap');
+  await until(alice, () => calls[0].state === 'Disconnected');
+  assert.deepEqual(await alice.page.evaluate(() => calls[0].callEndReason), { code: 500, subCode: 41014 });
+  // The service has it as a hang-up: Bob sees Alice leave that call.
+  await until(bob, () => calls[0].remoteParticipants.length === 0);
+  // The message and where it happened, once: nothing else broke on the way.
+  const panics = alice.problems.splice(0);
+  assert.equal(panics.length, 1, `${panics}`);
+  assert.match(panics[0], /forced for the test/);
+  assert.match(panics[0], /panicked at src\/[\w/]+\.rs:\d+:\d+/);
+  // The other call goes on: Bob's audio still reaches Alice, and Alice's mute reaches Bob.
+  await flowing(alice, 'audio');
+  await alice.page.evaluate(() => calls[1].mute());
+  await until(bob, () => calls[1].remoteParticipants[0].isMuted);
+  assert.equal(await alice.page.evaluate(() => agent.connectionState), 'Connected');
+  await Promise.all([alice, bob].map((p) => p.page.evaluate(() => calls[1].hangUp())));
+  await closeAll();
+});
+
 test('reject, cancel, no answer and an offline callee end with their ACS reasons', async () => {
   const alice = await user('Alice');
   const bob = await user('Bob');

@@ -131,6 +131,9 @@ impl EndReason {
     pub const TRANSFERRED: Self = Self::new(0, 5310);
     /// Turned away from the lobby. (rtcall's; ACS publishes no code.)
     pub const NOT_ADMITTED: Self = Self::new(0, 5320);
+    /// A fault inside the library (a Rust panic, whose message the console shows) ended the
+    /// call; the participant's other calls go on. (rtcall's, as its client errors' 41xxx.)
+    pub const LIBRARY_FAULT: Self = Self::new(500, 41014);
 }
 
 /// What kind of video a stream carries (`MediaStreamType`).

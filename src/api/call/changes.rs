@@ -151,7 +151,7 @@ impl Call {
             .inner
             .driver
             .upgrade()
-            .and_then(|d| d.engine().call(&self.inner.id).and_then(|c| c.me));
+            .and_then(|d| d.read(|engine| engine.call(&self.inner.id).and_then(|c| c.me)));
         ids.iter()
             .filter_map(|id| {
                 if Some(*id) == own {

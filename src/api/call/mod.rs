@@ -85,8 +85,7 @@ impl CallInner {
     /// This endpoint's participant id, once known.
     pub(crate) fn own_participant(&self) -> Option<ParticipantId> {
         let driver = self.driver.upgrade()?;
-        let engine = driver.engine();
-        engine.call(&self.id)?.me
+        driver.read(|engine| engine.call(&self.id)?.me)
     }
 }
 
@@ -733,6 +732,17 @@ impl Call {
                 SubCode::NotSupported,
                 format!("the call feature '{other}' is not supported"),
             )),
+        }
+    }
+
+    /// Panics while the engine changes this call, as a bug there would: the tests of
+    /// [`crate::fault`] see the message in the console, this call end with
+    /// `EndReason::LIBRARY_FAULT` and the others go on. Not part of the API.
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __panicForTest, skip_typescript)]
+    pub fn panic_for_test(&self, message: String) {
+        if let Some(driver) = self.inner.driver.upgrade() {
+            driver.update(|engine| engine.within_call(&self.inner.id, |_| panic!("{message}")));
         }
     }
 }

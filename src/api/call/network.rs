@@ -129,7 +129,8 @@ impl Call {
             _ => Ice::Connecting,
         };
         let mut sample = Sample {
-            signaling: driver.engine().connection_state() == ConnectionState::Connected,
+            signaling: driver.read(|engine| engine.connection_state())
+                == ConnectionState::Connected,
             ice,
             bytes_received: 0,
             received: 0,

@@ -391,7 +391,7 @@ impl AgentInner {
         let options = object(&[("audioOptions", object(&[("muted", old.is_muted().into())]))]);
         let me = (
             this.identity.clone(),
-            this.driver.engine().display_name().to_owned(),
+            this.driver.read(|engine| engine.display_name().to_owned()),
         );
         match Self::new_call(this, to, false, me, &options) {
             Ok(call) => old.inner.features.tell_own(
@@ -562,9 +562,11 @@ impl CallAgent {
     /// The name others see.
     #[wasm_bindgen(getter, js_name = displayName)]
     pub fn display_name(&self) -> Option<String> {
-        let engine = self.inner.driver.engine();
-        let name = engine.display_name();
-        (!name.is_empty()).then(|| name.to_owned())
+        let name = self
+            .inner
+            .driver
+            .read(|engine| engine.display_name().to_owned());
+        (!name.is_empty()).then_some(name)
     }
 
     /// `'Connected'` or `'Disconnected'`.
@@ -572,8 +574,7 @@ impl CallAgent {
     pub fn connection_state(&self) -> String {
         self.inner
             .driver
-            .engine()
-            .connection_state()
+            .read(|engine| engine.connection_state())
             .as_str()
             .into()
     }
