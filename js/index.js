@@ -245,11 +245,33 @@ function later(maker, shape = {}) {
 
 /**
  * A call feature whose code loads when an app first asks for it: `call.feature(factory)` makes
- * it with the call's feature host, once per call.
+ * it with the call's feature host, once per call. What the call tells its features while the
+ * code loads (a transfer accepted, a reaction, the call ending) is kept and heard by the feature
+ * as it is made: the app asked before it happened.
  */
 function onDemand(name, load, shape) {
   const values = { name, dispose() {}, ...shape.values };
-  return Object.freeze({ name, create: (host) => later(load().then((code) => () => code.create(host)), { ...shape, values }) });
+  const create = (host) => {
+    const early = [];
+    const keep = (event) => early.push(event);
+    host.on(keep);
+    const make = (code) => () => {
+      host.off(keep);
+      const listeners = [];
+      const hearing = new Proxy(host, {
+        get(target, key) {
+          if (key === 'on') return (listener) => (listeners.push(listener), target.on(listener));
+          const value = target[key];
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const made = code.create(hearing);
+      for (const event of early) for (const listener of listeners) listener(event);
+      return made;
+    };
+    return later(load().then(make), { ...shape, values });
+  };
+  return Object.freeze({ name, create });
 }
 
 const none = () => [];
