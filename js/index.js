@@ -246,32 +246,55 @@ function later(maker, shape = {}) {
 /**
  * A call feature whose code loads when an app first asks for it: `call.feature(factory)` makes
  * it with the call's feature host, once per call. What the call tells its features while the
- * code loads (a transfer accepted, a reaction, the call ending) is kept and heard by the feature
- * as it is made: the app asked before it happened.
+ * code loads (a transfer accepted, a reaction, the call ending) is kept and given to the feature
+ * as it is made — but for what it reads as it is now (`latest(tag)`, `dataChannels`), which
+ * has those already. The feature's events wait a microtask (`Emitter` in features/common.js),
+ * so the app's listeners, put on it right after it is made, hear them.
  */
 function onDemand(name, load, shape) {
   const values = { name, dispose() {}, ...shape.values };
   const create = (host) => {
+    // The feature's one subscription: it keeps events until the feature is made, then passes
+    // them on.
     const early = [];
-    const keep = (event) => early.push(event);
-    host.on(keep);
+    let listeners;
+    const hear = (event) => (listeners ? tell(listeners, event) : early.push(event));
+    host.on(hear);
     const make = (code) => () => {
-      host.off(keep);
-      const listeners = [];
+      listeners = [];
+      const read = new Set();
       const hearing = new Proxy(host, {
         get(target, key) {
-          if (key === 'on') return (listener) => (listeners.push(listener), target.on(listener));
+          if (key === 'on') return (listener) => void listeners.push(listener);
+          if (key === 'off') return (listener) => void (listeners = listeners.filter((l) => l !== listener));
+          if (key === 'latest') return (tag) => (read.add(tag), target.latest(tag));
+          if (key === 'dataChannels') read.add('dataChannel');
           const value = target[key];
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
       const made = code.create(hearing);
-      for (const event of early) for (const listener of listeners) listener(event);
+      for (const event of early.splice(0)) if (!read.has(Object.keys(event)[0])) tell(listeners, event);
       return made;
     };
-    return later(load().then(make), { ...shape, values });
+    const failed = (e) => {
+      host.off(hear);
+      throw e;
+    };
+    return later(load().then(make, failed), { ...shape, values });
   };
   return Object.freeze({ name, create });
+}
+
+/** Gives a call's feature event to a feature's listeners; one that throws is logged. */
+function tell(listeners, event) {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch (e) {
+      console.error('rtcall: a call feature failed on an event', e);
+    }
+  }
 }
 
 const none = () => [];

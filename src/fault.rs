@@ -7,8 +7,13 @@
 //! recoveries in a later task. [`Recoverable`] is the cell whose holder a panic may cut short:
 //! the next user takes it again and learns that it must repair what it holds (the call agent
 //! ends the call it was in the middle of, and goes on).
+//!
+//! What no recovery gives back: the stack space of the frames a panic cut short (the shadow
+//! stack pointer is not reset) and what they held. A page survives a few panics, not a stream of
+//! them, which is why the agent shuts down rather than carry on after a panic it cannot place.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 type Recovery = Rc<dyn Fn() -> bool>;
@@ -16,29 +21,40 @@ type Recovery = Rc<dyn Fn() -> bool>;
 thread_local! {
     static PANICS: Cell<u32> = const { Cell::new(0) };
     static RECOVERIES: RefCell<Vec<Recovery>> = RefCell::default();
-    static RECOVERING: Cell<bool> = const { Cell::new(false) };
+    /// The recoveries of the run under way, next first; `None` while none is.
+    static RUN: RefCell<Option<VecDeque<Recovery>>> = const { RefCell::new(None) };
 }
 
 /// Installs the panic hook; once is enough, again is harmless.
 pub fn install() {
     std::panic::set_hook(Box::new(|info| {
+        // Printed before the count changes: a console.error an app replaced that calls back
+        // into rtcall still finds the engine taken, and is refused.
         console_error_panic_hook::hook(info);
         PANICS.with(|n| n.set(n.get().wrapping_add(1)));
-        // One run of the recoveries at a time: a panic inside one must not schedule another
-        // run before this one is over.
-        if !RECOVERING.with(|r| r.replace(true)) {
-            wasm_bindgen_futures::spawn_local(async {
-                RECOVERING.with(|r| r.set(false));
-                // Not borrowed while they run: one that panics loses none of the others.
-                let recoveries = RECOVERIES.with(|r| r.borrow().clone());
-                let over: Vec<Recovery> = recoveries.into_iter().filter(|f| !f()).collect();
-                RECOVERIES.with(|r| {
-                    r.borrow_mut()
-                        .retain(|f| !over.iter().any(|o| Rc::ptr_eq(f, o)))
-                });
-            });
-        }
+        start_run();
+        wasm_bindgen_futures::spawn_local(async { recover() });
     }));
+}
+
+/// Puts every recovery on a run, unless one is under way: a panic inside a recovery (taken off
+/// the run before it ran) goes on with the rest of that run instead of starting another, so
+/// none loops and none is skipped.
+fn start_run() {
+    RUN.with(|run| {
+        run.borrow_mut()
+            .get_or_insert_with(|| RECOVERIES.with(|r| r.borrow().iter().cloned().collect()));
+    });
+}
+
+/// Runs the recoveries of the run under way, each taken off it before it runs.
+fn recover() {
+    while let Some(next) = RUN.with(|run| run.borrow_mut().as_mut().and_then(VecDeque::pop_front)) {
+        if !next() {
+            RECOVERIES.with(|r| r.borrow_mut().retain(|f| !Rc::ptr_eq(f, &next)));
+        }
+    }
+    RUN.with(|run| run.borrow_mut().take());
 }
 
 /// Runs `recover` in a task after every panic, for as long as it returns `true`.
@@ -110,6 +126,31 @@ mod tests {
         assert!(caught.is_err());
         assert!(cell.with(|value, cut_short| cut_short && *value == 2));
         assert!(cell.with(|_, cut_short| !cut_short));
+    }
+
+    #[test]
+    fn a_recovery_that_panics_is_not_run_again_in_its_run_and_the_rest_still_are() {
+        let ran = Rc::new(RefCell::new(Vec::new()));
+        let first = ran.clone();
+        on_panic(move || {
+            first.borrow_mut().push(1);
+            panic!("again")
+        });
+        let second = ran.clone();
+        on_panic(move || {
+            second.borrow_mut().push(2);
+            false
+        });
+        start_run(); // the hook's part
+        assert!(std::panic::catch_unwind(recover).is_err());
+        start_run(); // the panic's hook, within the run
+        recover(); // the task it schedules
+        assert_eq!(*ran.borrow(), [1, 2]);
+        // The second is done; the first is there for the next panic.
+        assert_eq!(RECOVERIES.with(|r| r.borrow().len()), 1);
+        start_run();
+        assert!(std::panic::catch_unwind(recover).is_err());
+        assert_eq!(*ran.borrow(), [1, 2, 1]);
     }
 
     #[test]

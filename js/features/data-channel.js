@@ -80,9 +80,7 @@ class DataChannelCallFeature extends Feature {
   }
 
   #adopt(channel) {
-    // Told of a channel twice (opened while this code loaded, then listed): adopted once.
     if (channel.label !== DURABLE && channel.label !== LOSSY) return;
-    if (this.#channels.get(channel.label) === channel) return;
     channel.binaryType = 'arraybuffer';
     this.#channels.set(channel.label, channel);
     const opened = () => {

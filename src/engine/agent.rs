@@ -505,6 +505,11 @@ impl Agent {
 
     /// Stops everything: calls end, the socket closes, no reconnects.
     pub fn dispose(&mut self) {
+        self.shut_down(EndReason::HUNG_UP);
+    }
+
+    /// Stops everything, the calls ending with `reason`.
+    fn shut_down(&mut self, reason: EndReason) {
         if self.session == Session::Disposed {
             return;
         }
@@ -518,7 +523,7 @@ impl Agent {
                 });
                 self.transmit(hang_up);
             }
-            self.end_locally(&call_id, EndReason::HUNG_UP);
+            self.end_locally(&call_id, reason);
         }
         // A goodbye, not a loss: the service ends the endpoint's calls now and the others see
         // it leave, instead of reconnecting for the window.
@@ -664,17 +669,24 @@ impl Agent {
         Some(result)
     }
 
-    /// Repairs after a panic cut the agent short: a call it was changing may be half-changed,
-    /// so it ends, here with [`EndReason::LIBRARY_FAULT`] and for the service as a hang-up;
-    /// the other calls and the session go on.
+    /// Repairs after a panic cut the agent short. A call it was changing may be half-changed, so
+    /// it ends, here with [`EndReason::LIBRARY_FAULT`] and for the service as a hang-up; the
+    /// other calls and the session go on. A panic outside any call may have left the session
+    /// itself half-changed: the agent shuts down, every call ending so.
     pub fn recover(&mut self) {
-        if let Some(call_id) = self.applying.take() {
-            self.request(Request::HangUp {
-                call_id: call_id.clone(),
-                for_everyone: false,
-            });
-            self.end_locally(&call_id, EndReason::LIBRARY_FAULT);
+        let Some(call_id) = self.applying.take() else {
+            return self.shut_down(EndReason::LIBRARY_FAULT);
+        };
+        self.request(Request::HangUp {
+            call_id: call_id.clone(),
+            for_everyone: false,
+        });
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            // The panic may have come after the call said it ended but before anyone heard:
+            // it ends again, to be heard.
+            call.state = CallState::Disconnecting;
         }
+        self.end_locally(&call_id, EndReason::LIBRARY_FAULT);
     }
 
     // ---- internals ----

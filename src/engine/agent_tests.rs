@@ -476,7 +476,11 @@ fn after_a_panic_in_a_call_that_call_ends_and_the_others_go_on() {
     let agent = std::panic::AssertUnwindSafe(&mut h.agent);
     let panicked = std::panic::catch_unwind(move || {
         let agent = agent;
-        agent.0.within_call(&c, |_| panic!("a bug"));
+        agent.0.within_call(&c, |call| {
+            // Cut short after it said it ended, before anyone heard.
+            call.state = CallState::Disconnected;
+            panic!("a bug")
+        });
     });
     assert!(panicked.is_err());
     h.agent.recover();
@@ -493,9 +497,14 @@ fn after_a_panic_in_a_call_that_call_ends_and_the_others_go_on() {
     assert!(h
         .call_changes()
         .contains(&CallChange::State(CallState::Connected, None)));
-    // Nothing more to repair.
-    h.sent.clear();
+    // A panic outside any call: the agent shuts down, its calls ending as failed.
+    h.events.clear();
     h.agent.recover();
     h.drain();
-    assert!(h.sent.is_empty());
+    assert_eq!(h.leaves, 1);
+    assert!(h.call_changes().contains(&CallChange::State(
+        CallState::Disconnected,
+        Some(EndReason::LIBRARY_FAULT)
+    )));
+    assert_eq!(h.agent.connection_state(), ConnectionState::Disconnected);
 }

@@ -200,7 +200,9 @@ impl AgentInner {
             }
             AgentEvent::Replied { request, result } => {
                 // Waiters get their replies from the driver; a start that failed ends its call.
-                if let Some(call_id) = this.starts.borrow_mut().remove(&request) {
+                // (Taken out first: ending it runs the driver, which may bring more replies.)
+                let started = this.starts.borrow_mut().remove(&request);
+                if let Some(call_id) = started {
                     if let Err(e) = &result {
                         let reason = EndReason {
                             code: e.code,
@@ -422,11 +424,12 @@ impl AgentInner {
         this.incoming
             .borrow_mut()
             .retain(|c| c.call_id() != &model.call_id);
-        this.starts.borrow_mut().insert(
-            this.driver
-                .update(|engine| engine.accept(model.call_id.clone(), muted)),
-            model.call_id.clone(),
-        );
+        let request = this
+            .driver
+            .update(|engine| engine.accept(model.call_id.clone(), muted));
+        this.starts
+            .borrow_mut()
+            .insert(request, model.call_id.clone());
         Ok(call)
     }
 
