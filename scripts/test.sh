@@ -57,7 +57,9 @@ types() {
   scripts/build-pkg.sh && node_modules/.bin/tsc -p tests/types && echo "test result: ok. 1 passed; 0 failed"
 }
 e2e() {
-  cargo build -p rtcall-server && node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
+  # The server binary as the native layer built it (its integration tests need it): a plain
+  # `cargo build` resolves features without the dev-dependencies' and compiles it all again.
+  cargo test --workspace --no-run && node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
 }
 
 export -f lint types e2e
