@@ -2,9 +2,9 @@
 //! server's offers as a browser would, with a media side per call ([`crate::media`]). The
 //! test drives it with requests and waits on its events, roster and media.
 
-use crate::media::{MediaCommand, MediaHandle, MediaState, Receiving, Sending};
+use crate::media::{MediaCommand, MediaHandle, MediaState, Receiving, Sending, Tag};
 use futures_util::{SinkExt, StreamExt};
-use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId};
+use rtcall_protocol::call::{CallId, CallState, EndReason, ParticipantId, StreamId, StreamKind};
 use rtcall_protocol::signal::{
     ClientFrame, Event, MediaLine, ParticipantInfo, Reply, Request, ServerFrame, VideoSource,
     WireError, PROTOCOL_VERSION,
@@ -22,7 +22,7 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// A connected test client.
 pub struct Client {
     pub identity: String,
-    pub tag: u8,
+    pub tag: Tag,
     outgoing: mpsc::UnboundedSender<Message>,
     frames: mpsc::UnboundedReceiver<ServerFrame>,
     /// Events received but not yet asked for.
@@ -104,7 +104,7 @@ pub async fn next_frame(
 
 impl Client {
     /// Signs in a new demo identity on `server_url` and connects. `tag` marks its media.
-    pub async fn connect(server_url: &str, name: &str, tag: u8) -> Client {
+    pub async fn connect(server_url: &str, name: &str, tag: Tag) -> Client {
         Self::connect_receiving(server_url, name, tag, Receiving::Decode).await
     }
 
@@ -112,7 +112,7 @@ impl Client {
     pub async fn connect_receiving(
         server_url: &str,
         name: &str,
-        tag: u8,
+        tag: Tag,
         receiving: Receiving,
     ) -> Client {
         let (identity, token) = demo_identity(server_url).await;
@@ -125,7 +125,7 @@ impl Client {
         identity: &str,
         token: &str,
         name: &str,
-        tag: u8,
+        tag: Tag,
     ) -> Client {
         Self::open(server_url, (identity, token), name, tag, Receiving::Decode).await
     }
@@ -134,7 +134,7 @@ impl Client {
         server_url: &str,
         (identity, token): (&str, &str),
         name: &str,
-        tag: u8,
+        tag: Tag,
         receiving: Receiving,
     ) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(ws_url(server_url))
@@ -392,11 +392,21 @@ impl Client {
 
     /// Waits for a participant's camera stream to be available; returns its id.
     pub async fn wait_camera(&mut self, call: &CallId, participant: ParticipantId) -> StreamId {
+        self.wait_stream(call, participant, StreamKind::Video).await
+    }
+
+    /// Waits for a participant's stream of `kind` to be available; returns its id.
+    pub async fn wait_stream(
+        &mut self,
+        call: &CallId,
+        participant: ParticipantId,
+        kind: StreamKind,
+    ) -> StreamId {
         self.wait_roster(call, |roster| {
             roster.get(&participant).and_then(|p| {
                 p.streams
                     .iter()
-                    .find(|s| s.available && s.kind == rtcall_protocol::call::StreamKind::Video)
+                    .find(|s| s.available && s.kind == kind)
                     .map(|s| s.stream_id)
             })
         })
@@ -464,10 +474,9 @@ impl Client {
         self.send(
             call,
             Sending {
-                simulcast: false,
                 audio_level,
                 video_fps: 15,
-                tone_hz: None,
+                ..Sending::default()
             },
         );
         self.ok(Request::SetVideo {
@@ -529,7 +538,7 @@ async fn answer_offer(
     media: &Arc<Mutex<HashMap<CallId, MediaHandle>>>,
     call: &CallId,
     (sdp, lines): (String, Vec<MediaLine>),
-    tag: u8,
+    tag: Tag,
     receiving: Receiving,
 ) -> Result<String, String> {
     let commands = {

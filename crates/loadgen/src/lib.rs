@@ -4,9 +4,10 @@
 //! binary drives many at once to measure call set-up time and SFU forwarding cost.
 
 pub mod client;
+pub mod kernel;
 pub mod media;
 pub mod scenario;
 pub mod server;
 
 pub use client::Client;
-pub use media::{LineKind, MediaState, Receiving, Sending};
+pub use media::{LineKind, MediaState, Receiving, Sending, Tag};

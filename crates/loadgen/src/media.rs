@@ -21,6 +21,11 @@ const MAX_DATAGRAM: usize = 65_535;
 /// Datagrams taken at once when one arrives.
 const RECEIVE_BURST: usize = 256;
 
+/// Marks a client's media: its frames carry it (big-endian, in an audio frame's first two bytes
+/// and after a VP8 frame's header), so a receiver can tell whose frames it got. A simulcast
+/// camera layer is tagged `tag * 10 + layer` (q 0, h 1, f 2), a screen share `tag * 10 + 9`.
+pub type Tag = u16;
+
 /// What one m-line received.
 #[derive(Debug, Default, Clone)]
 pub struct LineStats {
@@ -29,7 +34,7 @@ pub struct LineStats {
     pub packets: u64,
     pub keyframes: u64,
     /// Frames per sender tag.
-    pub by_tag: HashMap<u8, u64>,
+    pub by_tag: HashMap<Tag, u64>,
     /// Arrival of the latest frame.
     pub last: Option<Instant>,
     /// Frames that decoded as real Opus, and their summed mean square (full scale 1).
@@ -50,11 +55,17 @@ pub struct MediaState {
     pub media: Vec<MediaLine>,
     /// Times the connection was (re)created.
     pub connections: u32,
+    /// Sender-to-receiver delays of the synthetic audio frames received (their send time rides
+    /// in the frame; sender and receiver share this process's clock).
+    pub audio_delays: Vec<Duration>,
+    /// The UDP port of the media socket (where [`crate::kernel::udp_sockets`] counts what a
+    /// [`Receiving::Discard`] client's filter dropped).
+    pub port: u16,
 }
 
 impl MediaState {
     /// Audio frames received from sender `tag`, over all audio lines.
-    pub fn audio_from_tag(&self, tag: u8) -> u64 {
+    pub fn audio_from_tag(&self, tag: Tag) -> u64 {
         self.lines
             .iter()
             .filter(|(mid, _)| self.kind_of(mid) == Some(LineKind::Audio))
@@ -72,7 +83,7 @@ impl MediaState {
     }
 
     /// Video frames from a tag, and how many were keyframes.
-    pub fn video_from_tag(&self, tag: u8) -> (u64, u64) {
+    pub fn video_from_tag(&self, tag: Tag) -> (u64, u64) {
         let mut frames = 0;
         let mut keys = 0;
         for (mid, line) in &self.lines {
@@ -128,6 +139,10 @@ pub struct Sending {
     /// Send real Opus, a sine at this frequency, instead of tagged synthetic frames (for
     /// whoever decodes the audio: the telephone gateway).
     pub tone_hz: Option<f32>,
+    /// Silence (level -127) goes as Opus DTX sends it: one frame every 400 ms.
+    pub dtx: bool,
+    /// Screen share frames per second (0: no share), one layer.
+    pub screen_fps: u32,
 }
 
 impl Sending {
@@ -149,7 +164,7 @@ pub enum Receiving {
     /// Forwarded media is dropped by the kernel: a socket filter lets through only what the
     /// connection itself needs (STUN, DTLS, RTCP), so RTP never wakes the client. For load, so
     /// that the generator costs little beside the server; what the server forwarded is then
-    /// counted from the kernel's UDP counters, not here.
+    /// counted from the kernel's UDP counters, and what each client got from its socket's drops.
     Discard,
 }
 
@@ -171,7 +186,7 @@ pub(crate) struct MediaHandle {
 
 impl MediaHandle {
     /// Starts a media side for a client tagged `tag`.
-    pub(crate) fn spawn(tag: u8, receiving: Receiving) -> MediaHandle {
+    pub(crate) fn spawn(tag: Tag, receiving: Receiving) -> MediaHandle {
         let (commands, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(MediaState::default()));
         tokio::spawn(run(rx, Arc::clone(&state), tag, receiving));
@@ -179,26 +194,61 @@ impl MediaHandle {
     }
 }
 
+/// A synthetic audio frame: the sender's tag, a sequence byte, and when it was sent (µs since
+/// [`epoch`], then `STAMPED`).
+fn synthetic_audio(tag: Tag, seq: u64) -> Vec<u8> {
+    let mut payload = vec![0; 40];
+    payload[..2].copy_from_slice(&tag.to_be_bytes());
+    payload[2] = (seq % 256) as u8;
+    let sent = epoch().elapsed().as_micros() as u64;
+    payload[3..11].copy_from_slice(&sent.to_be_bytes());
+    payload[11..13].copy_from_slice(STAMPED);
+    payload
+}
+
+/// Marks a synthetic frame's send time as such.
+const STAMPED: &[u8; 2] = b"rt";
+
+/// The clock synthetic frames are stamped with: the first time this process asked.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// How long ago a synthetic audio frame was sent, if it is one.
+fn synthetic_delay(frame: &[u8]) -> Option<Duration> {
+    if frame.len() != 40 || &frame[11..13] != STAMPED {
+        return None;
+    }
+    let sent = u64::from_be_bytes(frame[3..11].try_into().ok()?);
+    Some(
+        epoch()
+            .elapsed()
+            .saturating_sub(Duration::from_micros(sent)),
+    )
+}
+
 /// A VP8 frame str0m parses: a frame tag (keyframe or not), the keyframe start code and size,
 /// then the sender's tag and padding.
-fn vp8_frame(keyframe: bool, tag: u8, len: usize) -> Vec<u8> {
+fn vp8_frame(keyframe: bool, tag: Tag, len: usize) -> Vec<u8> {
     let mut frame = if keyframe {
         vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
     } else {
         vec![0x11, 0x02, 0x00]
     };
-    frame.push(tag);
-    frame.resize(len, tag);
+    frame.extend(tag.to_be_bytes());
+    frame.resize(len, 0xa5);
     frame
 }
 
 /// The sender tag inside a received frame: first byte for audio, after the VP8 header for video.
-fn tag_of(data: &[u8], video: bool) -> Option<u8> {
-    if !video {
-        return data.first().copied();
-    }
-    let keyframe = data.first()? & 0x01 == 0;
-    data.get(if keyframe { 10 } else { 3 }).copied()
+fn tag_of(data: &[u8], video: bool) -> Option<Tag> {
+    let at = match video {
+        false => 0,
+        true if data.first()? & 0x01 == 0 => 10,
+        true => 3,
+    };
+    Some(Tag::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
 
 /// A classic BPF socket filter that drops RTP and keeps everything else (STUN, DTLS, RTCP),
@@ -222,24 +272,41 @@ const NO_RTP: [socket2::SockFilter; 8] = {
     ]
 };
 
+/// One upstream video line: where it is, and its frame clock.
+struct VideoSender {
+    mid: Option<Mid>,
+    seq: u64,
+    next: Instant,
+    keyframe_wanted: bool,
+}
+
+impl VideoSender {
+    fn new(start: Instant) -> Self {
+        VideoSender {
+            mid: None,
+            seq: 0,
+            next: start,
+            keyframe_wanted: false,
+        }
+    }
+}
+
 /// One call's media side.
 struct MediaSide {
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
     state: Arc<Mutex<MediaState>>,
-    tag: u8,
+    tag: Tag,
     receiving: Receiving,
-    /// The upstream audio and camera lines, once offered.
+    /// The upstream audio line, once offered.
     audio_mid: Option<Mid>,
-    camera_mid: Option<Mid>,
+    camera: VideoSender,
+    screen: VideoSender,
     video_mids: Vec<String>,
     sending: Sending,
     audio_seq: u64,
-    video_seq: u64,
     next_audio: Instant,
-    next_video: Instant,
-    keyframe_wanted: bool,
     encoder: opus::Encoder,
     decoders: HashMap<String, opus::Decoder>,
     pcm: Vec<i16>,
@@ -248,7 +315,7 @@ struct MediaSide {
 async fn run(
     mut commands: mpsc::UnboundedReceiver<MediaCommand>,
     state: Arc<Mutex<MediaState>>,
-    tag: u8,
+    tag: Tag,
     receiving: Receiving,
 ) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client udp");
@@ -258,6 +325,7 @@ async fn run(
             .expect("a socket filter");
     }
     let local: SocketAddr = socket.local_addr().unwrap();
+    state.lock().unwrap().port = local.port();
     let start = Instant::now();
     let mut rtc = Rtc::builder()
         .clear_codecs()
@@ -274,14 +342,12 @@ async fn run(
         tag,
         receiving,
         audio_mid: None,
-        camera_mid: None,
+        camera: VideoSender::new(start),
+        screen: VideoSender::new(start),
         video_mids: Vec::new(),
         sending: Sending::default(),
         audio_seq: 0,
-        video_seq: 0,
         next_audio: start,
-        next_video: start,
-        keyframe_wanted: false,
         encoder: opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
             .expect("an Opus encoder"),
         decoders: HashMap::new(),
@@ -317,7 +383,8 @@ async fn run(
                 Some(MediaCommand::Send(sending)) => {
                     side.sending = sending;
                     side.next_audio = Instant::now();
-                    side.next_video = Instant::now();
+                    side.camera.next = Instant::now();
+                    side.screen.next = Instant::now();
                 }
                 Some(MediaCommand::Stop) | None => return,
             },
@@ -327,7 +394,10 @@ async fn run(
         let _ = side.rtc.handle_input(Input::Timeout(now));
         if side.rtc.is_connected() {
             side.send_audio(now);
-            side.send_video(now);
+            side.send_video(now, VideoSource::Camera);
+            side.send_video(now, VideoSource::Screen);
+            // str0m packetizes what was written at its next tick: one now, not a wake later.
+            let _ = side.rtc.handle_input(Input::Timeout(now));
         }
     }
 }
@@ -351,7 +421,13 @@ impl MediaSide {
                 Ok(Output::Timeout(at)) => return Some(at),
                 Ok(Output::Event(event)) => match event {
                     RtcEvent::Connected => self.state.lock().unwrap().connected = true,
-                    RtcEvent::KeyframeRequest(_) => self.keyframe_wanted = true,
+                    RtcEvent::KeyframeRequest(request) => {
+                        for video in [&mut self.camera, &mut self.screen] {
+                            if video.mid == Some(request.mid) {
+                                video.keyframe_wanted = true;
+                            }
+                        }
+                    }
                     RtcEvent::MediaData(data) => self.record(&data),
                     _ => {}
                 },
@@ -386,6 +462,9 @@ impl MediaSide {
         let video = self.video_mids.contains(&mid);
         let now = Instant::now();
         let mut state = self.state.lock().unwrap();
+        if let Some(delay) = synthetic_delay(&data.data).filter(|_| !video) {
+            state.audio_delays.push(delay);
+        }
         let line = state.lines.entry(mid).or_default();
         line.frames += 1;
         line.packets += 1 + (**data.seq_range.end() - **data.seq_range.start());
@@ -436,7 +515,11 @@ impl MediaSide {
                 MediaLine::SendVideo {
                     mid,
                     source: VideoSource::Camera,
-                } => self.camera_mid = Some(Mid::from(mid.as_str())),
+                } => self.camera.mid = Some(Mid::from(mid.as_str())),
+                MediaLine::SendVideo {
+                    mid,
+                    source: VideoSource::Screen,
+                } => self.screen.mid = Some(Mid::from(mid.as_str())),
                 _ => {}
             }
         }
@@ -455,9 +538,11 @@ impl MediaSide {
     fn next_send(&self) -> Option<Instant> {
         let audio = (self.sending.audio_level.is_some() && self.audio_mid.is_some())
             .then_some(self.next_audio);
-        let video =
-            (self.sending.video_fps > 0 && self.camera_mid.is_some()).then_some(self.next_video);
-        audio.into_iter().chain(video).min()
+        let camera =
+            (self.sending.video_fps > 0 && self.camera.mid.is_some()).then_some(self.camera.next);
+        let screen =
+            (self.sending.screen_fps > 0 && self.screen.mid.is_some()).then_some(self.screen.next);
+        audio.into_iter().chain(camera).chain(screen).min()
     }
 
     /// The audio frames due by `now`: tagged synthetic ones, or a tone's real Opus.
@@ -469,6 +554,9 @@ impl MediaSide {
             self.next_audio += Duration::from_millis(20);
             let time = MediaTime::new(self.audio_seq * 960, Frequency::FORTY_EIGHT_KHZ);
             self.audio_seq += 1;
+            if self.sending.dtx && level <= -127 && self.audio_seq % 20 != 1 {
+                continue;
+            }
             let payload = match self.sending.tone_hz {
                 Some(hz) => {
                     let start = (self.audio_seq - 1) * 960;
@@ -483,11 +571,7 @@ impl MediaSide {
                         .encode_vec(&tone, 400)
                         .expect("Opus encodes a tone")
                 }
-                None => {
-                    let mut payload = vec![self.tag; 40];
-                    payload[1] = (self.audio_seq % 256) as u8;
-                    payload
-                }
+                None => synthetic_audio(self.tag, self.audio_seq),
             };
             let Some(writer) = self.rtc.writer(mid) else {
                 return;
@@ -505,28 +589,40 @@ impl MediaSide {
         }
     }
 
-    /// The camera frames due by `now`, on every simulcast layer asked for.
-    fn send_video(&mut self, now: Instant) {
-        let Some(mid) = self.camera_mid.filter(|_| self.sending.video_fps > 0) else {
+    /// The frames of `source` due by `now`: the camera on every simulcast layer asked for, the
+    /// screen share as one layer of larger frames.
+    fn send_video(&mut self, now: Instant, source: VideoSource) {
+        let (fps, simulcast, sizes, line) = match source {
+            VideoSource::Camera => (
+                self.sending.video_fps,
+                self.sending.simulcast,
+                (2500, 400),
+                &mut self.camera,
+            ),
+            VideoSource::Screen => (
+                self.sending.screen_fps,
+                false,
+                (9000, 1200),
+                &mut self.screen,
+            ),
+        };
+        let Some(mid) = line.mid.filter(|_| fps > 0) else {
             return;
         };
-        let interval = Duration::from_secs(1) / self.sending.video_fps;
-        while self.next_video <= now {
-            self.next_video += interval;
-            let keyframe = self.video_seq % 30 == 0 || std::mem::take(&mut self.keyframe_wanted);
-            let time = MediaTime::new(
-                self.video_seq * 90_000 / u64::from(self.sending.video_fps),
-                Frequency::NINETY_KHZ,
-            );
-            self.video_seq += 1;
-            let layers: Vec<(Option<&str>, u8)> = if self.sending.simulcast {
-                ["q", "h", "f"]
+        let interval = Duration::from_secs(1) / fps;
+        while line.next <= now {
+            line.next += interval;
+            let keyframe = line.seq % 30 == 0 || std::mem::take(&mut line.keyframe_wanted);
+            let time = MediaTime::new(line.seq * 90_000 / u64::from(fps), Frequency::NINETY_KHZ);
+            line.seq += 1;
+            let layers: Vec<(Option<&str>, Tag)> = match source {
+                VideoSource::Camera if simulcast => ["q", "h", "f"]
                     .iter()
                     .enumerate()
-                    .map(|(i, rid)| (Some(*rid), self.tag * 10 + i as u8))
-                    .collect()
-            } else {
-                vec![(None, self.tag)]
+                    .map(|(i, rid)| (Some(*rid), self.tag * 10 + i as Tag))
+                    .collect(),
+                VideoSource::Camera => vec![(None, self.tag)],
+                VideoSource::Screen => vec![(None, self.tag * 10 + 9)],
             };
             for (rid, layer_tag) in layers {
                 let Some(mut writer) = self.rtc.writer(mid) else {
@@ -542,7 +638,7 @@ impl MediaSide {
                 if let Some(rid) = rid {
                     writer = writer.rid(rid.into());
                 }
-                let len = if keyframe { 2500 } else { 400 };
+                let len = if keyframe { sizes.0 } else { sizes.1 };
                 if let Err(e) = writer.write(pt, now, time, vp8_frame(keyframe, layer_tag, len)) {
                     eprintln!("client {}: video write failed: {e}", self.tag);
                 }

@@ -113,9 +113,14 @@ impl ServerProcess {
             .to_owned()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process's CPU time (user + system) so far.
     pub fn cpu_time(&self) -> Duration {
-        cpu_time(self.child.id())
+        crate::kernel::cpu_time(self.pid())
     }
 
     /// Stops the server gracefully, waits for it to exit, and returns all it logged.
@@ -148,16 +153,4 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.terminate();
     }
-}
-
-/// A process's CPU time (user + system, all its threads) so far, from `/proc` (Linux).
-pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    // After the command name (in parentheses), utime and stime are the 12th and 13th
-    // fields, in clock ticks of 10 ms.
-    let rest = &stat[stat.rfind(')').expect("command name") + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
 }

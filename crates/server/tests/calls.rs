@@ -86,7 +86,7 @@ async fn a_one_to_one_call_carries_audio_and_video_both_ways() {
 }
 
 /// `n` clients (tags 1..=n) in one group call, each Connected.
-async fn group_of(server: &TestServer, n: u8) -> (CallId, Vec<Client>) {
+async fn group_of(server: &TestServer, n: u16) -> (CallId, Vec<Client>) {
     let call = new_call_id();
     let clients = group(&server.url, &call, 1..=n, Receiving::Decode).await;
     (call, clients)
@@ -398,10 +398,9 @@ async fn each_subscriber_gets_the_simulcast_layer_that_fits_and_can_switch() {
     clients[0].send(
         &call,
         Sending {
-            audio_level: None,
             video_fps: 15,
             simulcast: true,
-            tone_hz: None,
+            ..Sending::default()
         },
     );
     clients[0]

@@ -45,12 +45,15 @@ async fn call_echo(client: &mut Client) -> CallId {
     call
 }
 
-/// Prompt frames received: the client counts audio by first byte, which for the prompt's real
-/// Opus frames is their TOC byte (never a client tag here).
+/// Prompt frames received: the client counts audio by its first two bytes, which for the
+/// prompt's real Opus frames are their TOC byte and the first coded byte (never a client tag).
 fn prompt_frames(media: &MediaState) -> u64 {
-    let tocs: BTreeSet<u8> = prompt_tone().iter().map(|frame| frame[0]).collect();
-    assert!(!tocs.contains(&1) && !tocs.contains(&2));
-    tocs.iter().map(|toc| media.audio_from_tag(*toc)).sum()
+    let heads: BTreeSet<u16> = prompt_tone()
+        .iter()
+        .map(|frame| u16::from_be_bytes([frame[0], frame[1]]))
+        .collect();
+    assert!(!heads.contains(&1) && !heads.contains(&2));
+    heads.iter().map(|head| media.audio_from_tag(*head)).sum()
 }
 
 async fn wait_report(client: &mut Client, want: impl Fn(&EchoReport) -> bool) -> EchoReport {
@@ -119,7 +122,7 @@ async fn the_bot_plays_a_prompt_then_sends_back_what_it_recorded() {
 }
 
 /// Callers testing at once in this test.
-const SIMULTANEOUS: u8 = 8;
+const SIMULTANEOUS: u16 = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_test_calls_each_hear_only_themselves() {
