@@ -29,6 +29,10 @@ const COMMAND_CAPACITY: usize = 1024;
 const EVENT_CAPACITY: usize = 4096;
 /// Datagrams taken at once when one arrives, before the SFU's output is sent.
 const RECEIVE_BURST: usize = 64;
+/// Each media socket's receive and send buffer: a large call's bursts (a second of every
+/// speaker while the worker forwards a keyframe to hundreds) outlast the kernel's default of
+/// 208 KiB. The kernel caps it at `net.core.rmem_max` / `wmem_max`.
+const SOCKET_BUFFER: usize = 4 << 20;
 
 /// What the node tells a worker.
 #[derive(Debug)]
@@ -79,6 +83,9 @@ impl MediaWorkers {
             let mut addresses = Vec::with_capacity(own.len());
             for s in &own {
                 s.socket.set_nonblocking(true)?;
+                let buffers = socket2::SockRef::from(&s.socket);
+                buffers.set_recv_buffer_size(SOCKET_BUFFER)?;
+                buffers.set_send_buffer_size(SOCKET_BUFFER)?;
                 addresses.push(MediaAddress {
                     socket: s.socket.local_addr()?,
                     advertised: s.advertised,

@@ -113,6 +113,10 @@ impl MediaAddress {
     }
 }
 
+/// Timeouts already due handled at once while driving a peer, before the rest wait for the
+/// worker's next turn (so one peer's burst cannot hold up the others for long).
+const INLINE_TIMEOUTS: u32 = 64;
+
 /// The SFU. See the module docs.
 pub struct Sfu {
     config: SfuConfig,
@@ -342,10 +346,20 @@ impl Sfu {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        let mut inline = 0;
         let failed = loop {
             match peer.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => self.transmits.push_back(t),
                 Ok(Output::Event(e)) => events.push(e),
+                // str0m packetizes what was written, and its pacer lets each packet go, only in
+                // a timeout: one due now is handled here, not through the timer heap and another
+                // turn of the worker's loop for every packet.
+                Ok(Output::Timeout(at)) if at <= now && inline < INLINE_TIMEOUTS => {
+                    inline += 1;
+                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::debug!(error = %e, "media timeout handling failed");
+                    }
+                }
                 Ok(Output::Timeout(at)) => {
                     if peer.timeout != Some(at) {
                         peer.timeout = Some(at);

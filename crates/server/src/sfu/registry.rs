@@ -138,12 +138,18 @@ pub(super) fn rtc_config(audio_red: bool) -> str0m::RtcConfig {
         .enable_opus(true, audio_red)
         .set_red_distances(&RED_DISTANCES)
         .enable_vp8(true)
+        .set_send_buffer_video(VIDEO_SEND_BUFFER)
         .set_stats_interval(Some(STATS_EVERY))
         // Transport-wide congestion control on what the SFU sends: each subscriber's estimate
         // caps the simulcast layers it gets. Starting high, a clean path never sees a lower
         // layer than its views want.
         .enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
 }
+
+/// Video packets each outgoing line keeps for resends (NACK) and probing: over a second of the
+/// highest layer, where str0m's default of 1,000 (tens of seconds of a low layer) makes a
+/// subscriber of many videos cost megabytes.
+const VIDEO_SEND_BUFFER: usize = 256;
 
 /// The bandwidth estimate a new connection starts from.
 const INITIAL_ESTIMATE_KBPS: u64 = 2_500;
