@@ -3,7 +3,7 @@
 //! phone legs. Nothing here sends media commands of its own but SDP answers, holds and
 //! subscriptions.
 
-use super::model::{phone_number, valid_id, Call, CallKind, Participant, Phase};
+use super::model::{phone_number, valid_id, Call, CallKind, Participant, Phase, MAX_SUBSCRIPTIONS};
 use super::{error, Hub, Outcome};
 use crate::contract::{EndpointId, MediaCommand, ReplyTo};
 use crate::echo::ECHO_BOT;
@@ -12,6 +12,7 @@ use rtcall_protocol::features::Capability;
 use rtcall_protocol::is_e164;
 use rtcall_protocol::signal::{ErrorKind, Reply, Request, RequestId, VideoSource, WireError};
 use rtcall_protocol::CommunicationIdentifier;
+use std::collections::HashSet;
 use std::time::Instant;
 
 impl Hub {
@@ -352,11 +353,14 @@ impl Hub {
     ) -> Outcome {
         let leg = self.leg_of(endpoint, call_id)?;
         let Some(max_height) = max_height else {
+            if let Some(p) = self.participant_mut(&leg) {
+                p.subscriptions.remove(&stream_id);
+            }
             self.media(MediaCommand::Unsubscribe { leg, stream_id });
             return Ok(());
         };
-        let publisher = self.calls[call_id]
-            .participants
+        let participants = &self.calls[call_id].participants;
+        let publisher = participants
             .values()
             .filter(|p| p.id != leg.participant)
             .find_map(|p| {
@@ -371,6 +375,22 @@ impl Hub {
                 "no such remote stream in the call",
             ));
         };
+        // Streams of participants who left no longer count.
+        let live: HashSet<StreamId> = participants
+            .values()
+            .flat_map(|p| [p.camera.id, p.screen.id])
+            .collect();
+        let p = self
+            .participant_mut(&leg)
+            .ok_or_else(|| error(ErrorKind::Internal, "the participant is gone"))?;
+        p.subscriptions.retain(|s| live.contains(s));
+        if !p.subscriptions.contains(&stream_id) && p.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(error(
+                ErrorKind::LimitReached,
+                format!("at most {MAX_SUBSCRIPTIONS} remote videos at once"),
+            ));
+        }
+        p.subscriptions.insert(stream_id);
         self.media(MediaCommand::Subscribe {
             leg,
             source,

@@ -9,7 +9,7 @@ use rtcall_protocol::call::{
 };
 use rtcall_protocol::features::Role;
 use rtcall_protocol::signal::{ParticipantInfo, StreamInfo, VideoSource};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,14 @@ pub(super) struct Participant {
     pub(super) spotlight: Option<u64>,
     /// It asked for data channels (opened with its media connection).
     pub(super) data: bool,
+    /// The remote videos it receives (at most [`MAX_SUBSCRIPTIONS`]).
+    pub(super) subscriptions: BTreeSet<StreamId>,
 }
+
+/// The remote videos one participant may receive at once: a gallery of 7 × 7 and a share with
+/// room to spare (ACS's web SDK renders up to 49 in its large gallery). Each costs the SFU work
+/// per frame and the client a decoder; past this a client is misbehaving.
+pub const MAX_SUBSCRIPTIONS: usize = 64;
 
 impl Participant {
     /// Its endpoint, while it is in the call through one.
@@ -323,6 +330,7 @@ impl Call {
                 hand: None,
                 spotlight: None,
                 data: false,
+                subscriptions: BTreeSet::new(),
                 told_rights: None,
             },
         );
