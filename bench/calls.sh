@@ -17,3 +17,12 @@ server=target/server/rtcall-server
 for workers in 1 2; do
   "$loadgen" sfu --server-bin "$server" --calls 4 --participants 30 --seconds 10 --forward-all-audio-max 40 --media-workers "$workers"
 done
+# The brief's large meeting (5 talking, silence as Opus DTX, 10 simulcast cameras, a screen
+# share, everyone rendering the loudest large and nine tiles): 350 people at 1 and 2 media
+# workers, then the curve of one call's cost as it grows (a call holds 350 at most).
+for workers in 1 2; do
+  "$loadgen" meeting --server-bin "$server" --participants 350 --seconds 10 --media-workers "$workers"
+done
+for n in 50 100 200 350; do
+  "$loadgen" meeting --server-bin "$server" --participants "$n" --seconds 10 --media-workers 1
+done

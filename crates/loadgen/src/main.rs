@@ -5,6 +5,7 @@
 //! rtcall-loadgen sfu   --server-bin target/server/rtcall-server --participants 30 --seconds 10
 //! rtcall-loadgen sfu   --server-bin target/server/rtcall-server --calls 4 --media-workers 2
 //! rtcall-loadgen meeting --server-bin target/server/rtcall-server --participants 350
+//! rtcall-loadgen join --server-url http://127.0.0.1:8080 --group-id <uuid> --participants 47
 //! ```
 //!
 //! It starts the server itself (fresh data directory, loopback ports), so it can read the server
@@ -35,7 +36,8 @@ fn usage() -> ! {
         "usage: rtcall-loadgen setup --server-bin PATH [--calls N]\n       \
          rtcall-loadgen sfu --server-bin PATH [--calls N] [--participants N] [--video N] [--seconds S]\n                          \
          [--forward-all-audio-max N] [--media-workers N]\n       \
-         rtcall-loadgen meeting --server-bin PATH [--participants N] [--seconds S] [--media-workers N]"
+         rtcall-loadgen meeting --server-bin PATH [--participants N] [--seconds S] [--media-workers N]\n       \
+         rtcall-loadgen join --server-url URL --group-id ID [--participants N]"
     );
     std::process::exit(2)
 }
@@ -43,6 +45,9 @@ fn usage() -> ! {
 struct Args {
     scenario: String,
     server_bin: String,
+    /// `join`: a running server's URL, and the group call to join there.
+    server_url: String,
+    group_id: String,
     calls: usize,
     participants: u16,
     video: u16,
@@ -59,6 +64,8 @@ fn parse_args() -> Args {
         participants: if scenario == "meeting" { 350 } else { 30 },
         scenario,
         server_bin: String::new(),
+        server_url: String::new(),
+        group_id: String::new(),
         video: 0,
         seconds: 10,
         forward_all_audio_max: 20,
@@ -69,6 +76,8 @@ fn parse_args() -> Args {
         let number = |range: std::ops::RangeInclusive<u64>| in_range(&flag, &value, range);
         match flag.as_str() {
             "--server-bin" => parsed.server_bin = value.clone(),
+            "--server-url" => parsed.server_url = value.clone(),
+            "--group-id" => parsed.group_id = value.clone(),
             "--calls" => parsed.calls = number(1..=100) as usize,
             "--participants" => parsed.participants = number(2..=MAX_PARTICIPANTS) as u16,
             "--video" => parsed.video = number(0..=MAX_PARTICIPANTS) as u16,
@@ -85,10 +94,16 @@ fn parse_args() -> Args {
     {
         refuse("--participants", "a meeting needs 14 participants at least")
     }
+    if parsed.scenario == "meeting" && parsed.participants > CALL_LIMIT {
+        refuse("--participants", "a call holds 350 participants at most")
+    }
     if parsed.video > parsed.participants {
         refuse("--video", "more camera publishers than --participants")
     }
-    if parsed.server_bin.is_empty() {
+    let join = parsed.scenario == "join";
+    if join && (parsed.server_url.is_empty() || parsed.group_id.is_empty())
+        || !join && parsed.server_bin.is_empty()
+    {
         usage();
     }
     parsed
@@ -97,6 +112,9 @@ fn parse_args() -> Args {
 /// The largest call the generator makes: participant tags must stay below [`Tag`]'s simulcast
 /// layer tags (`tag * 10 + layer`).
 const MAX_PARTICIPANTS: u64 = 1_000;
+
+/// The most participants the server lets into one call.
+const CALL_LIMIT: u16 = 350;
 
 /// `value` of `flag` as a number within `range`, or the process ends saying why: a count out of
 /// range is refused, never truncated.
@@ -383,6 +401,28 @@ async fn meeting_scenario(args: &Args) {
     );
 }
 
+/// Joins `--participants` clients to the group call `--group-id` on a running server, the first
+/// talking loudly and the rest silent (DTX), prints `joined N` and stays until its standard
+/// input closes: the crowd for a browser test of a large call.
+async fn join(args: &Args) {
+    let url = format!("{}/", args.server_url.trim_end_matches('/'));
+    let call = CallId(args.group_id.clone());
+    let clients = group(&url, &call, 1..=args.participants, Receiving::Discard).await;
+    for (i, client) in clients.iter().enumerate() {
+        client.send(
+            &call,
+            Sending {
+                audio_level: Some(if i == 0 { -10 } else { -127 }),
+                dtx: true,
+                ..Sending::default()
+            },
+        );
+    }
+    println!("joined {}", clients.len());
+    let mut rest = String::new();
+    let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut rest)).await;
+}
+
 /// The `q` quantile of `values` (0 for none).
 fn quantile(values: &[u64], q: f64) -> u64 {
     let mut sorted = values.to_vec();
@@ -400,6 +440,7 @@ async fn main() {
         "setup" => setup(&args).await,
         "sfu" => sfu(&args).await,
         "meeting" => meeting_scenario(&args).await,
+        "join" => join(&args).await,
         _ => usage(),
     }
 }

@@ -2,7 +2,7 @@
 //! talking, ten cameras in three simulcast layers, a screen share; everyone watching the loudest
 //! large, two other cameras as tiles and the share). Three participants decode what they receive
 //! and check it frame by frame; everyone else leaves it to the kernel, whose per-socket counts
-//! show that media reached every one of them. (`bench/large-call.sh` runs the full gallery of
+//! show that media reached every one of them. (`bench/calls.sh` runs the full gallery of
 //! nine tiles each on the optimised server; this debug build carries less.)
 
 mod common;
