@@ -59,7 +59,9 @@ types() {
 e2e() {
   # The server binary as the native layer built it (its integration tests need it): a plain
   # `cargo build` resolves features without the dev-dependencies' and compiles it all again.
-  cargo test --workspace --no-run && node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
+  # rtcall-loadgen joins native clients to a browser test's large call.
+  cargo test --workspace --no-run && cargo build -p rtcall-loadgen &&
+    node --test --test-reporter=tap --test-concurrency=1 tests/e2e/
 }
 
 export -f lint types e2e

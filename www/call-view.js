@@ -1,6 +1,6 @@
-// The in-call screen: gallery (local preview mirrored, remote cameras, a screen share large on
-// the stage), the roster with states, mute and speaking, the controls, and the echo test's
-// report; the meeting features (hands, reactions, spotlight, muting others, lobby, chat, call
+// The in-call screen: gallery (local preview mirrored, a page of remote cameras with the
+// dominant speaker first, a screen share large on the stage), the roster with states, mute and
+// speaking, the controls, and the echo test's report; the meeting features (hands, reactions, spotlight, muting others, lobby, chat, call
 // quality) are `Meeting`'s. One `CallView` per call; it hands the call back to the lobby when
 // it ends.
 import { DeepNoiseSuppressionEffect, DiagnosticQuality, Features, LocalVideoStream, VideoStreamRenderer } from 'rtcall';
@@ -10,6 +10,9 @@ import { $, act, el, initials, showStatus } from './ui.js';
 /** A participant's name to show. */
 const nameOf = (participant) =>
   participant.displayName || participant.identifier.phoneNumber || participant.identifier.communicationUserId || 'Someone';
+
+/** Remote tiles on one page of the gallery: a phone's screen fits four, a desktop's nine. */
+const pageSize = () => (matchMedia('(max-width: 640px)').matches ? 4 : 9);
 
 /** A call's end reason, in words. */
 export function endReasonText({ code, subCode }, leftByMe) {
@@ -55,6 +58,7 @@ export class CallView {
     this.leftByMe = false;
     this.renderers = new Map(); // stream -> VideoStreamRenderer
     this.people = new Map(); // participant -> { item, tile }
+    this.page = 0; // of the gallery's remote tiles
     this.dominant = call.feature(Features.DominantSpeakers);
     this.listeners = [];
     $('gallery').replaceChildren();
@@ -67,6 +71,8 @@ export class CallView {
     $('call-title').textContent = echo ? 'Testing your devices' : 'Call';
     this.localTile = this.tile('You', 'local');
     $('gallery').append(this.localTile.element);
+    $('page-prev').onclick = () => this.turn(-1);
+    $('page-next').onclick = () => this.turn(1);
     // The device test has no one to meet.
     $('raise-hand').hidden = echo;
     $('reactions').hidden = echo;
@@ -272,7 +278,7 @@ export class CallView {
           $('stage').replaceChildren(holder, el('p', { class: 'stage-label' }, `${name()} is sharing`));
           this.render(stream, holder);
         } else {
-          this.render(stream, tile.video);
+          this.layout();
         }
       };
       this.on(stream, 'isAvailableChanged', show);
@@ -285,6 +291,7 @@ export class CallView {
     });
     update();
     this.meeting?.person(participant, entry);
+    this.layout();
   }
 
   leave(participant) {
@@ -297,17 +304,56 @@ export class CallView {
     entry.state.textContent = participant.callEndReason ? leftText(participant.callEndReason) : 'left';
     entry.item.dataset.state = 'Disconnected';
     entry.remove.hidden = true;
+    this.layout();
     // The roster says who left, and why, for a few seconds.
     setTimeout(() => entry.item.remove(), 5000);
   }
 
   highlightDominant() {
-    const [first] = this.dominant.dominantSpeakers.speakersList;
     for (const [participant, { item, tile }] of this.people) {
-      const dominant = first?.communicationUserId === participant.identifier.communicationUserId;
+      const dominant = this.isDominant(participant);
       item.classList.toggle('dominant', dominant);
       tile.element.classList.toggle('dominant', dominant);
     }
+    this.layout();
+  }
+
+  isDominant(participant) {
+    const [first] = this.dominant.dominantSpeakers.speakersList;
+    return first?.communicationUserId === participant.identifier.communicationUserId;
+  }
+
+  /**
+   * Shows one page of remote tiles, the dominant speaker first, and renders only their cameras:
+   * a tile off the page has no view, so its video is neither received nor decoded.
+   */
+  layout() {
+    const people = [...this.people.keys()];
+    const order = [...people.filter((p) => this.isDominant(p)), ...people.filter((p) => !this.isDominant(p))];
+    const size = pageSize();
+    const pages = Math.max(1, Math.ceil(order.length / size));
+    this.page = Math.min(this.page, pages - 1);
+    const shown = new Set(order.slice(this.page * size, (this.page + 1) * size));
+    order.forEach((participant, i) => {
+      const { tile } = this.people.get(participant);
+      const visible = shown.has(participant);
+      tile.element.hidden = !visible;
+      tile.element.style.order = String(i + 1); // after the local tile
+      for (const stream of participant.videoStreams) {
+        if (stream.mediaStreamType !== 'Video') continue;
+        if (visible && stream.isAvailable) this.render(stream, tile.video);
+        else this.hide(stream);
+      }
+    });
+    $('pager').hidden = pages === 1;
+    $('page-more').textContent = `+${order.length - shown.size} more`;
+    $('page-prev').disabled = this.page === 0;
+    $('page-next').disabled = this.page === pages - 1;
+  }
+
+  turn(by) {
+    this.page = Math.max(0, this.page + by);
+    this.layout();
   }
 
   // ---- call state and controls ----

@@ -2,6 +2,9 @@
 // pages against a real server. Screenshots of the main states go to target/test-artifacts/demo/,
 // and every screenshot of video is checked to show a picture (pixel variance), not a blank.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -284,5 +287,75 @@ test('calling someone who does not exist says so in words', async () => {
   await alice.page.getByLabel(/^Identity ids/).fill('hello');
   await alice.page.getByRole('button', { name: 'Call', exact: true }).click();
   await alice.page.locator('#error, #status').filter({ hasText: /\(\d+\/\d+\)/ }).first().waitFor({ timeout: TIMEOUT });
+  await ctx.closeAll();
+});
+
+/**
+ * `n` native clients (rtcall-loadgen join) in the group call `groupId`: P1 talks, the rest are
+ * silent. Resolves once all are in, with a function that makes them leave.
+ */
+async function crowd(groupId, n) {
+  const binary = path.join(repoRoot, 'target/debug/rtcall-loadgen');
+  const args = ['join', '--server-url', ctx.server.url, '--group-id', groupId, '--participants', String(n)];
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const leave = async () => {
+    child.stdin.end();
+    if (child.exitCode === null) await once(child, 'exit');
+  };
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the crowd did not join: ${out}`)), 120_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes(`joined ${n}`)) resolve(clearTimeout(timer));
+    });
+    child.once('exit', (code) => reject(new Error(`rtcall-loadgen exited (${code}): ${out}`)));
+  });
+  return leave;
+}
+
+test('a call of fifty pages its gallery: nine tiles, "+N more", the dominant speaker first, videos only on the page shown', async () => {
+  const groupId = randomUUID();
+  const leave = await crowd(groupId, 47);
+  try {
+    const link = `${ctx.server.url}?group=${groupId}`;
+    const pages = [];
+    for (const name of ['Alice', 'Bob', 'Carol']) {
+      const p = await person(name, link);
+      await stateIs(p, 'Connected');
+      // Chromium's fake microphones beep: muted, the talking native client is the loudest.
+      await p.page.getByRole('button', { name: 'Mute', exact: true }).click();
+      pages.push(p);
+    }
+    const [alice] = pages;
+    await alice.page.waitForFunction(() => document.querySelectorAll('#roster li[data-state="Connected"]').length === 49, null, { timeout: 60_000 });
+    const visible = () => alice.page.evaluate(() => [...document.querySelectorAll('.tile.remote:not([hidden])')].map((t) => t.querySelector('figcaption').textContent));
+    // A page of nine, the rest counted; the dominant speaker (P1) first.
+    await alice.page.locator('#page-more').filter({ hasText: '+40 more' }).waitFor({ timeout: TIMEOUT });
+    await alice.page.locator('.tile.remote.dominant:not([hidden])', { hasText: 'P1' }).waitFor({ timeout: TIMEOUT });
+    let shown = await visible();
+    assert.equal(shown.length, 9);
+    assert.equal(await alice.page.evaluate(() => document.querySelector('.tile.remote.dominant').style.order), '1');
+    // The crowd has no cameras and joined first: the first page shows no video, the last page
+    // Bob's and Carol's, decoded.
+    assert.equal(await alice.page.locator('.tile.remote video').count(), 0);
+    await screenshot(alice, 'large-call-first-page');
+    while (await alice.page.getByRole('button', { name: 'Next page' }).isEnabled()) {
+      await alice.page.getByRole('button', { name: 'Next page' }).click();
+    }
+    shown = await visible();
+    assert.equal(shown.filter((name) => name.startsWith('Guest')).length, 2, `last page: ${shown}`);
+    await alice.page.waitForFunction(() => document.querySelectorAll('.tile.remote:not([hidden]) video').length === 2, null, { timeout: TIMEOUT });
+    await showsPicture(alice, '.tile.remote:not([hidden])');
+    await screenshot(alice, 'large-call-last-page');
+    // Back to the first page: those views are gone again, and the dominant speaker is there.
+    while (await alice.page.getByRole('button', { name: 'Previous page' }).isEnabled()) {
+      await alice.page.getByRole('button', { name: 'Previous page' }).click();
+    }
+    assert.equal(await alice.page.locator('.tile.remote video').count(), 0);
+    assert.ok((await visible()).includes('P1'));
+  } finally {
+    await leave();
+  }
   await ctx.closeAll();
 });
