@@ -78,7 +78,7 @@ export class CallView {
     $('reactions').hidden = echo;
     $('meeting-panels').hidden = echo;
     if (!echo) {
-      this.meeting = new Meeting(call, { on: (t, e, l) => this.on(t, e, l), myId, nameOf });
+      this.meeting = new Meeting(call, { on: (t, e, l) => this.on(t, e, l), myId, nameOf, relayout: () => this.layout() });
       this.meeting.self(this.localTile);
     }
 
@@ -100,6 +100,7 @@ export class CallView {
       this.on(feature, 'reportChanged', () => this.echoReport(feature.report));
     }
     call.remoteParticipants.forEach((p) => this.join(p));
+    this.layout(); // no one else yet: no pages left over from the last call
     call.localVideoStreams.forEach((s) => this.showLocal(s));
     this.keypad();
     this.microphone();
@@ -324,12 +325,13 @@ export class CallView {
   }
 
   /**
-   * Shows one page of remote tiles, the dominant speaker first, and renders only their cameras:
-   * a tile off the page has no view, so its video is neither received nor decoded.
+   * Shows one page of remote tiles, the spotlighted and then the dominant speaker first, and
+   * renders only their cameras: a tile off the page has no view, so its video is neither
+   * received nor decoded.
    */
   layout() {
-    const people = [...this.people.keys()];
-    const order = [...people.filter((p) => this.isDominant(p)), ...people.filter((p) => !this.isDominant(p))];
+    const rank = (p) => (this.meeting?.spotlighted(p) ? 0 : this.isDominant(p) ? 1 : 2);
+    const order = [...this.people.keys()].sort((a, b) => rank(a) - rank(b));
     const size = pageSize();
     const pages = Math.max(1, Math.ceil(order.length / size));
     this.page = Math.min(this.page, pages - 1);

@@ -19,9 +19,10 @@ const rawId = (identifier) =>
 
 export class Meeting {
   /** `on(target, event, listener)` subscribes for the call's life; `myId` is this user's raw id. */
-  constructor(call, { on, myId, nameOf }) {
+  constructor(call, { on, myId, nameOf, relayout }) {
     this.call = call;
     this.on = on;
+    this.relayout = relayout;
     this.myId = myId;
     this.nameOf = nameOf;
     /** Raw id → `{tile, item}` of the people in the call. */
@@ -132,12 +133,18 @@ export class Meeting {
     return this.spotlight.getSpotlightedParticipants().some((s) => rawId(s.identifier) === id);
   }
 
+  /** Whether a remote participant is in the spotlight (the gallery shows them first). */
+  spotlighted(participant) {
+    return this.isSpotlighted(rawId(participant.identifier));
+  }
+
   showSpotlight() {
     for (const [id, { tile, spot }] of this.people) {
       const on = this.isSpotlighted(id);
       tile.element.classList.toggle('spotlight', on);
       spot.textContent = on ? 'Stop spotlight' : 'Spotlight';
     }
+    this.relayout();
   }
 
   /** A chat over the call's data channel: text to everyone, in order. */

@@ -298,19 +298,30 @@ async function crowd(groupId, n) {
   const binary = path.join(repoRoot, 'target/debug/rtcall-loadgen');
   const args = ['join', '--server-url', ctx.server.url, '--group-id', groupId, '--participants', String(n)];
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  // A missing binary fails this test, not the whole file.
+  const spawned = new Promise((resolve, reject) => child.once('error', reject));
   const leave = async () => {
     child.stdin.end();
     if (child.exitCode === null) await once(child, 'exit');
   };
   let out = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the crowd did not join: ${out}`)), 120_000);
+  let timer;
+  const joined = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the crowd did not join: ${out}`)), 120_000);
     child.stdout.on('data', (chunk) => {
       out += chunk;
-      if (out.includes(`joined ${n}`)) resolve(clearTimeout(timer));
+      if (out.includes(`joined ${n}`)) resolve();
     });
     child.once('exit', (code) => reject(new Error(`rtcall-loadgen exited (${code}): ${out}`)));
   });
+  try {
+    await Promise.race([joined, spawned]);
+  } catch (e) {
+    child.kill();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   return leave;
 }
 
@@ -332,7 +343,8 @@ test('a call of fifty pages its gallery: nine tiles, "+N more", the dominant spe
     const visible = () => alice.page.evaluate(() => [...document.querySelectorAll('.tile.remote:not([hidden])')].map((t) => t.querySelector('figcaption').textContent));
     // A page of nine, the rest counted; the dominant speaker (P1) first.
     await alice.page.locator('#page-more').filter({ hasText: '+40 more' }).waitFor({ timeout: TIMEOUT });
-    await alice.page.locator('.tile.remote.dominant:not([hidden])', { hasText: 'P1' }).waitFor({ timeout: TIMEOUT });
+    const p1 = alice.page.locator('figcaption', { hasText: /^P1$/ });
+    await alice.page.locator('.tile.remote.dominant:not([hidden])', { has: p1 }).waitFor({ timeout: TIMEOUT });
     let shown = await visible();
     assert.equal(shown.length, 9);
     assert.equal(await alice.page.evaluate(() => document.querySelector('.tile.remote.dominant').style.order), '1');

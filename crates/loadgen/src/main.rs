@@ -94,8 +94,11 @@ fn parse_args() -> Args {
     {
         refuse("--participants", "a meeting needs 14 participants at least")
     }
-    if parsed.scenario == "meeting" && parsed.participants > CALL_LIMIT {
-        refuse("--participants", "a call holds 350 participants at most")
+    if parsed.participants > CALL_LIMIT {
+        refuse(
+            "--participants",
+            "a call holds 350 participants at most: spread more over --calls",
+        )
     }
     if parsed.video > parsed.participants {
         refuse("--video", "more camera publishers than --participants")
@@ -109,8 +112,9 @@ fn parse_args() -> Args {
     parsed
 }
 
-/// The largest call the generator makes: participant tags must stay below [`Tag`]'s simulcast
-/// layer tags (`tag * 10 + layer`).
+/// The largest count `--participants` and `--video` parse (a larger one is out of range; one
+/// past [`CALL_LIMIT`] is refused for the call's sake). Tags and their video tags (`tag * 10 + 9`)
+/// fit a [`Tag`] well past it.
 const MAX_PARTICIPANTS: u64 = 1_000;
 
 /// The most participants the server lets into one call.

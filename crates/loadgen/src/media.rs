@@ -241,7 +241,8 @@ fn vp8_frame(keyframe: bool, tag: Tag, len: usize) -> Vec<u8> {
     frame
 }
 
-/// The sender tag inside a received frame: first byte for audio, after the VP8 header for video.
+/// The sender tag inside a received frame: the first two bytes of audio, the two after the VP8
+/// header of video.
 fn tag_of(data: &[u8], video: bool) -> Option<Tag> {
     let at = match video {
         false => 0,

@@ -188,37 +188,52 @@ pub async fn meeting(server_url: &str, call: &CallId, shape: MeetingShape) -> Ve
             )
         }))
         .collect();
-    let views = clients.iter_mut().map(|viewer| {
-        let publishers = &publishers;
-        async move {
-            let mut tiles = 0;
-            for (identity, kind, height) in publishers {
-                if *identity == viewer.identity {
-                    continue;
-                }
-                if *height == TILE_HEIGHT {
-                    if tiles == shape.tiles {
-                        continue;
-                    }
-                    tiles += 1;
-                }
-                let participant = viewer
-                    .wait_participant(call, identity, ParticipantState::Connected)
-                    .await;
-                let stream = viewer.wait_stream(call, participant, *kind).await;
-                viewer
-                    .ok(Request::Subscribe {
-                        call_id: call.clone(),
-                        stream_id: stream,
-                        max_height: *height,
-                    })
-                    .await;
-            }
-        }
-    });
-    futures_util::future::join_all(views).await;
+    // A few dozen viewers at a time: all 350 at once would queue each request behind thousands
+    // of others (every subscription renegotiates), past a client's deadline on a busy machine.
+    for viewers in clients.chunks_mut(VIEWERS_AT_ONCE) {
+        let views = viewers
+            .iter_mut()
+            .map(|viewer| view(viewer, call, &publishers, shape.tiles));
+        futures_util::future::join_all(views).await;
+    }
     clients
 }
+
+/// `viewer` subscribes to `publishers` (identity, stream, rendered height) but itself, taking
+/// the first `tiles` of those rendered as tiles.
+async fn view(
+    viewer: &mut Client,
+    call: &CallId,
+    publishers: &[(String, StreamKind, u32)],
+    tiles: usize,
+) {
+    let mut taken = 0;
+    for (identity, kind, height) in publishers {
+        if *identity == viewer.identity {
+            continue;
+        }
+        if *height == TILE_HEIGHT {
+            if taken == tiles {
+                continue;
+            }
+            taken += 1;
+        }
+        let participant = viewer
+            .wait_participant(call, identity, ParticipantState::Connected)
+            .await;
+        let stream = viewer.wait_stream(call, participant, *kind).await;
+        viewer
+            .ok(Request::Subscribe {
+                call_id: call.clone(),
+                stream_id: stream,
+                max_height: *height,
+            })
+            .await;
+    }
+}
+
+/// Viewers that subscribe at the same time while a meeting is set up.
+const VIEWERS_AT_ONCE: usize = 25;
 
 /// The RTP datagrams each of `clients` (in `call`, receiving as [`Receiving::Discard`]) had
 /// its socket filter drop so far: what the server sent it.

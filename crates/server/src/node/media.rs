@@ -84,8 +84,21 @@ impl MediaWorkers {
             for s in &own {
                 s.socket.set_nonblocking(true)?;
                 let buffers = socket2::SockRef::from(&s.socket);
-                buffers.set_recv_buffer_size(SOCKET_BUFFER)?;
-                buffers.set_send_buffer_size(SOCKET_BUFFER)?;
+                let sized = buffers
+                    .set_recv_buffer_size(SOCKET_BUFFER)
+                    .and_then(|()| buffers.set_send_buffer_size(SOCKET_BUFFER));
+                // Smaller buffers only drop more in bursts: not a reason to refuse to start.
+                if let Err(e) = sized {
+                    tracing::warn!(error = %e, "cannot size a media socket's buffers");
+                }
+                let granted = buffers.recv_buffer_size().unwrap_or(0);
+                if granted < SOCKET_BUFFER {
+                    tracing::info!(
+                        granted,
+                        "media socket receive buffer below {SOCKET_BUFFER} B: raise \
+                         net.core.rmem_max and wmem_max for large calls"
+                    );
+                }
                 addresses.push(MediaAddress {
                     socket: s.socket.local_addr()?,
                     advertised: s.advertised,

@@ -113,9 +113,20 @@ impl MediaAddress {
     }
 }
 
-/// Timeouts already due handled at once while driving a peer, before the rest wait for the
-/// worker's next turn (so one peer's burst cannot hold up the others for long).
+/// Timeouts already due handled at once while driving a peer: past these it waits on the timer
+/// heap like the others, so one peer's burst cannot hold up the rest for long.
 const INLINE_TIMEOUTS: u32 = 64;
+
+/// Whether a peer's time is up: not connected within the connect timeout, or its path lost for
+/// longer than the grace.
+fn expired(config: &SfuConfig, peer: &Peer, now: Instant) -> bool {
+    let never_up =
+        !peer.connected && now.saturating_duration_since(peer.created) > config.connect_timeout;
+    let lost = peer
+        .interrupted
+        .is_some_and(|at| now.saturating_duration_since(at) > config.media_grace);
+    never_up || lost
+}
 
 /// The SFU. See the module docs.
 pub struct Sfu {
@@ -316,12 +327,7 @@ impl Sfu {
                 continue; // superseded
             }
             peer.timeout = None;
-            let never_up = !peer.connected
-                && now.saturating_duration_since(peer.created) > self.config.connect_timeout;
-            let lost = peer
-                .interrupted
-                .is_some_and(|at| now.saturating_duration_since(at) > self.config.media_grace);
-            if never_up || lost {
+            if expired(&self.config, peer, now) {
                 self.fail(id);
                 continue;
             }
@@ -346,6 +352,12 @@ impl Sfu {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        // Its due timeouts are handled below, not through the timer heap: check here that its
+        // time is not up.
+        if expired(&self.config, peer, now) {
+            self.fail(id);
+            return;
+        }
         let mut inline = 0;
         let failed = loop {
             match peer.rtc.poll_output() {
