@@ -84,11 +84,13 @@ async function signIn() {
     $('token-expiry').textContent = new Date(expiresOnTimestamp).toLocaleString();
     $('token-expiry').dateTime = new Date(expiresOnTimestamp).toISOString();
     for (const shown of ['signed-in', 'signed-in-note', 'actions', 'devices', 'prejoin']) $(shown).hidden = false;
-    await showPreview();
-    await setUpPhone();
     $('signed-out').hidden = true;
     $('sign-in').textContent = 'Sign in as a new user';
+    // Said now, while nothing else has been: the user may call before the preview is up, and
+    // what that call says must not be overwritten.
     showStatus('Signed in. Share your id to be called, or call someone.');
+    await showPreview();
+    await setUpPhone();
     // A group link joins directly.
     const group = new URLSearchParams(location.search).get('group');
     if (group && !app.view) {
