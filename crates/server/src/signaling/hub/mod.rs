@@ -389,7 +389,8 @@ impl Hub {
                 }
             }
             MediaEvent::DominantSpeakers { call, ranked } => {
-                if let Some(c) = self.calls.get(&call) {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.dominant.clone_from(&ranked);
                     let to = c.joined_endpoints();
                     self.send(
                         to,

@@ -228,6 +228,9 @@ pub(super) struct Call {
     /// A phone that hung up on an answered call: its reason (0/560000) ends the call for the
     /// one left, as ACS reports it.
     pub(super) phone_hung_up: Option<EndReason>,
+    /// The media side's latest ranking of speakers: the others heard it as it changed, a joiner
+    /// hears it with the roster.
+    pub(super) dominant: Vec<ParticipantId>,
     /// A group call's maker (its organizer, by identity).
     pub(super) organizer: Option<String>,
     /// Joiners other than the organizer wait in the lobby until admitted.
@@ -272,6 +275,7 @@ impl Call {
             answered: kind == CallKind::Group,
             unanswered: Vec::new(),
             phone_hung_up: None,
+            dominant: Vec::new(),
             organizer: None,
             lobby: false,
             order: 0,

@@ -14,9 +14,9 @@ use rtcall_protocol::features::{Capability, CapabilityReason};
 use rtcall_protocol::signal::{Event, ParticipantInfo};
 
 impl Hub {
-    /// Sends a new joiner the roster as the others know it. Not the joiner itself: it learns
-    /// its participant id with its own call state (next sync), and would otherwise see itself
-    /// as a remote participant until then.
+    /// Sends a new joiner the roster as the others know it, and who speaks most. The roster
+    /// leaves out the joiner itself: it learns its participant id with its own call state (next
+    /// sync), and would otherwise see itself as a remote participant until then.
     pub(super) fn snapshot(
         &mut self,
         endpoint: EndpointId,
@@ -31,6 +31,7 @@ impl Hub {
             .filter(|p| p.id != joiner && p.told_state.is_some() && (manages || !p.in_lobby()))
             .map(Participant::info)
             .collect();
+        let ranked = call.dominant.clone();
         if !upsert.is_empty() {
             self.send(
                 vec![endpoint],
@@ -38,6 +39,17 @@ impl Hub {
                     call_id: call_id.clone(),
                     upsert,
                     removed: Vec::new(),
+                },
+            );
+        }
+        // Who speaks most changes only now and then: a joiner is told it now, not at the next
+        // change.
+        if !ranked.is_empty() {
+            self.send(
+                vec![endpoint],
+                Event::DominantSpeakers {
+                    call_id: call_id.clone(),
+                    ranked,
                 },
             );
         }
